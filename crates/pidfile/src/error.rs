@@ -1,0 +1,262 @@
+//! [`PidFileError`]: every failure names the path, and I/O failures the operation and OS error.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::{ParsePidError, Pid};
+
+/// An error from a PID-file operation.
+///
+/// Every variant names the path; I/O failures keep the [`io::Error`] as
+/// [`source()`](std::error::Error::source) and say which [`Operation`] failed. Converts into an
+/// [`io::Error`] with a fitting [`io::ErrorKind`].
+///
+/// # Examples
+///
+/// ```
+/// use pidfile::{PidFile, PidFileError};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.pid");
+/// std::fs::write(&path, "not a pid")?;
+/// match pidfile::read_pid(&path) {
+///     Err(PidFileError::Malformed { path: p, content, .. }) => {
+///         assert_eq!(p, path);
+///         assert_eq!(content, "not a pid");
+///     }
+///     other => panic!("unexpected: {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PidFileError {
+    /// Another process holds the PID file: it is locked, or it names a live process that wrote it
+    /// without locking. `pid` is the holder's pid when the file names one.
+    #[error("{}: already running ({})", path.display(), HolderPid(*pid))]
+    AlreadyRunning {
+        /// The PID file.
+        path: PathBuf,
+        /// The holder's pid, if the file named one in time.
+        pid: Option<Pid>,
+    },
+
+    /// The file does not contain exactly one valid process id.
+    #[error("malformed PID file {}: {source}: \"{content}\"", path.display())]
+    Malformed {
+        /// The PID file.
+        path: PathBuf,
+        /// The start of the offending content, escaped (at most 32 bytes shown).
+        content: String,
+        /// What is wrong with it.
+        source: ParsePidError,
+    },
+
+    /// Something other than a regular file is at the path; it was left untouched.
+    #[error("{} is {kind}, not a regular file; refusing to use it as a PID file", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What is there instead.
+        kind: FileKind,
+    },
+
+    /// A system call failed.
+    #[error("cannot {op} PID file {}: {source}", path.display())]
+    Io {
+        /// The PID file.
+        path: PathBuf,
+        /// The step that failed.
+        op: Operation,
+        /// The operating-system error.
+        source: io::Error,
+    },
+
+    /// [`PidFile::remove`](crate::PidFile::remove) could not unlink the file (typically after a
+    /// privilege drop left the directory unwritable), so it truncated the file through its open
+    /// descriptor: it no longer names any process and is stale for every reader.
+    #[error("cannot remove PID file {}: {source}; emptied it instead, so it names no process", path.display())]
+    RemoveDenied {
+        /// The PID file, now empty.
+        path: PathBuf,
+        /// Why `unlink` failed.
+        source: io::Error,
+    },
+}
+
+struct HolderPid(Option<Pid>);
+
+impl fmt::Display for HolderPid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(pid) => write!(f, "pid {pid}"),
+            None => f.write_str("pid unknown"),
+        }
+    }
+}
+
+/// The step of a PID-file operation that failed, in [`PidFileError::Io`].
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(pidfile::Operation::Lock.to_string(), "lock");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// `open(2)`.
+    Open,
+    /// `flock(2)`, or the bounded retries when the path kept being replaced.
+    Lock,
+    /// `fstat(2)` / `fstatat(2)`.
+    Stat,
+    /// `read(2)`.
+    Read,
+    /// `write(2)`.
+    Write,
+    /// `ftruncate(2)`.
+    Truncate,
+    /// `unlink(2)`.
+    Remove,
+    /// Resolving a relative path against the working directory (`getcwd(3)`).
+    ResolvePath,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::Open => "open",
+            Operation::Lock => "lock",
+            Operation::Stat => "stat",
+            Operation::Read => "read",
+            Operation::Write => "write",
+            Operation::Truncate => "truncate",
+            Operation::Remove => "remove",
+            Operation::ResolvePath => "resolve the path of",
+        })
+    }
+}
+
+/// What was found at a PID-file path instead of a regular file, in
+/// [`PidFileError::NotRegularFile`].
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(pidfile::FileKind::Fifo.to_string(), "a FIFO");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// A symbolic link (never followed).
+    Symlink,
+    /// A directory.
+    Directory,
+    /// A named pipe.
+    Fifo,
+    /// A Unix-domain socket.
+    Socket,
+    /// A character device.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// Anything else the system reports.
+    Other,
+}
+
+impl FileKind {
+    pub(crate) fn from_file_type(file_type: rustix::fs::FileType) -> Option<FileKind> {
+        use rustix::fs::FileType;
+        Some(match file_type {
+            FileType::RegularFile => return None,
+            FileType::Symlink => FileKind::Symlink,
+            FileType::Directory => FileKind::Directory,
+            FileType::Fifo => FileKind::Fifo,
+            FileType::Socket => FileKind::Socket,
+            FileType::CharacterDevice => FileKind::CharDevice,
+            FileType::BlockDevice => FileKind::BlockDevice,
+            _ => FileKind::Other,
+        })
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileKind::Symlink => "a symbolic link",
+            FileKind::Directory => "a directory",
+            FileKind::Fifo => "a FIFO",
+            FileKind::Socket => "a socket",
+            FileKind::CharDevice => "a character device",
+            FileKind::BlockDevice => "a block device",
+            FileKind::Other => "not a regular file",
+        })
+    }
+}
+
+impl PidFileError {
+    pub(crate) fn io(path: &std::path::Path, op: Operation, source: impl Into<io::Error>) -> Self {
+        PidFileError::Io { path: path.to_path_buf(), op, source: source.into() }
+    }
+
+    /// The PID file this error is about.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = pidfile::read_pid("/nonexistent/app.pid").unwrap_err();
+    /// assert_eq!(err.path(), std::path::Path::new("/nonexistent/app.pid"));
+    /// ```
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            PidFileError::AlreadyRunning { path, .. }
+            | PidFileError::Malformed { path, .. }
+            | PidFileError::NotRegularFile { path, .. }
+            | PidFileError::Io { path, .. }
+            | PidFileError::RemoveDenied { path, .. } => path,
+        }
+    }
+}
+
+impl From<PidFileError> for io::Error {
+    /// Keeps the OS error's kind for [`PidFileError::Io`]; `AlreadyRunning` becomes
+    /// [`io::ErrorKind::AlreadyExists`], `Malformed` [`io::ErrorKind::InvalidData`],
+    /// `NotRegularFile` [`io::ErrorKind::InvalidInput`] and `RemoveDenied`
+    /// [`io::ErrorKind::PermissionDenied`] (or the OS error's kind).
+    fn from(err: PidFileError) -> io::Error {
+        let kind = match &err {
+            PidFileError::AlreadyRunning { .. } => io::ErrorKind::AlreadyExists,
+            PidFileError::Malformed { .. } => io::ErrorKind::InvalidData,
+            PidFileError::NotRegularFile { .. } => io::ErrorKind::InvalidInput,
+            PidFileError::Io { source, .. } | PidFileError::RemoveDenied { source, .. } => source.kind(),
+        };
+        io::Error::new(kind, err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn messages_name_path_step_and_cause() {
+        let err = PidFileError::io(
+            std::path::Path::new("/run/x.pid"),
+            Operation::Lock,
+            io::Error::from_raw_os_error(rustix::io::Errno::ACCESS.raw_os_error()),
+        );
+        assert!(err.to_string().starts_with("cannot lock PID file /run/x.pid: "), "{err}");
+        assert!(err.source().is_some());
+        let io_err = io::Error::from(err);
+        assert_eq!(io_err.kind(), io::ErrorKind::PermissionDenied);
+
+        let err = PidFileError::AlreadyRunning { path: "/run/x.pid".into(), pid: Pid::new(42) };
+        assert_eq!(err.to_string(), "/run/x.pid: already running (pid 42)");
+        assert_eq!(io::Error::from(err).kind(), io::ErrorKind::AlreadyExists);
+        let err = PidFileError::AlreadyRunning { path: "/run/x.pid".into(), pid: None };
+        assert_eq!(err.to_string(), "/run/x.pid: already running (pid unknown)");
+    }
+}

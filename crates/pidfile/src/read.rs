@@ -1,0 +1,145 @@
+//! Opening and reading PID files: [`read_pid`] and the bounded, non-following primitives every
+//! other operation uses.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat, CWD};
+use rustix::io::Errno;
+
+use crate::pid::{excerpt, parse_pid};
+use crate::{FileKind, Operation, ParsePidError, Pid, PidFileError};
+
+/// The most bytes read from any PID file. A pid takes at most 10 digits; the rest allows for
+/// blanks and a line ending. Longer files are [`Malformed`](PidFileError::Malformed) without being
+/// read further, so a huge or endless file costs nothing.
+pub const MAX_PID_FILE_LEN: usize = 64;
+
+/// Flags for every open: never follow a symlink, never acquire a controlling terminal, never
+/// block (a FIFO at the path must not hang the caller), never leak into exec'd programs.
+pub(crate) const SAFE_OPEN: OFlags =
+    OFlags::CLOEXEC.union(OFlags::NOFOLLOW).union(OFlags::NOCTTY).union(OFlags::NONBLOCK);
+
+/// `rw-r--r--`; a umask can only narrow it.
+const PID_FILE_MODE: Mode = Mode::from_raw_mode(0o644);
+
+/// Opens `path` with [`SAFE_OPEN`] plus `flags`, and names what is there when it is not a
+/// regular file.
+pub(crate) fn open(path: &Path, flags: OFlags) -> Result<OwnedFd, PidFileError> {
+    rustix::fs::openat(CWD, path, flags | SAFE_OPEN, PID_FILE_MODE).map_err(|errno| {
+        // ELOOP (Linux), EMLINK (FreeBSD), EFTYPE (NetBSD) for a symlink, EISDIR for a directory,
+        // ENXIO for a socket: look at what is there to say so plainly.
+        match rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => match not_regular(&stat) {
+                Some(kind) => PidFileError::NotRegularFile { path: path.to_path_buf(), kind },
+                None => PidFileError::io(path, Operation::Open, errno),
+            },
+            Err(_) => PidFileError::io(path, Operation::Open, errno),
+        }
+    })
+}
+
+/// `fstat` of an open PID file, refusing anything but a regular file.
+pub(crate) fn stat_regular(fd: impl AsFd, path: &Path) -> Result<Stat, PidFileError> {
+    let stat = rustix::fs::fstat(fd).map_err(|e| PidFileError::io(path, Operation::Stat, e))?;
+    match not_regular(&stat) {
+        Some(kind) => Err(PidFileError::NotRegularFile { path: path.to_path_buf(), kind }),
+        None => Ok(stat),
+    }
+}
+
+fn not_regular(stat: &Stat) -> Option<FileKind> {
+    #[allow(clippy::unnecessary_cast)] // `st_mode` is `mode_t` (u16) on macOS and the BSDs.
+    FileKind::from_file_type(FileType::from_raw_mode(stat.st_mode as _))
+}
+
+/// Whether `path` still names the inode `stat` describes. `false` when the path is gone.
+pub(crate) fn names_inode(path: &Path, stat: &Stat) -> Result<bool, PidFileError> {
+    match rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(now) => Ok(now.st_dev == stat.st_dev && now.st_ino == stat.st_ino),
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(PidFileError::io(path, Operation::Stat, e)),
+    }
+}
+
+/// The first [`MAX_PID_FILE_LEN`] bytes of a PID file (one more, to tell that there is more).
+#[derive(Clone, Copy)]
+pub(crate) struct Content {
+    buf: [u8; MAX_PID_FILE_LEN + 1],
+    len: usize,
+}
+
+impl Content {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub(crate) fn pid(&self) -> Result<Pid, ParsePidError> {
+        parse_pid(self.bytes())
+    }
+
+    /// The pid, or `Malformed` naming `path` and showing what is there.
+    pub(crate) fn pid_or_malformed(&self, path: &Path) -> Result<Pid, PidFileError> {
+        self.pid().map_err(|source| PidFileError::Malformed {
+            path: path.to_path_buf(),
+            content: excerpt(self.bytes()),
+            source,
+        })
+    }
+}
+
+/// `pread` from offset 0 until EOF or the bound; never moves the file offset.
+pub(crate) fn read_content(fd: impl AsFd, path: &Path) -> Result<Content, PidFileError> {
+    let fd = fd.as_fd();
+    let mut content = Content { buf: [0; MAX_PID_FILE_LEN + 1], len: 0 };
+    while content.len < content.buf.len() {
+        match rustix::io::pread(fd, &mut content.buf[content.len..], content.len as u64) {
+            Ok(0) => break,
+            Ok(n) => content.len += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(PidFileError::io(path, Operation::Read, e)),
+        }
+    }
+    Ok(content)
+}
+
+/// Reads the process id stored in a PID file (the Python original's `readpid`).
+///
+/// Reads at most [`MAX_PID_FILE_LEN`] bytes, never follows a symlink, never blocks on a FIFO,
+/// takes no lock and never modifies the file. The content must be one decimal pid in
+/// `1..=i32::MAX`, optionally surrounded by blanks and ended by `\n` or `\r\n` (see
+/// [`Pid::from_str`](std::str::FromStr)).
+///
+/// This says what the file *says*, not whether that process is alive or holds the file: use
+/// [`running_pid`](crate::running_pid) for that.
+///
+/// # Examples
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.pid");
+/// std::fs::write(&path, "4242\n")?;
+/// assert_eq!(pidfile::read_pid(&path)?.get(), 4242);
+///
+/// std::fs::write(&path, "-1\n")?;
+/// let err = pidfile::read_pid(&path).unwrap_err();
+/// assert!(err.to_string().contains("app.pid"), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// - [`PidFileError::Malformed`] when the content is not exactly one valid pid;
+/// - [`PidFileError::NotRegularFile`] for a symlink, FIFO, socket, device or directory;
+/// - [`PidFileError::Io`] with [`Operation::Open`] (e.g. [`NotFound`](std::io::ErrorKind::NotFound))
+///   or [`Operation::Read`].
+///
+/// # References
+///  - [FreeBSD `pidfile(3)`](https://man.freebsd.org/cgi/man.cgi?query=pidfile&sektion=3)
+#[doc(alias = "readpid")]
+pub fn read_pid(path: impl AsRef<Path>) -> Result<Pid, PidFileError> {
+    let path = path.as_ref();
+    let fd = open(path, OFlags::RDONLY)?;
+    stat_regular(&fd, path)?;
+    read_content(&fd, path)?.pid_or_malformed(path)
+}

@@ -1,0 +1,141 @@
+//! Helpers shared by the end-to-end tests: spawning fixtures that are always killed, reading
+//! their output with timeouts, and process facts from `/proc`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Generous upper bound for anything a test waits for; never an assertion on speed.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A child process that is killed and reaped when dropped, even if the test panics.
+#[derive(Debug)]
+pub struct Spawned {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Spawned {
+    /// Spawns `command` with piped stdin/stdout; stdout lines are collected in the background.
+    pub fn new(command: &mut Command) -> Spawned {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {command:?}: {e}"));
+        let stdout: ChildStdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Spawned { child, lines }
+    }
+
+    /// The next stdout line, or a panic after [`TIMEOUT`].
+    pub fn line(&self) -> String {
+        self.lines.recv_timeout(TIMEOUT).unwrap_or_else(|e| panic!("no output from the fixture: {e}"))
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Closes the child's stdin.
+    pub fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
+    /// Sends SIGKILL and reaps.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits (at most [`TIMEOUT`]) for the exit status.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        wait_timeout(&mut self.child)
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Waits for `child` at most [`TIMEOUT`], killing it after that.
+pub fn wait_timeout(child: &mut Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            panic!("process {} did not exit within {TIMEOUT:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `command` to completion (at most [`TIMEOUT`]) and returns status, stdout and stderr.
+pub fn run(mut command: Command) -> (std::process::ExitStatus, String, String) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {command:?}: {e}"));
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || std::io::read_to_string(out).unwrap_or_default());
+    let err = std::thread::spawn(move || std::io::read_to_string(err).unwrap_or_default());
+    let status = wait_timeout(&mut child);
+    (status, out.join().unwrap(), err.join().unwrap())
+}
+
+/// Polls `condition` until it holds, panicking with `what` after [`TIMEOUT`].
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < TIMEOUT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Field `n` (1-based, as in proc(5)) of `/proc/PID/stat`, `None` when the process is gone.
+pub fn proc_stat_field(pid: u32, n: usize) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(n - 3).map(str::to_owned)
+}
+
+/// Whether `/proc/PID` exists (a zombie counts).
+pub fn process_exists(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Whether we run as root (tests of privilege drops need it; some others behave differently).
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Sets the file's modification time `seconds` into the past (simulates a file left long ago).
+pub fn age_file(path: &std::path::Path, seconds: u64) {
+    let when = std::time::SystemTime::now() - Duration::from_secs(seconds);
+    let since_epoch = when.duration_since(std::time::UNIX_EPOCH).unwrap();
+    let ts = rustix::fs::Timespec { tv_sec: since_epoch.as_secs() as _, tv_nsec: since_epoch.subsec_nanos() as _ };
+    let times = rustix::fs::Timestamps { last_access: ts, last_modification: ts };
+    rustix::fs::utimensat(rustix::fs::CWD, path, &times, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
+}
+
+/// The workspace README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,444 @@
+//! `cargo xtask ci`: the checks, the cross-target detection and the summary table.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+/// Command-line options of `cargo xtask ci`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Options {
+    /// Every SKIPPED check counts as a failure.
+    pub(crate) strict: bool,
+}
+
+impl Options {
+    pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
+        let mut options = Options::default();
+        for arg in args {
+            match arg.as_str() {
+                "--strict" => options.strict = true,
+                other => return Err(format!("unknown option {other:?}")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// How a check ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Passed,
+    Failed(String),
+    Skipped(String),
+}
+
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub(crate) name: String,
+    pub(crate) outcome: Outcome,
+    pub(crate) time: Duration,
+}
+
+/// A cross-compilation target checked by `ci`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub(crate) triple: &'static str,
+    /// Tier-3 targets have no prebuilt standard library; they need nightly `-Zbuild-std`.
+    pub(crate) tier3: bool,
+}
+
+pub(crate) const TARGETS: &[Target] = &[
+    Target { triple: "x86_64-unknown-linux-gnu", tier3: false },
+    Target { triple: "aarch64-unknown-linux-gnu", tier3: false },
+    Target { triple: "x86_64-unknown-linux-musl", tier3: false },
+    Target { triple: "i686-unknown-linux-gnu", tier3: false },
+    Target { triple: "x86_64-apple-darwin", tier3: false },
+    Target { triple: "aarch64-apple-darwin", tier3: false },
+    Target { triple: "x86_64-unknown-freebsd", tier3: false },
+    Target { triple: "x86_64-unknown-netbsd", tier3: false },
+    Target { triple: "x86_64-unknown-openbsd", tier3: true },
+    Target { triple: "x86_64-unknown-dragonfly", tier3: true },
+];
+
+/// How a target can be checked on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Availability {
+    /// Its standard library is installed for the stable toolchain.
+    Installed,
+    /// Tier 3: nightly builds the standard library from `rust-src`.
+    BuildStd,
+    /// Cannot be checked here; why, and how to fix it.
+    Missing(String),
+}
+
+/// What the detection looked at, gathered by [`Facts::probe`] (kept apart so the decision logic
+/// is unit-tested without a toolchain).
+#[derive(Debug, Default)]
+pub(crate) struct Facts {
+    /// `rustc --print target-libdir --target T` for the stable toolchain, if it answered.
+    pub(crate) libdir: Option<PathBuf>,
+    /// Whether that directory exists and holds a `libstd-*.rlib`. rustc prints the path even
+    /// when the target is not installed, so the path alone proves nothing.
+    pub(crate) libdir_has_std: bool,
+    /// Whether a nightly toolchain with the `rust-src` component is installed.
+    pub(crate) nightly_rust_src: bool,
+}
+
+impl Facts {
+    fn probe(target: &Target, nightly_rust_src: bool) -> Facts {
+        let libdir = output(Command::new("rustc").args(["--print", "target-libdir", "--target", target.triple]))
+            .map(|s| PathBuf::from(s.trim()));
+        let libdir_has_std = libdir.as_deref().is_some_and(dir_has_std);
+        Facts { libdir, libdir_has_std, nightly_rust_src }
+    }
+}
+
+fn dir_has_std(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("libstd-") && name.ends_with(".rlib")
+        })
+    })
+}
+
+pub(crate) fn availability(target: &Target, facts: &Facts) -> Availability {
+    if facts.libdir_has_std {
+        return Availability::Installed;
+    }
+    if target.tier3 {
+        if facts.nightly_rust_src {
+            return Availability::BuildStd;
+        }
+        return Availability::Missing("tier-3 target, needs nightly -Zbuild-std; install with `rustup component add rust-src --toolchain nightly`".to_owned());
+    }
+    let where_ = match &facts.libdir {
+        Some(dir) => format!("{} does not exist or has no libstd", dir.display()),
+        None => "rustc does not know the target".to_owned(),
+    };
+    Availability::Missing(format!(
+        "standard library not installed ({where_}); install with `rustup target add {}`",
+        target.triple
+    ))
+}
+
+fn nightly_has_rust_src() -> bool {
+    output(Command::new("rustup").args(["run", "nightly", "rustc", "--print", "sysroot"]))
+        .is_some_and(|sysroot| Path::new(sysroot.trim()).join("lib/rustlib/src/rust/library/std").is_dir())
+}
+
+fn output(command: &mut Command) -> Option<String> {
+    let out = command.stderr(std::process::Stdio::null()).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs one command as a check, streaming its output, and records the outcome.
+fn check(records: &mut Vec<Record>, name: impl Into<String>, mut command: Command) {
+    let name = name.into();
+    println!("\n==> {name}\n    $ {}", describe(&command));
+    let start = Instant::now();
+    let outcome = match command.status() {
+        Ok(status) if status.success() => Outcome::Passed,
+        Ok(status) => Outcome::Failed(format!("exit {status}")),
+        Err(e) => Outcome::Failed(format!("cannot run: {e}")),
+    };
+    let time = start.elapsed();
+    println!("<== {name}: {}", label(&outcome));
+    records.push(Record { name, outcome, time });
+}
+
+fn skip(records: &mut Vec<Record>, name: impl Into<String>, reason: impl Into<String>) {
+    let name = name.into();
+    let reason = reason.into();
+    println!("\n==> {name}: SKIPPED ({reason})");
+    records.push(Record { name, outcome: Outcome::Skipped(reason), time: Duration::ZERO });
+}
+
+fn describe(command: &Command) -> String {
+    let envs: Vec<String> = command
+        .get_envs()
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())))
+        .collect();
+    let args: Vec<String> = command.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut words = envs;
+    words.push(command.get_program().to_string_lossy().into_owned());
+    words.extend(args);
+    words.join(" ")
+}
+
+fn label(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Passed => "ok".to_owned(),
+        Outcome::Failed(why) => format!("FAILED ({why})"),
+        Outcome::Skipped(why) => format!("SKIPPED ({why})"),
+    }
+}
+
+/// The summary table, and whether the run failed.
+pub(crate) fn summary(records: &[Record], strict: bool) -> (String, bool) {
+    let width = records.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
+    let mut table = format!("{:<width$}  {:<7}  {:>8}  detail\n", "check", "result", "time");
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for record in records {
+        let (result, detail) = match &record.outcome {
+            Outcome::Passed => {
+                passed += 1;
+                ("ok", String::new())
+            }
+            Outcome::Failed(why) => {
+                failed += 1;
+                ("FAILED", why.clone())
+            }
+            Outcome::Skipped(why) => {
+                skipped += 1;
+                (if strict { "FAILED" } else { "SKIPPED" }, why.clone())
+            }
+        };
+        let secs = format!("{:.1}s", record.time.as_secs_f64());
+        table.push_str(&format!("{:<width$}  {result:<7}  {secs:>8}  {detail}\n", record.name));
+    }
+    let failing = failed > 0 || (strict && skipped > 0);
+    table.push_str(&format!(
+        "\nxtask ci: {passed} passed, {failed} failed, {skipped} skipped{}\n",
+        if strict && skipped > 0 { " (--strict: skipped checks fail)" } else { "" }
+    ));
+    (table, failing)
+}
+
+fn toolchain_installed(name: &str) -> bool {
+    output(Command::new("rustup").args(["run", name, "rustc", "--version"])).is_some()
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask/ is one level below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn rust_version(root: &Path) -> Option<String> {
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).ok()?;
+    parse_rust_version(&manifest)
+}
+
+pub(crate) fn parse_rust_version(manifest: &str) -> Option<String> {
+    manifest.lines().find_map(|line| {
+        let value = line.trim().strip_prefix("rust-version")?.trim_start().strip_prefix('=')?;
+        Some(value.trim().trim_matches('"').to_owned())
+    })
+}
+
+pub(crate) fn run(options: &Options) -> ExitCode {
+    let root = workspace_root();
+    let mut records = Vec::new();
+    let in_root = |mut command: Command| {
+        command.current_dir(&root);
+        command
+    };
+
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    check(&mut records, "fmt", in_root(fmt));
+
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    check(&mut records, "clippy", in_root(clippy));
+
+    let mut test = cargo();
+    test.args(["test", "--workspace"]);
+    check(&mut records, "test", in_root(test));
+
+    // The backend macOS and the BSDs always use; on Linux only this flag selects it.
+    let mut test_libc = cargo();
+    test_libc
+        .args(["test", "--workspace", "--target-dir"])
+        .arg(root.join("target/rustix-libc"))
+        .env("RUSTFLAGS", "--cfg rustix_use_libc");
+    check(&mut records, "test (rustix libc backend)", in_root(test_libc));
+
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings");
+    check(&mut records, "doc", in_root(doc));
+
+    if output(cargo().args(["deny", "--version"])).is_some() {
+        let mut deny = cargo();
+        deny.args(["deny", "check", "licenses", "bans", "sources"]);
+        check(&mut records, "cargo deny", in_root(deny));
+    } else {
+        skip(
+            &mut records,
+            "cargo deny",
+            "cargo-deny not installed; `cargo install --locked cargo-deny` (.ci/run does)",
+        );
+    }
+
+    match rust_version(&root) {
+        Some(msrv) if toolchain_installed(&msrv) => {
+            let mut build = Command::new("rustup");
+            build
+                .args(["run", &msrv, "cargo", "check", "--workspace", "--all-targets", "--target-dir"])
+                .arg(root.join("target/msrv"));
+            check(&mut records, format!("build at rust-version {msrv}"), in_root(build));
+        }
+        Some(msrv) => skip(
+            &mut records,
+            format!("build at rust-version {msrv}"),
+            format!("toolchain {msrv} not installed; `rustup toolchain install {msrv}`"),
+        ),
+        None => records.push(Record {
+            name: "build at rust-version".into(),
+            outcome: Outcome::Failed("no rust-version in Cargo.toml".into()),
+            time: Duration::ZERO,
+        }),
+    }
+
+    let nightly_rust_src = nightly_has_rust_src();
+    for target in TARGETS {
+        let name = format!("clippy --target {}", target.triple);
+        match availability(target, &Facts::probe(target, nightly_rust_src)) {
+            Availability::Installed => {
+                let mut command = cargo();
+                command.args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--target",
+                    target.triple,
+                    "--",
+                    "-D",
+                    "warnings",
+                ]);
+                check(&mut records, name, in_root(command));
+            }
+            Availability::BuildStd => {
+                let mut command = Command::new("rustup");
+                command
+                    .args(["run", "nightly", "cargo", "clippy", "-Zbuild-std=std,panic_abort", "--workspace"])
+                    .args(["--all-targets", "--target", target.triple, "--", "-D", "warnings"]);
+                check(&mut records, name, in_root(command));
+            }
+            Availability::Missing(reason) => skip(&mut records, name, reason),
+        }
+    }
+
+    let (table, failing) = summary(&records, options.strict);
+    println!("\n{table}");
+    if failing {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(triple: &'static str, tier3: bool) -> Target {
+        Target { triple, tier3 }
+    }
+
+    #[test]
+    fn printed_libdir_without_std_is_missing() {
+        let facts = Facts {
+            libdir: Some("/nonexistent/lib/rustlib/aarch64-apple-darwin/lib".into()),
+            libdir_has_std: false,
+            nightly_rust_src: true,
+        };
+        match availability(&target("aarch64-apple-darwin", false), &facts) {
+            Availability::Missing(reason) => {
+                assert!(reason.contains("rustup target add aarch64-apple-darwin"), "{reason}");
+                assert!(reason.contains("/nonexistent/lib/rustlib"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn installed_std_is_checked() {
+        let facts = Facts { libdir: Some("/x".into()), libdir_has_std: true, nightly_rust_src: false };
+        assert_eq!(availability(&target("x86_64-unknown-freebsd", false), &facts), Availability::Installed);
+    }
+
+    #[test]
+    fn tier3_needs_nightly_rust_src() {
+        let without = Facts { libdir: Some("/x".into()), libdir_has_std: false, nightly_rust_src: false };
+        let with = Facts { nightly_rust_src: true, ..Facts::default() };
+        let openbsd = target("x86_64-unknown-openbsd", true);
+        assert!(matches!(availability(&openbsd, &without), Availability::Missing(r) if r.contains("rust-src")));
+        assert_eq!(availability(&openbsd, &with), Availability::BuildStd);
+    }
+
+    #[test]
+    fn dir_has_std_looks_for_the_rlib() {
+        let dir = std::env::temp_dir().join(format!("xtask-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(!dir_has_std(&dir));
+        std::fs::write(dir.join("libstd-0123abcd.rlib"), b"").unwrap();
+        assert!(dir_has_std(&dir));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!dir_has_std(&dir));
+    }
+
+    #[test]
+    fn host_target_is_detected_as_installed() {
+        // The toolchain running this test has its own standard library.
+        let host = TARGETS.iter().find(|t| t.triple == "x86_64-unknown-linux-gnu").unwrap();
+        if cfg!(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")) {
+            assert_eq!(availability(host, &Facts::probe(host, false)), Availability::Installed);
+        }
+    }
+
+    fn record(name: &str, outcome: Outcome) -> Record {
+        Record { name: name.into(), outcome, time: Duration::from_millis(1500) }
+    }
+
+    #[test]
+    fn summary_fails_on_failure_and_on_skips_only_when_strict() {
+        let ok = [record("fmt", Outcome::Passed), record("clippy --target x", Outcome::Skipped("no std".into()))];
+        let (table, failing) = summary(&ok, false);
+        assert!(!failing);
+        assert!(table.contains("SKIPPED") && table.contains("no std") && table.contains("1.5s"), "{table}");
+        assert!(table.contains("1 passed, 0 failed, 1 skipped"), "{table}");
+
+        let (table, failing) = summary(&ok, true);
+        assert!(failing);
+        assert!(table.contains("--strict"), "{table}");
+
+        let bad = [record("test", Outcome::Failed("exit status: 101".into()))];
+        let (table, failing) = summary(&bad, false);
+        assert!(failing);
+        assert!(table.contains("FAILED") && table.contains("exit status: 101"), "{table}");
+    }
+
+    #[test]
+    fn options_and_manifest_parsing() {
+        assert_eq!(Options::parse(&[]).unwrap(), Options { strict: false });
+        assert_eq!(Options::parse(&["--strict".into()]).unwrap(), Options { strict: true });
+        assert!(Options::parse(&["--bogus".into()]).is_err());
+        let manifest = "[workspace.package]\nedition = \"2021\"\nrust-version = \"1.74\"\n";
+        assert_eq!(parse_rust_version(manifest).as_deref(), Some("1.74"));
+        assert_eq!(parse_rust_version("[package]\n"), None);
+    }
+
+    #[test]
+    fn every_documented_target_is_listed() {
+        for triple in [
+            "x86_64-unknown-linux-gnu",
+            "aarch64-unknown-linux-gnu",
+            "x86_64-unknown-linux-musl",
+            "i686-unknown-linux-gnu",
+            "x86_64-apple-darwin",
+            "aarch64-apple-darwin",
+            "x86_64-unknown-freebsd",
+            "x86_64-unknown-netbsd",
+            "x86_64-unknown-openbsd",
+            "x86_64-unknown-dragonfly",
+        ] {
+            assert!(TARGETS.iter().any(|t| t.triple == triple), "{triple}");
+        }
+    }
+}
