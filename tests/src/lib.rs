@@ -139,3 +139,73 @@ pub fn age_file(path: &std::path::Path, seconds: u64) {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// Makes this process the subreaper of its descendants (Linux), so daemons that double-fork
+/// become its children: their ppid is then checkable, and they can be reaped after a kill.
+pub fn become_subreaper() {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).expect("PR_SET_CHILD_SUBREAPER");
+}
+
+/// Kills (SIGKILL) and reaps a daemon when dropped, even if the test failed.
+#[derive(Debug)]
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            // Only our own children can be reaped (the subreaper made daemons ours).
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        }
+    }
+}
+
+/// Waits until `pid` has exited and reaps it (it must be our child, e.g. via the subreaper).
+pub fn reap(pid: u32) -> rustix::process::WaitStatus {
+    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    let start = Instant::now();
+    loop {
+        match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG) {
+            Ok(Some((_, status))) => return status,
+            Ok(None) => {}
+            Err(e) => panic!("waitpid({pid:?}): {e}"),
+        }
+        assert!(start.elapsed() < TIMEOUT, "process {pid:?} did not exit");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Live (non-zombie) processes whose command line contains `needle`.
+pub fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if String::from_utf8_lossy(&cmdline).contains(needle) && proc_stat_field(pid, 3).as_deref() != Some("Z") {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// A `Key:` line's value from `/proc/PID/status`, trimmed.
+pub fn proc_status(pid: u32, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':').map(|v| v.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+}
+
+/// The open descriptors of `pid` and what they point to, from `/proc/PID/fd`.
+pub fn open_fds(pid: u32) -> std::collections::BTreeMap<u32, String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let fd = entry.file_name().to_string_lossy().parse().ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            Some((fd, target.to_string_lossy().into_owned()))
+        })
+        .collect()
+}

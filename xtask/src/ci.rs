@@ -204,7 +204,7 @@ pub(crate) fn summary(records: &[Record], strict: bool) -> (String, bool) {
     }
     let failing = failed > 0 || (strict && skipped > 0);
     table.push_str(&format!(
-        "\nxtask ci: {passed} passed, {failed} failed, {skipped} skipped{}\n",
+        "\nxtask: {passed} passed, {failed} failed, {skipped} skipped{}\n",
         if strict && skipped > 0 { " (--strict: skipped checks fail)" } else { "" }
     ));
     (table, failing)

@@ -1,0 +1,696 @@
+//! [`Daemon`], the builder, and [`Daemon::daemonize`].
+
+use std::fs::File;
+use std::io::{self, Write as _};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use pidfile::{Pid, PidFile};
+use rustix::fs::{Mode, OFlags, CWD};
+use rustix::io::Errno;
+
+use crate::guard::DaemonGuard;
+use crate::notify::Notifier;
+use crate::privileges::{self, Account, Credentials};
+use crate::readiness::{self, Report, Reporter};
+use crate::{fds, signals, sys, DaemonError, Step};
+
+/// Where a standard stream goes.
+#[derive(Debug)]
+enum Stream {
+    /// `/dev/null` when forking; left as inherited in foreground mode.
+    Default,
+    File(File),
+    /// Opened by `daemonize` with `O_WRONLY|O_CREAT|O_APPEND`, mode 0644.
+    Append(PathBuf),
+}
+
+/// How to daemonize: the Python original's `daemon(pidfile, workingdir, umask, stdin, stdout,
+/// stderr)`, as a builder.
+///
+/// Defaults follow the original: no PID file, working directory `/`, umask `0`, standard streams
+/// on `/dev/null`, and stderr following stdout when only stdout is set.
+///
+/// # Examples
+///
+/// ```no_run
+/// use daemonic::Daemon;
+///
+/// let log = std::fs::OpenOptions::new().create(true).append(true).open("/var/log/myapp.log")?;
+/// let guard = Daemon::new()
+///     .pidfile("/run/myapp.pid")
+///     .working_dir("/var/lib/myapp")
+///     .umask(0o027)
+///     .stdout(log) // stderr follows
+///     .user("myapp")
+///     .daemonize()?; // only the daemon gets here; the launcher exited 0 once it was ready
+///
+/// // ... serve ...
+///
+/// guard.stop()?; // removes the PID file
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a Daemon does nothing until `daemonize` is called"]
+pub struct Daemon {
+    pidfile: Option<PathBuf>,
+    working_dir: PathBuf,
+    umask: u32,
+    stdin: Stream,
+    stdout: Stream,
+    stderr: Stream,
+    user: Option<Account>,
+    group: Option<Account>,
+    chroot: Option<PathBuf>,
+    keep_fds: Vec<RawFd>,
+    manual_readiness: bool,
+    foreground: bool,
+    ready_fd: Option<RawFd>,
+    on_launched: Option<OnLaunched>,
+}
+
+/// A launcher-side callback (a struct so that `Daemon` can stay `Debug`).
+struct OnLaunched(Box<dyn FnOnce(Pid)>);
+
+impl std::fmt::Debug for OnLaunched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnLaunched(..)")
+    }
+}
+
+impl Default for Daemon {
+    fn default() -> Daemon {
+        Daemon::new()
+    }
+}
+
+impl Daemon {
+    /// A daemon with the seed's defaults (see [`Daemon`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new();
+    /// # let _ = daemon;
+    /// ```
+    pub fn new() -> Daemon {
+        Daemon {
+            pidfile: None,
+            working_dir: PathBuf::from("/"),
+            umask: 0,
+            stdin: Stream::Default,
+            stdout: Stream::Default,
+            stderr: Stream::Default,
+            user: None,
+            group: None,
+            chroot: None,
+            keep_fds: Vec::new(),
+            manual_readiness: false,
+            foreground: false,
+            ready_fd: None,
+            on_launched: None,
+        }
+    }
+
+    /// Locks this PID file in the launcher (so "already running (pid N)" reaches the terminal)
+    /// and writes the daemon's pid into it before the launcher exits. See [`pidfile::PidFile`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().pidfile("/run/myapp.pid");
+    /// # let _ = daemon;
+    /// ```
+    pub fn pidfile(mut self, path: impl AsRef<Path>) -> Self {
+        self.pidfile = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// The daemon's working directory (default `/`, so it pins no mount point). Relative to the
+    /// [`chroot`](Daemon::chroot) when one is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().working_dir("/var/lib/myapp");
+    /// # let _ = daemon;
+    /// ```
+    pub fn working_dir(mut self, path: impl AsRef<Path>) -> Self {
+        self.working_dir = path.as_ref().to_path_buf();
+        self
+    }
+
+    /// The daemon's file-mode creation mask (default `0`, as in the seed; `0o027` is a common
+    /// choice).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().umask(0o027);
+    /// # let _ = daemon;
+    /// ```
+    pub fn umask(mut self, mask: u32) -> Self {
+        self.umask = mask;
+        self
+    }
+
+    /// The daemon's standard input (default `/dev/null`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().stdin(std::fs::File::open("/dev/zero")?);
+    /// # let _ = daemon;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stdin(mut self, file: impl Into<File>) -> Self {
+        self.stdin = Stream::File(file.into());
+        self
+    }
+
+    /// The daemon's standard output (default `/dev/null`). Standard error follows it unless
+    /// set too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let log = tempfile::tempfile()?;
+    /// let daemon = daemonic::Daemon::new().stdout(log);
+    /// # let _ = daemon;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stdout(mut self, file: impl Into<File>) -> Self {
+        self.stdout = Stream::File(file.into());
+        self
+    }
+
+    /// The daemon's standard error (default: wherever stdout goes).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let errors = tempfile::tempfile()?;
+    /// let daemon = daemonic::Daemon::new().stderr(errors);
+    /// # let _ = daemon;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stderr(mut self, file: impl Into<File>) -> Self {
+        self.stderr = Stream::File(file.into());
+        self
+    }
+
+    /// Appends standard output to this file, opened by `daemonize` in the launcher
+    /// (`O_WRONLY|O_CREAT|O_APPEND`, mode 0644 less the umask), so that "cannot open
+    /// /var/log/x.log" is reported before forking. Standard error follows unless set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().stdout_path("/var/log/myapp.log");
+    /// # let _ = daemon;
+    /// ```
+    pub fn stdout_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.stdout = Stream::Append(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Appends standard error to this file, like [`stdout_path`](Daemon::stdout_path).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().stderr_path("/var/log/myapp.err");
+    /// # let _ = daemon;
+    /// ```
+    pub fn stderr_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.stderr = Stream::Append(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Runs the daemon as this user (a name, or a numeric id). Its primary group and
+    /// supplementary groups (from the group database) replace the launcher's, so root's groups
+    /// never survive; the drop is verified (`setuid(0)` must fail afterwards).
+    ///
+    /// The lookup happens in the launcher, before forking and before any chroot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().user("nobody");
+    /// let daemon = daemonic::Daemon::new().user(65534);
+    /// # let _ = daemon;
+    /// ```
+    pub fn user(mut self, user: impl Into<Account>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Runs the daemon with this primary group (a name, or a numeric id) instead of the user's.
+    /// Without [`user`](Daemon::user), the supplementary groups become just this group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().user("nobody").group("nogroup");
+    /// # let _ = daemon;
+    /// ```
+    pub fn group(mut self, group: impl Into<Account>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// `chroot`s the daemon into this directory (before `chdir` and the privilege drop).
+    ///
+    /// The PID file is locked outside the chroot; at [`stop`](crate::DaemonGuard::stop) it is
+    /// removed only if its path names the same file inside the chroot, else it is emptied so that
+    /// it names no process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().chroot("/var/empty");
+    /// # let _ = daemon;
+    /// ```
+    pub fn chroot(mut self, path: impl AsRef<Path>) -> Self {
+        self.chroot = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Keeps this descriptor open in the daemon (every other descriptor above 2 is closed).
+    /// Use it for listening sockets and for systemd socket activation (`LISTEN_FDS`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let daemon = daemonic::Daemon::new().keep_fd(&listener);
+    /// # let _ = daemon;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn keep_fd(mut self, fd: impl AsFd) -> Self {
+        self.keep_fds.push(fd.as_fd().as_raw_fd());
+        self
+    }
+
+    /// Keeps these descriptor numbers open in the daemon, e.g. `3..3 + n` for `LISTEN_FDS=n`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().keep_fds(3..5);
+    /// # let _ = daemon;
+    /// ```
+    pub fn keep_fds(mut self, fds: impl IntoIterator<Item = RawFd>) -> Self {
+        self.keep_fds.extend(fds);
+        self
+    }
+
+    /// The daemon tells when it is ready by calling [`DaemonGuard::ready`] (e.g. after binding
+    /// its socket); the launcher waits until then, and fails if the daemon exits or calls
+    /// [`DaemonGuard::fail`] first. By default the daemon is ready when `daemonize` returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().manual_readiness();
+    /// # let _ = daemon;
+    /// ```
+    pub fn manual_readiness(mut self) -> Self {
+        self.manual_readiness = true;
+        self
+    }
+
+    /// Foreground mode, for supervisors (systemd `Type=notify`/`simple`, s6, runit, containers):
+    /// no fork and no new session, the same pid; everything else applies (PID file, working
+    /// directory, umask, signals, fd hygiene, user, readiness). Standard streams that were not
+    /// set are left as inherited, so the supervisor keeps capturing them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().foreground(true);
+    /// # let _ = daemon;
+    /// ```
+    pub fn foreground(mut self, foreground: bool) -> Self {
+        self.foreground = foreground;
+        self
+    }
+
+    /// s6-style readiness: when ready, write `"\n"` to this descriptor and close it (s6's
+    /// `notification-fd`). It is kept open until then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().foreground(true).ready_fd(3);
+    /// # let _ = daemon;
+    /// ```
+    pub fn ready_fd(mut self, fd: RawFd) -> Self {
+        self.ready_fd = Some(fd);
+        self
+    }
+
+    /// Runs `callback(daemon_pid)` in the launcher once the daemon is ready, just before the
+    /// launcher exits 0 — e.g. to tell the user where the daemon runs. Not called in foreground
+    /// mode (there is no launcher) nor when daemonizing fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new()
+    ///     .pidfile("/run/myapp.pid")
+    ///     .on_launched(|pid| println!("myapp running as pid {pid}; stop it with: kill {pid}"));
+    /// # let _ = daemon;
+    /// ```
+    pub fn on_launched(mut self, callback: impl FnOnce(Pid) + 'static) -> Self {
+        self.on_launched = Some(OnLaunched(Box::new(callback)));
+        self
+    }
+
+    /// Turns the calling process into a daemon: the Python original's `daemonize()`.
+    ///
+    /// Returns `Ok` **only in the daemon**. The launching process never returns `Ok`: it exits
+    /// with status 0 (via `_exit`, running no destructors) once the daemon has written its PID
+    /// file and reported ready, or returns `Err` saying what failed — before forking, or inside
+    /// the daemon before it was ready (then no daemon and no PID file remain).
+    ///
+    /// In the launcher: refuse if the process has more than one thread; make sure fds 0–2 are
+    /// open; resolve user and group; open the stdio targets and `/dev/null`; read
+    /// `NOTIFY_SOCKET`; lock the PID file; create the readiness pipe; flush std's
+    /// stdout/stderr. Then `fork` → `setsid` → `fork` (the daemon is not a session leader, so it
+    /// can never acquire a controlling terminal). In the daemon: `chroot`, `chdir`, `umask`,
+    /// default signal dispositions and an empty signal mask, `dup2` of the standard streams,
+    /// close every other descriptor except the PID file, the pipe and the kept ones
+    /// (`close_range`), write the daemon's pid to the PID file, drop privileges, then report
+    /// ready (`sd_notify` `READY=1` + `MAINPID`, the ready fd, the launcher) unless
+    /// [`manual_readiness`](Daemon::manual_readiness) is set.
+    ///
+    /// Every descriptor above 2 that is not kept is closed in the daemon: do not use (or drop)
+    /// objects that owned one; open files and sockets after `daemonize`, or keep them with
+    /// [`keep_fd`](Daemon::keep_fd).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let guard = daemonic::Daemon::new().pidfile("/run/myapp.pid").daemonize()?;
+    /// assert_ne!(rustix::process::getsid(None)?, rustix::process::getpid());
+    /// guard.stop()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// - [`DaemonError::Threads`] when the process has more than one thread (Linux);
+    /// - [`DaemonError::UnknownUser`], [`DaemonError::UnknownGroup`];
+    /// - [`DaemonError::PidFile`], e.g. `AlreadyRunning` with the holder's pid;
+    /// - [`DaemonError::Launcher`] for a failed step before the fork (opening a log file, the
+    ///   pipe, `fork`);
+    /// - [`DaemonError::Daemon`] for a failed step in the daemon (`chdir`, `setuid`, …);
+    /// - [`DaemonError::Failed`] and [`DaemonError::ExitedBeforeReady`] with manual readiness.
+    ///
+    /// # Platform notes
+    ///
+    /// The thread check reads `/proc/self/task` and runs on Linux only; elsewhere, calling this
+    /// with other threads running is undefined behaviour waiting to happen (a lock held by
+    /// another thread stays locked forever in the child) — daemonize first. Descriptors are
+    /// closed with `close_range(2)` on Linux ≥ 5.9 (else by listing `/proc/self/fd`),
+    /// `closefrom` on the BSDs, and by listing `/dev/fd` on macOS.
+    ///
+    /// # References
+    ///  - [systemd `daemon(7)`](https://www.freedesktop.org/software/systemd/man/latest/daemon.html)
+    ///  - [FreeBSD `daemon(3)`](https://man.freebsd.org/cgi/man.cgi?query=daemon&sektion=3)
+    ///  - [Linux `close_range(2)`](https://man7.org/linux/man-pages/man2/close_range.2.html)
+    #[doc(alias = "daemon")]
+    pub fn daemonize(mut self) -> Result<DaemonGuard, DaemonError> {
+        if let Some(threads) =
+            sys::thread_count().map_err(|source| DaemonError::Launcher { step: Step::CountThreads, source })?
+        {
+            if threads > 1 {
+                return Err(DaemonError::Threads { threads });
+            }
+        }
+        ensure_standard_fds_open()?;
+        let credentials = privileges::resolve(self.user.as_ref(), self.group.as_ref())?;
+        let stdio = self.open_stdio()?;
+        let notifier = Notifier::take_from_env()?;
+        let pidfile = self.pidfile.as_ref().map(PidFile::create).transpose()?;
+        let mut plan = Plan { daemon: self, credentials, stdio, notifier };
+
+        if plan.daemon.foreground {
+            return plan.run_in_foreground(pidfile);
+        }
+
+        let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| DaemonError::Launcher { step: Step::CreatePipe, source: e.into() })?;
+        let _ = io::stdout().flush();
+        let _ = io::stderr().flush();
+
+        match fork().map_err(|source| DaemonError::Launcher { step: Step::Fork, source })? {
+            None => {
+                drop(read_end);
+                let reporter = Reporter::new(write_end);
+                become_grandchild(&reporter);
+                Ok(plan.run_in_daemon(pidfile, reporter))
+            }
+            Some(intermediate) => {
+                drop(write_end);
+                let on_launched = plan.daemon.on_launched.take();
+                drop(plan);
+                launcher_wait(intermediate, read_end, pidfile, on_launched)
+            }
+        }
+    }
+
+    /// Opens `/dev/null` and the stdio targets in the launcher, as descriptors above 2 (so
+    /// redirecting one stream never clobbers another's source); `None` leaves a stream alone.
+    fn open_stdio(&mut self) -> Result<[Option<OwnedFd>; 3], DaemonError> {
+        let foreground = self.foreground;
+        let mut dev_null: Option<OwnedFd> = None;
+        let mut open = |stream: Stream, name: &'static str| -> Result<Option<OwnedFd>, DaemonError> {
+            let redirect_error = |e: Errno| DaemonError::Launcher { step: Step::RedirectStdio(name), source: e.into() };
+            let fd: OwnedFd = match stream {
+                Stream::Default if foreground => return Ok(None),
+                Stream::Default => {
+                    let null = match &dev_null {
+                        Some(null) => null,
+                        None => dev_null.insert(
+                            rustix::fs::openat(CWD, "/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+                                .map_err(|e| DaemonError::Launcher { step: Step::OpenDevNull, source: e.into() })?,
+                        ),
+                    };
+                    return rustix::io::fcntl_dupfd_cloexec(null, 3).map(Some).map_err(redirect_error);
+                }
+                Stream::File(file) => file.into(),
+                Stream::Append(path) => rustix::fs::openat(
+                    CWD,
+                    &path,
+                    OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::CLOEXEC | OFlags::NOCTTY,
+                    Mode::from_raw_mode(0o644),
+                )
+                .map_err(|e| DaemonError::Launcher { step: Step::OpenStdio(name, path), source: e.into() })?,
+            };
+            rustix::io::fcntl_dupfd_cloexec(&fd, 3).map(Some).map_err(redirect_error)
+        };
+        // The seed's rule: stderr follows stdout when only stdout is set.
+        let stderr_follows = matches!(self.stderr, Stream::Default) && !matches!(self.stdout, Stream::Default);
+        let stdin = open(std::mem::replace(&mut self.stdin, Stream::Default), "stdin")?;
+        let stdout = open(std::mem::replace(&mut self.stdout, Stream::Default), "stdout")?;
+        let stderr = match &stdout {
+            Some(stdout) if stderr_follows => Some(
+                rustix::io::fcntl_dupfd_cloexec(stdout, 3)
+                    .map_err(|e| DaemonError::Launcher { step: Step::RedirectStdio("stderr"), source: e.into() })?,
+            ),
+            _ => open(std::mem::replace(&mut self.stderr, Stream::Default), "stderr")?,
+        };
+        Ok([stdin, stdout, stderr])
+    }
+}
+
+/// Everything resolved in the launcher that the daemon needs.
+#[derive(Debug)]
+struct Plan {
+    daemon: Daemon,
+    credentials: Option<Credentials>,
+    stdio: [Option<OwnedFd>; 3],
+    notifier: Option<Notifier>,
+}
+
+type StepResult<T> = Result<T, (Step, io::Error)>;
+
+fn at(step: Step) -> impl FnOnce(io::Error) -> (Step, io::Error) {
+    move |e| (step, e)
+}
+
+impl Plan {
+    /// Foreground mode: the same steps in this process; failures are returned.
+    fn run_in_foreground(self, mut pidfile: Option<PidFile>) -> Result<DaemonGuard, DaemonError> {
+        let in_daemon = |(step, source): (Step, io::Error)| DaemonError::Daemon { step, source };
+        let (ready_fd, notifier, manual) = self.setup(&mut pidfile, None).map_err(in_daemon)?;
+        let mut guard = DaemonGuard::new(pidfile, None, notifier, ready_fd, false);
+        if !manual {
+            guard.ready()?;
+        }
+        Ok(guard)
+    }
+
+    /// In the daemon after the double fork: failures are sent to the launcher, the PID file is
+    /// removed and the process exits; only success returns.
+    fn run_in_daemon(self, mut pidfile: Option<PidFile>, reporter: Reporter) -> DaemonGuard {
+        match self.setup(&mut pidfile, Some(&reporter)) {
+            Ok((ready_fd, notifier, manual)) => {
+                let mut guard = DaemonGuard::new(pidfile, Some(reporter), notifier, ready_fd, true);
+                if !manual && guard.ready().is_err() {
+                    // `ready` has told the launcher which step failed.
+                    drop(guard);
+                    exit_now(1);
+                }
+                guard
+            }
+            Err((step, error)) => {
+                // Remove the file if the daemon already owns it (otherwise the launcher does when
+                // it reads the report), tell the launcher, leave.
+                drop(pidfile);
+                reporter.error(&step, &error);
+                exit_now(1)
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn setup(
+        self,
+        pidfile: &mut Option<PidFile>,
+        reporter: Option<&Reporter>,
+    ) -> StepResult<(Option<OwnedFd>, Option<Notifier>, bool)> {
+        let Plan { daemon, credentials, stdio, notifier } = self;
+        if let Some(root) = &daemon.chroot {
+            rustix::process::chroot(root).map_err(|e| (Step::Chroot(root.clone()), e.into()))?;
+            rustix::process::chdir("/").map_err(|e| (Step::Chroot(root.clone()), e.into()))?;
+        }
+        rustix::process::chdir(&daemon.working_dir).map_err(|e| (Step::Chdir(daemon.working_dir.clone()), e.into()))?;
+        rustix::process::umask(Mode::from_bits_truncate(daemon.umask as _));
+        signals::reset_signals().map_err(at(Step::ResetSignals))?;
+
+        let [stdin, stdout, stderr] = stdio;
+        if let Some(fd) = stdin {
+            rustix::stdio::dup2_stdin(&fd).map_err(|e| (Step::RedirectStdio("stdin"), e.into()))?;
+        }
+        if let Some(fd) = stdout {
+            rustix::stdio::dup2_stdout(&fd).map_err(|e| (Step::RedirectStdio("stdout"), e.into()))?;
+        }
+        if let Some(fd) = stderr {
+            rustix::stdio::dup2_stderr(&fd).map_err(|e| (Step::RedirectStdio("stderr"), e.into()))?;
+        }
+        // The sources (all above 2) were dropped, and so closed, at the end of each `if let`.
+
+        let ready_fd = daemon.ready_fd.map(|fd| {
+            // SAFETY: the caller handed this descriptor to the daemon (`Daemon::ready_fd`); from
+            // here on the guard owns it and closes it once readiness is written.
+            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        });
+        let mut keep = daemon.keep_fds.clone();
+        keep.extend(pidfile.as_ref().map(|p| p.as_fd().as_raw_fd()));
+        keep.extend(reporter.map(|r| r.fd().as_raw_fd()));
+        keep.extend(ready_fd.as_ref().map(|fd| fd.as_raw_fd()));
+        fds::close_inherited_fds(&keep).map_err(at(Step::CloseFds))?;
+
+        if let Some(pidfile) = pidfile {
+            pidfile.write_pid(Pid::current()).map_err(|e| (Step::WritePidFile, io::Error::from(e)))?;
+        }
+        if let Some(credentials) = &credentials {
+            privileges::drop_privileges(credentials)?;
+        }
+        Ok((ready_fd, notifier, daemon.manual_readiness))
+    }
+}
+
+/// Makes sure descriptors 0, 1 and 2 are open (on `/dev/null` if not), so that nothing opened
+/// later (the PID file, the pipe) can land on them and be clobbered by the stdio redirection.
+fn ensure_standard_fds_open() -> Result<(), DaemonError> {
+    for fd in 0..3 {
+        // SAFETY: only asks whether the descriptor number is open.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        if let Err(Errno::BADF) = rustix::io::fcntl_getfd(borrowed) {
+            let null = rustix::fs::openat(CWD, "/dev/null", OFlags::RDWR, Mode::empty())
+                .map_err(|e| DaemonError::Launcher { step: Step::OpenDevNull, source: e.into() })?;
+            // The lowest free descriptor is `fd`: it now belongs to the process's stdio.
+            let _ = null.into_raw_fd();
+        }
+    }
+    Ok(())
+}
+
+/// `fork(2)` through libc: rustix offers it only in its unstable runtime module. `None` in the
+/// child.
+fn fork() -> io::Result<Option<Pid>> {
+    // SAFETY: `daemonize` verified (on Linux) that this process has one thread, so the child
+    // gets a consistent copy of every lock and allocator state; the child continues with
+    // ordinary code.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Pid::new(pid as u32)),
+    }
+}
+
+/// `_exit`: leaves without running destructors or flushing buffers a parent also holds.
+fn exit_now(status: i32) -> ! {
+    // SAFETY: `_exit` is always safe to call; it never returns.
+    unsafe { libc::_exit(status) }
+}
+
+/// In the first child: `setsid`, fork again, and let the intermediate process leave, so the
+/// daemon is not a session leader. Returns in the daemon only.
+fn become_grandchild(reporter: &Reporter) {
+    if let Err(e) = rustix::process::setsid() {
+        reporter.error(&Step::Setsid, &e.into());
+        exit_now(1);
+    }
+    match fork() {
+        Err(e) => {
+            reporter.error(&Step::SecondFork, &e);
+            exit_now(1);
+        }
+        Ok(Some(_daemon)) => exit_now(0),
+        Ok(None) => {
+            // The pid first: the launcher can then name the daemon in any later failure.
+            let _ = reporter.pid(Pid::current());
+        }
+    }
+}
+
+/// The launcher: reaps the intermediate process, waits for the daemon's report, and exits 0 on
+/// ready or returns the failure (after the daemon is gone; dropping `pidfile` then removes a
+/// file the daemon could not remove).
+fn launcher_wait(
+    intermediate: Pid,
+    read_end: OwnedFd,
+    pidfile: Option<PidFile>,
+    on_launched: Option<OnLaunched>,
+) -> Result<DaemonGuard, DaemonError> {
+    let intermediate = rustix::process::Pid::from_raw(intermediate.get() as i32);
+    loop {
+        match rustix::process::waitpid(intermediate, rustix::process::WaitOptions::empty()) {
+            Ok(_) => break,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(DaemonError::Launcher { step: Step::WaitIntermediate, source: e.into() }),
+        }
+    }
+    let report =
+        readiness::await_report(&read_end).map_err(|source| DaemonError::Launcher { step: Step::ReadPipe, source })?;
+    let error = match report {
+        Report::Ready { pid } => {
+            if let (Some(OnLaunched(callback)), Some(pid)) = (on_launched, pid) {
+                callback(pid);
+                let _ = io::stdout().flush();
+                let _ = io::stderr().flush();
+            }
+            exit_now(0)
+        }
+        Report::Error { step, errno, .. } => DaemonError::Daemon { step, source: io::Error::from_raw_os_error(errno) },
+        Report::Failed { pid, message } => DaemonError::Failed { pid, message },
+        Report::Exited { pid } => DaemonError::ExitedBeforeReady { pid },
+    };
+    drop(pidfile);
+    Err(error)
+}

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(not(unix))]
+compile_error!("the daemonic crate supports Unix platforms only");
+
+mod daemon;
+mod error;
+mod fds;
+mod guard;
+mod notify;
+mod privileges;
+mod readiness;
+mod signals;
+mod sys;
+
+pub use crate::daemon::Daemon;
+pub use crate::error::{DaemonError, Step};
+pub use crate::guard::DaemonGuard;
+pub use crate::privileges::Account;
+pub use pidfile;

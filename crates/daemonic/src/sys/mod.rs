@@ -1,0 +1,87 @@
+//! Platform backends: counting threads and closing descriptor ranges.
+//!
+//! | platform            | thread count         | close a range             | close everything above |
+//! |---------------------|----------------------|---------------------------|------------------------|
+//! | Linux               | `/proc/self/task`    | `close_range(2)` (5.9+), else `/proc/self/fd` | same |
+//! | FreeBSD, DragonFly  | not checked          | `close` loop              | `closefrom(2)`         |
+//! | NetBSD, OpenBSD     | not checked          | `close` loop              | `closefrom(3)`         |
+//! | macOS               | not checked          | `close` loop              | `/dev/fd`, else a loop to the soft `RLIMIT_NOFILE` |
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod linux;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use linux::{close_from, close_range, thread_count};
+
+#[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd"))]
+mod bsd;
+#[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd"))]
+pub(crate) use bsd::{close_from, close_range, thread_count};
+
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd"
+)))]
+mod other;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd"
+)))]
+pub(crate) use other::{close_from, close_range, thread_count};
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// `close` every descriptor in `first..=last`, one by one; `EBADF` (not open) is fine.
+#[allow(dead_code)] // Unused on Linux, where close_range(2) covers every case.
+pub(crate) fn close_each(first: RawFd, last: RawFd) {
+    for fd in first..=last {
+        // SAFETY: closing a descriptor number; the daemon owns no Rust object for these (the
+        // caller gave up ownership of everything it does not keep).
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// Closes the descriptors `/dev/fd` (or `/proc/self/fd`) lists in `first..`, or returns `false`
+/// when the directory cannot be read.
+#[allow(dead_code)] // Linux uses it only when close_range(2) is missing.
+pub(crate) fn close_listed(dir: &str, first: RawFd, last: RawFd) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    // Collect first: the directory's own descriptor is open while iterating.
+    let fds: Vec<RawFd> = entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd >= first && fd <= last)
+        .collect();
+    for fd in fds {
+        // SAFETY: as in `close_each`; the directory's descriptor is already closed (EBADF).
+        unsafe { libc::close(fd) };
+    }
+    true
+}
+
+/// The soft `RLIMIT_NOFILE` as a descriptor bound for the last-resort loop, which only runs
+/// when the open descriptors cannot be listed; an unlimited soft limit counts as 2^20.
+#[allow(dead_code)]
+pub(crate) fn soft_fd_limit() -> RawFd {
+    const UNLIMITED: RawFd = 1 << 20;
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    limit.current.map_or(UNLIMITED, |n| RawFd::try_from(n).unwrap_or(UNLIMITED))
+}
+
+#[allow(dead_code)]
+pub(crate) fn ok_or_errno(ret: libc::c_int) -> io::Result<()> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,20 @@
+//! macOS and other Unixes: `/dev/fd`, else a loop bounded by the soft `RLIMIT_NOFILE`.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// Not checked here (documented): macOS would need Mach `task_threads`.
+pub(crate) fn thread_count() -> io::Result<Option<usize>> {
+    Ok(None)
+}
+
+pub(crate) fn close_range(first: RawFd, last: RawFd) -> io::Result<()> {
+    if !super::close_listed("/dev/fd", first, last) {
+        super::close_each(first, last.min(super::soft_fd_limit().saturating_sub(1)));
+    }
+    Ok(())
+}
+
+pub(crate) fn close_from(first: RawFd) -> io::Result<()> {
+    close_range(first, RawFd::MAX)
+}
