@@ -142,6 +142,7 @@ pub struct ReadmeDoctests;
 
 /// Makes this process the subreaper of its descendants (Linux), so daemons that double-fork
 /// become its children: their ppid is then checkable, and they can be reaped after a kill.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn become_subreaper() {
     rustix::process::set_child_subreaper(Some(rustix::process::getpid())).expect("PR_SET_CHILD_SUBREAPER");
 }

@@ -1,5 +1,7 @@
 //! End-to-end tests of `daemonic`: fixture daemons started by a launcher process; every fact is
 //! read from /proc or observed by the daemon itself, never taken from a return value.
+//! Linux only: the facts come from /proc, and the subreaper is a Linux feature.
+#![cfg(target_os = "linux")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,23 +4,62 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
+/// The checks `--skip` can leave out.
+pub(crate) const CHECK_NAMES: &[&str] = &["fmt", "clippy", "test", "test-libc", "doc", "deny", "msrv", "cross"];
+
 /// Command-line options of `cargo xtask ci`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Options {
     /// Every SKIPPED check counts as a failure.
     pub(crate) strict: bool,
+    /// Cross targets to check (`host` = this machine's); empty: all of [`TARGETS`].
+    pub(crate) targets: Vec<String>,
+    /// Checks not to run at all (a CI job that runs them elsewhere); listed as omitted.
+    pub(crate) skip: Vec<String>,
 }
 
 impl Options {
     pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
         let mut options = Options::default();
-        for arg in args {
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = || args.next().cloned().ok_or(format!("{arg} needs a value"));
             match arg.as_str() {
                 "--strict" => options.strict = true,
+                "--target" => options.targets.push(value()?),
+                "--skip" => {
+                    let check = value()?;
+                    if !CHECK_NAMES.contains(&check.as_str()) {
+                        return Err(format!("unknown check {check:?} (one of {})", CHECK_NAMES.join(", ")));
+                    }
+                    options.skip.push(check);
+                }
                 other => return Err(format!("unknown option {other:?}")),
             }
         }
         Ok(options)
+    }
+
+    fn runs(&self, check: &str) -> bool {
+        !self.skip.iter().any(|s| s == check)
+    }
+
+    /// The targets to check: all, or those named (`host` resolved to `host_triple`).
+    pub(crate) fn selected_targets(&self, host_triple: &str) -> Vec<Target> {
+        if self.targets.is_empty() {
+            return TARGETS.to_vec();
+        }
+        self.targets
+            .iter()
+            .map(|name| {
+                let triple = if name == "host" { host_triple } else { name.as_str() };
+                TARGETS
+                    .iter()
+                    .copied()
+                    .find(|t| t.triple == triple)
+                    .unwrap_or(Target { triple: Box::leak(triple.to_owned().into_boxed_str()), tier3: false })
+            })
+            .collect()
     }
 }
 
@@ -30,6 +69,8 @@ pub(crate) enum Outcome {
     Passed,
     Failed(String),
     Skipped(String),
+    /// Left out with `--skip`: not a failure, even with `--strict`.
+    Omitted,
 }
 
 #[derive(Debug)]
@@ -176,6 +217,7 @@ fn label(outcome: &Outcome) -> String {
         Outcome::Passed => "ok".to_owned(),
         Outcome::Failed(why) => format!("FAILED ({why})"),
         Outcome::Skipped(why) => format!("SKIPPED ({why})"),
+        Outcome::Omitted => "omitted (--skip)".to_owned(),
     }
 }
 
@@ -198,6 +240,7 @@ pub(crate) fn summary(records: &[Record], strict: bool) -> (String, bool) {
                 skipped += 1;
                 (if strict { "FAILED" } else { "SKIPPED" }, why.clone())
             }
+            Outcome::Omitted => ("omitted", "--skip".to_owned()),
         };
         let secs = format!("{:.1}s", record.time.as_secs_f64());
         table.push_str(&format!("{:<width$}  {result:<7}  {secs:>8}  {detail}\n", record.name));
@@ -231,6 +274,16 @@ pub(crate) fn parse_rust_version(manifest: &str) -> Option<String> {
     })
 }
 
+fn omit(records: &mut Vec<Record>, name: impl Into<String>) {
+    records.push(Record { name: name.into(), outcome: Outcome::Omitted, time: Duration::ZERO });
+}
+
+fn host_triple() -> String {
+    output(Command::new("rustc").arg("-vV"))
+        .and_then(|v| v.lines().find_map(|l| l.strip_prefix("host: ").map(str::to_owned)))
+        .unwrap_or_default()
+}
+
 pub(crate) fn run(options: &Options) -> ExitCode {
     let root = workspace_root();
     let mut records = Vec::new();
@@ -239,31 +292,53 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         command
     };
 
-    let mut fmt = cargo();
-    fmt.args(["fmt", "--all", "--", "--check"]);
-    check(&mut records, "fmt", in_root(fmt));
+    if options.runs("fmt") {
+        let mut fmt = cargo();
+        fmt.args(["fmt", "--all", "--", "--check"]);
+        check(&mut records, "fmt", in_root(fmt));
+    } else {
+        omit(&mut records, "fmt");
+    }
 
-    let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
-    check(&mut records, "clippy", in_root(clippy));
+    if options.runs("clippy") {
+        let mut clippy = cargo();
+        clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+        check(&mut records, "clippy", in_root(clippy));
+    } else {
+        omit(&mut records, "clippy");
+    }
 
-    let mut test = cargo();
-    test.args(["test", "--workspace"]);
-    check(&mut records, "test", in_root(test));
+    if options.runs("test") {
+        let mut test = cargo();
+        test.args(["test", "--workspace"]);
+        check(&mut records, "test", in_root(test));
+    } else {
+        omit(&mut records, "test");
+    }
 
     // The backend macOS and the BSDs always use; on Linux only this flag selects it.
-    let mut test_libc = cargo();
-    test_libc
-        .args(["test", "--workspace", "--target-dir"])
-        .arg(root.join("target/rustix-libc"))
-        .env("RUSTFLAGS", "--cfg rustix_use_libc");
-    check(&mut records, "test (rustix libc backend)", in_root(test_libc));
+    if options.runs("test-libc") {
+        let mut test_libc = cargo();
+        test_libc
+            .args(["test", "--workspace", "--target-dir"])
+            .arg(root.join("target/rustix-libc"))
+            .env("RUSTFLAGS", "--cfg rustix_use_libc");
+        check(&mut records, "test (rustix libc backend)", in_root(test_libc));
+    } else {
+        omit(&mut records, "test (rustix libc backend)");
+    }
 
-    let mut doc = cargo();
-    doc.args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings");
-    check(&mut records, "doc", in_root(doc));
+    if options.runs("doc") {
+        let mut doc = cargo();
+        doc.args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings");
+        check(&mut records, "doc", in_root(doc));
+    } else {
+        omit(&mut records, "doc");
+    }
 
-    if output(cargo().args(["deny", "--version"])).is_some() {
+    if !options.runs("deny") {
+        omit(&mut records, "cargo deny");
+    } else if output(cargo().args(["deny", "--version"])).is_some() {
         let mut deny = cargo();
         deny.args(["deny", "check", "licenses", "bans", "sources"]);
         check(&mut records, "cargo deny", in_root(deny));
@@ -276,6 +351,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
     }
 
     match rust_version(&root) {
+        _ if !options.runs("msrv") => omit(&mut records, "build at rust-version"),
         Some(msrv) if toolchain_installed(&msrv) => {
             let mut build = Command::new("rustup");
             build
@@ -295,33 +371,29 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         }),
     }
 
-    let nightly_rust_src = nightly_has_rust_src();
-    for target in TARGETS {
-        let name = format!("clippy --target {}", target.triple);
-        match availability(target, &Facts::probe(target, nightly_rust_src)) {
-            Availability::Installed => {
-                let mut command = cargo();
-                command.args([
-                    "clippy",
-                    "--workspace",
-                    "--all-targets",
-                    "--target",
-                    target.triple,
-                    "--",
-                    "-D",
-                    "warnings",
-                ]);
-                check(&mut records, name, in_root(command));
+    if options.runs("cross") {
+        let nightly_rust_src = nightly_has_rust_src();
+        for target in options.selected_targets(&host_triple()) {
+            let name = format!("clippy --target {}", target.triple);
+            match availability(&target, &Facts::probe(&target, nightly_rust_src)) {
+                Availability::Installed => {
+                    let mut command = cargo();
+                    command.args(["clippy", "--workspace", "--all-targets", "--target", target.triple]);
+                    command.args(["--", "-D", "warnings"]);
+                    check(&mut records, name, in_root(command));
+                }
+                Availability::BuildStd => {
+                    let mut command = Command::new("rustup");
+                    command
+                        .args(["run", "nightly", "cargo", "clippy", "-Zbuild-std=std,panic_abort", "--workspace"])
+                        .args(["--all-targets", "--target", target.triple, "--", "-D", "warnings"]);
+                    check(&mut records, name, in_root(command));
+                }
+                Availability::Missing(reason) => skip(&mut records, name, reason),
             }
-            Availability::BuildStd => {
-                let mut command = Command::new("rustup");
-                command
-                    .args(["run", "nightly", "cargo", "clippy", "-Zbuild-std=std,panic_abort", "--workspace"])
-                    .args(["--all-targets", "--target", target.triple, "--", "-D", "warnings"]);
-                check(&mut records, name, in_root(command));
-            }
-            Availability::Missing(reason) => skip(&mut records, name, reason),
         }
+    } else {
+        omit(&mut records, "cross-target clippy");
     }
 
     let (table, failing) = summary(&records, options.strict);
@@ -414,14 +486,41 @@ mod tests {
         assert!(table.contains("FAILED") && table.contains("exit status: 101"), "{table}");
     }
 
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn options_and_manifest_parsing() {
-        assert_eq!(Options::parse(&[]).unwrap(), Options { strict: false });
-        assert_eq!(Options::parse(&["--strict".into()]).unwrap(), Options { strict: true });
-        assert!(Options::parse(&["--bogus".into()]).is_err());
+        assert_eq!(Options::parse(&[]).unwrap(), Options::default());
+        let options = Options::parse(&args(&["--strict", "--target", "host", "--skip", "msrv"])).unwrap();
+        assert!(options.strict);
+        assert_eq!(options.targets, ["host"]);
+        assert!(!options.runs("msrv") && options.runs("test"));
+        assert!(Options::parse(&args(&["--bogus"])).is_err());
+        assert!(Options::parse(&args(&["--skip", "everything"])).unwrap_err().contains("unknown check"));
+        assert!(Options::parse(&args(&["--target"])).unwrap_err().contains("needs a value"));
         let manifest = "[workspace.package]\nedition = \"2021\"\nrust-version = \"1.74\"\n";
         assert_eq!(parse_rust_version(manifest).as_deref(), Some("1.74"));
         assert_eq!(parse_rust_version("[package]\n"), None);
+    }
+
+    #[test]
+    fn target_selection() {
+        assert_eq!(Options::default().selected_targets("x86_64-unknown-linux-gnu").len(), TARGETS.len());
+        let options = Options::parse(&args(&["--target", "host", "--target", "x86_64-unknown-openbsd"])).unwrap();
+        let selected = options.selected_targets("x86_64-unknown-freebsd");
+        assert_eq!(selected, vec![target("x86_64-unknown-freebsd", false), target("x86_64-unknown-openbsd", true)]);
+        let unknown = Options::parse(&args(&["--target", "riscv64gc-unknown-linux-gnu"])).unwrap();
+        assert_eq!(unknown.selected_targets("x")[0].triple, "riscv64gc-unknown-linux-gnu");
+    }
+
+    #[test]
+    fn omitted_checks_do_not_fail_strict_runs() {
+        let records = [record("fmt", Outcome::Passed), record("msrv", Outcome::Omitted)];
+        let (table, failing) = summary(&records, true);
+        assert!(!failing, "{table}");
+        assert!(table.contains("omitted"), "{table}");
     }
 
     #[test]

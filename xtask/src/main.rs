@@ -11,8 +11,13 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  ci [--strict]   fmt, clippy, tests (both rustix backends), docs, cargo-deny, MSRV build and
-                  cross-target checks; --strict fails when any check was skipped
+  ci [--strict] [--target T]... [--skip CHECK]...
+                  fmt, clippy, tests (both rustix backends), docs, cargo-deny, MSRV build and
+                  cross-target clippy; a check that cannot run here is SKIPPED with the reason
+                  --strict       fail when any check was SKIPPED
+                  --target T     check only these cross targets (`host`: this machine's)
+                  --skip CHECK   leave a check out (fmt, clippy, test, test-libc, doc, deny,
+                                 msrv, cross), e.g. in a CI job that runs it elsewhere
   help            this text
 ";
 

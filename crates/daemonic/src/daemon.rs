@@ -440,8 +440,8 @@ impl Daemon {
             return plan.run_in_foreground(pidfile);
         }
 
-        let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-            .map_err(|e| DaemonError::Launcher { step: Step::CreatePipe, source: e.into() })?;
+        let (read_end, write_end) =
+            sys::cloexec_pipe().map_err(|source| DaemonError::Launcher { step: Step::CreatePipe, source })?;
         let _ = io::stdout().flush();
         let _ = io::stderr().flush();
 

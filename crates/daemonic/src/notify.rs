@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 
-use rustix::net::{AddressFamily, SendFlags, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::net::{SendFlags, SocketAddrUnix};
 
 use crate::{DaemonError, Step};
 
@@ -49,8 +49,7 @@ impl Notifier {
     /// libsystemd does: no descriptor stays open in the daemon between notifications).
     pub(crate) fn send(&self, state: &str) -> Result<(), (Step, io::Error)> {
         let step = || Step::Notify(self.name.clone());
-        let socket = rustix::net::socket_with(AddressFamily::UNIX, SocketType::DGRAM, SocketFlags::CLOEXEC, None)
-            .map_err(|e| (step(), e.into()))?;
+        let socket = crate::sys::cloexec_datagram_socket().map_err(|e| (step(), e))?;
         let sent = rustix::net::sendto(&socket, state.as_bytes(), SendFlags::empty(), &self.address)
             .map_err(|e| (step(), e.into()))?;
         if sent != state.len() {

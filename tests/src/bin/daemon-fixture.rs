@@ -26,7 +26,7 @@ fn parse() -> Args {
         let Some(name) = arg.strip_prefix("--") else { panic!("unexpected argument {arg:?}") };
         match name {
             "pidfile" | "cwd" | "umask" | "stdout" | "stderr" | "stdout-path" | "user" | "group" | "chroot"
-            | "fail-before-ready" | "ready-fd" => {
+            | "fail-before-ready" | "ready-fd" | "ready-fifo" | "status" => {
                 args.daemon_args.push((name.to_owned(), it.next().expect("value")));
             }
             "stop-file" => args.stop_file = Some(it.next().expect("value").into()),
@@ -99,6 +99,11 @@ fn main() {
             "group" => daemon.group(value.parse::<daemonic::Account>().unwrap()),
             "chroot" => daemon.chroot(value),
             "ready-fd" => daemon.ready_fd(value.parse().unwrap()),
+            "ready-fifo" => {
+                // The supervisor's end is already open for reading, so this does not block.
+                let fifo = std::fs::OpenOptions::new().write(true).open(value).unwrap();
+                daemon.ready_fd(fifo.into_raw_fd())
+            }
             _ => daemon,
         };
     }
@@ -139,6 +144,10 @@ fn main() {
         std::io::stdout().flush().unwrap();
         guard.ready().unwrap();
     }
+    if let Some((_, status)) = args.daemon_args.iter().find(|(n, _)| n == "status") {
+        println!("status sent={}", guard.status(status).unwrap());
+        std::io::stdout().flush().unwrap();
+    }
     let stop_file = args.stop_file.unwrap_or_else(|| PathBuf::from("/nonexistent"));
     while !stop_file.exists() {
         std::thread::sleep(Duration::from_millis(5));
@@ -166,6 +175,8 @@ fn clear_cloexec(fd: i32) {
 fn report_facts(kept: Option<i32>) {
     let mut out = String::new();
     out.push_str(&format!("pid={}\n", std::process::id()));
+    let notify = std::env::var("NOTIFY_SOCKET").unwrap_or_else(|_| "unset".into());
+    out.push_str(&format!("notify_env={notify}\n"));
     // /dev/tty opens only with a controlling terminal.
     let tty = match std::fs::File::open("/dev/tty") {
         Ok(_) => "opened".to_owned(),

@@ -2,10 +2,21 @@
 //! (as if typed in a terminal), and copies the terminal's output to stdout. Exits with the
 //! command's status.
 
+#[cfg(target_os = "linux")]
 use std::io::{Read, Write};
+#[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
+#[cfg(target_os = "linux")]
 use std::os::unix::process::CommandExt;
 
+/// Only the Linux tests use this fixture.
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("pty-run: only used by the Linux tests");
+    std::process::exit(2);
+}
+
+#[cfg(target_os = "linux")]
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let master = rustix::pty::openpt(rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY).unwrap();

@@ -85,3 +85,41 @@ pub(crate) fn ok_or_errno(ret: libc::c_int) -> io::Result<()> {
         Ok(())
     }
 }
+
+/// A pipe with `FD_CLOEXEC` on both ends: `pipe2(O_CLOEXEC)` where it exists; on Apple
+/// platforms `pipe` then `fcntl` (no other thread can fork in between: daemonize runs
+/// single-threaded).
+pub(crate) fn cloexec_pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    #[cfg(not(target_vendor = "apple"))]
+    {
+        Ok(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?)
+    }
+    #[cfg(target_vendor = "apple")]
+    {
+        let (read, write) = rustix::pipe::pipe()?;
+        set_cloexec(&read)?;
+        set_cloexec(&write)?;
+        Ok((read, write))
+    }
+}
+
+/// A Unix datagram socket with `FD_CLOEXEC` (`SOCK_CLOEXEC` where it exists).
+pub(crate) fn cloexec_datagram_socket() -> io::Result<std::os::fd::OwnedFd> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    #[cfg(not(target_vendor = "apple"))]
+    {
+        Ok(rustix::net::socket_with(AddressFamily::UNIX, SocketType::DGRAM, SocketFlags::CLOEXEC, None)?)
+    }
+    #[cfg(target_vendor = "apple")]
+    {
+        let socket = rustix::net::socket_with(AddressFamily::UNIX, SocketType::DGRAM, SocketFlags::empty(), None)?;
+        set_cloexec(&socket)?;
+        Ok(socket)
+    }
+}
+
+#[cfg(target_vendor = "apple")]
+fn set_cloexec(fd: impl std::os::fd::AsFd) -> io::Result<()> {
+    rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC)?;
+    Ok(())
+}
