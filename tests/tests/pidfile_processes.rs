@@ -223,6 +223,13 @@ fn liveness_facts() {
         daemonic_tests::proc_stat_field(pid.get(), 3).as_deref() == Some("Z")
     });
     assert!(is_pid_running(pid), "zombie");
+    // But an unlocked file naming a zombie is stale: the process has exited (Linux reads the
+    // state in /proc).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zombie.pid");
+    std::fs::write(&path, format!("{pid}\n")).unwrap();
+    assert!(pidfile_is_stale(&path).unwrap());
+    assert_eq!(running_pid(&path).unwrap(), None);
     child.wait().unwrap();
     assert!(!is_pid_running(pid), "reaped");
 }

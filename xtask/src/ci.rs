@@ -302,7 +302,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
 
     if options.runs("clippy") {
         let mut clippy = cargo();
-        clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+        clippy.args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]);
         check(&mut records, "clippy", in_root(clippy));
     } else {
         omit(&mut records, "clippy");
@@ -310,7 +310,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
 
     if options.runs("test") {
         let mut test = cargo();
-        test.args(["test", "--workspace"]);
+        test.args(["test", "--workspace", "--all-features"]);
         check(&mut records, "test", in_root(test));
     } else {
         omit(&mut records, "test");
@@ -320,7 +320,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
     if options.runs("test-libc") {
         let mut test_libc = cargo();
         test_libc
-            .args(["test", "--workspace", "--target-dir"])
+            .args(["test", "--workspace", "--all-features", "--target-dir"])
             .arg(root.join("target/rustix-libc"))
             .env("RUSTFLAGS", "--cfg rustix_use_libc");
         check(&mut records, "test (rustix libc backend)", in_root(test_libc));
@@ -330,7 +330,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
 
     if options.runs("doc") {
         let mut doc = cargo();
-        doc.args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings");
+        doc.args(["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings");
         check(&mut records, "doc", in_root(doc));
     } else {
         omit(&mut records, "doc");
@@ -355,7 +355,16 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         Some(msrv) if toolchain_installed(&msrv) => {
             let mut build = Command::new("rustup");
             build
-                .args(["run", &msrv, "cargo", "check", "--workspace", "--all-targets", "--target-dir"])
+                .args([
+                    "run",
+                    &msrv,
+                    "cargo",
+                    "check",
+                    "--workspace",
+                    "--all-targets",
+                    "--all-features",
+                    "--target-dir",
+                ])
                 .arg(root.join("target/msrv"));
             check(&mut records, format!("build at rust-version {msrv}"), in_root(build));
         }
@@ -378,7 +387,14 @@ pub(crate) fn run(options: &Options) -> ExitCode {
             match availability(&target, &Facts::probe(&target, nightly_rust_src)) {
                 Availability::Installed => {
                     let mut command = cargo();
-                    command.args(["clippy", "--workspace", "--all-targets", "--target", target.triple]);
+                    command.args([
+                        "clippy",
+                        "--workspace",
+                        "--all-targets",
+                        "--all-features",
+                        "--target",
+                        target.triple,
+                    ]);
                     command.args(["--", "-D", "warnings"]);
                     check(&mut records, name, in_root(command));
                 }
@@ -386,6 +402,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
                     let mut command = Command::new("rustup");
                     command
                         .args(["run", "nightly", "cargo", "clippy", "-Zbuild-std=std,panic_abort", "--workspace"])
+                        .arg("--all-features")
                         .args(["--all-targets", "--target", target.triple, "--", "-D", "warnings"]);
                     check(&mut records, name, in_root(command));
                 }

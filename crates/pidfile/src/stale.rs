@@ -19,8 +19,8 @@ const HOLDER_RETRY_DELAY: Duration = Duration::from_millis(5);
 /// Who a file nobody holds locked belongs to (DESIGN rule 4).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Unlocked {
-    /// Nobody: no pid, a dead pid, the caller's own pid, or a pid reused since the file was
-    /// written.
+    /// Nobody: no pid, a dead pid, the caller's own pid, a zombie, or a pid reused since the
+    /// file was written.
     Stale,
     /// A live process that wrote the file without locking it (e.g. the Python original).
     Live(Pid),
@@ -32,7 +32,7 @@ pub(crate) fn judge_unlocked(content: &Content, stat: &Stat) -> Unlocked {
         // A file naming the caller cannot mean that *another* instance is running.
         Ok(pid) if pid == Pid::current() => Unlocked::Stale,
         Ok(pid) if !is_pid_running(pid) => Unlocked::Stale,
-        Ok(pid) if sys::started_after_write(pid, stat) => Unlocked::Stale,
+        Ok(pid) if sys::not_the_writer(pid, stat) => Unlocked::Stale,
         Ok(pid) => Unlocked::Live(pid),
     }
 }
@@ -100,7 +100,7 @@ fn probe(path: &Path) -> Result<Option<Probe>, PidFileError> {
 ///   holder writes it);
 /// - an **unlocked** file naming a live process that started before the file was written (a
 ///   non-locking writer such as the Python original): that pid;
-/// - a missing or **stale** file (no pid, a dead pid, a reused pid): `None`.
+/// - a missing or **stale** file (no pid, a dead pid, a zombie, a reused pid): `None`.
 ///
 /// The check takes a shared lock for a few microseconds and never modifies the file.
 ///
@@ -129,8 +129,9 @@ fn probe(path: &Path) -> Result<Option<Probe>, PidFileError> {
 ///
 /// # Platform notes
 ///
-/// PID reuse by non-locking writers is detected on Linux (process start time from `/proc`, with
-/// one second of slack); elsewhere a live process with the file's pid counts as the holder.
+/// For unlocked files, Linux also reads `/proc/PID/stat`: a zombie is not a holder, nor is a
+/// process that started more than a second after the file was written (PID reuse). Elsewhere
+/// any process with the file's pid counts as the holder of an unlocked file.
 pub fn running_pid(path: impl AsRef<Path>) -> Result<Option<Pid>, PidFileError> {
     let path = path.as_ref();
     Ok(match probe(path)? {
@@ -145,8 +146,8 @@ pub fn running_pid(path: impl AsRef<Path>) -> Result<Option<Pid>, PidFileError> 
 ///
 /// A file locked by a live holder is never stale, whatever it contains. An unlocked file is
 /// stale when it names no valid pid (empty, garbage), a process that is not running, the calling
-/// process, or (Linux) a process that started after the file was last modified (the pid was
-/// reused). An unlocked file naming a live process that predates it belongs to a non-locking
+/// process, or (Linux) a zombie or a process that started after the file was last modified (the
+/// pid was reused). An unlocked file naming a live process that predates it belongs to a non-locking
 /// writer and is not stale. The file is never modified.
 ///
 /// # Examples

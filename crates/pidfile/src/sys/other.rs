@@ -1,10 +1,10 @@
-//! macOS and the BSDs: the start time of another process is not readable without `sysctl`
+//! macOS and the BSDs: the state and start time of another process are not readable without `sysctl`
 //! (`kern.proc.pid`), whose structure layout differs per OS and release; this crate does not
 //! depend on `libc`, so PID reuse by a non-locking writer is not detected there. Locked files are
 //! unaffected: the kernel lock, not the content, decides.
 
 use crate::Pid;
 
-pub(crate) fn started_after_write(_pid: Pid, _stat: &rustix::fs::Stat) -> bool {
+pub(crate) fn not_the_writer(_pid: Pid, _stat: &rustix::fs::Stat) -> bool {
     false
 }

@@ -1,0 +1,305 @@
+//! The `daemonic` command, used as a person would, against real programs. Linux: facts come
+//! from /proc, and the test process is the subreaper of the daemons it starts.
+#![cfg(target_os = "linux")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const DAEMONIC: &str = env!("CARGO_BIN_EXE_daemonic");
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Test {
+    dir: tempfile::TempDir,
+}
+
+/// Kills and reaps a started program even when the test fails.
+struct Reaped(u32);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        }
+    }
+}
+
+impl Test {
+    fn new() -> Test {
+        // Daemons become our children, so they can be reaped (no zombie keeps a pid alive).
+        rustix::process::set_child_subreaper(Some(rustix::process::getpid())).unwrap();
+        Test { dir: tempfile::tempdir().unwrap() }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn pidfile(&self) -> PathBuf {
+        self.path("prog.pid")
+    }
+    fn daemonic(&self, args: &[&str]) -> Output {
+        let mut child = Command::new(DAEMONIC)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            assert!(start.elapsed() < TIMEOUT, "daemonic {args:?} hangs");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.wait_with_output().unwrap()
+    }
+    fn start(&self, extra: &[&str], program: &[&str]) -> Output {
+        let pidfile = self.pidfile();
+        let mut args = vec!["start", "--pidfile", pidfile.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push("--");
+        args.extend_from_slice(program);
+        self.daemonic(&args)
+    }
+    fn status(&self) -> (i32, String) {
+        let out = self.daemonic(&["status", "--pidfile", self.pidfile().to_str().unwrap()]);
+        (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap())
+    }
+    fn stop(&self, extra: &[&str]) -> Output {
+        let pidfile = self.pidfile();
+        let mut args = vec!["stop", "--pidfile", pidfile.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.daemonic(&args)
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn started_pid(out: &Output) -> u32 {
+    assert!(out.status.success(), "start failed: {}", text(out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("daemonic: started (pid ")?.strip_suffix(')')?.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {stdout:?}"))
+}
+
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned()
+}
+
+fn reap(pid: u32) {
+    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+}
+
+#[test]
+fn start_status_stop_a_real_program() {
+    let t = Test::new();
+    let out = t.start(&[], &["sleep", "1000"]);
+    let pid = started_pid(&out);
+    let _reaped = Reaped(pid);
+    assert_eq!(comm(pid), "sleep", "PROGRAM was executed in the daemon");
+    assert_eq!(std::fs::read_to_string(t.pidfile()).unwrap(), format!("{pid}\n"));
+    assert_eq!(pidfile::running_pid(t.pidfile()).unwrap().map(pidfile::Pid::get), Some(pid), "locked by sleep");
+    let (code, stdout) = t.status();
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(stdout.trim(), format!("daemonic: running (pid {pid})"));
+
+    let out = t.stop(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&format!("daemonic: stopped (pid {pid})")), "{}", text(&out));
+    reap(pid);
+    assert!(!t.pidfile().exists(), "the stale file is removed after the stop");
+    assert_eq!(t.status(), (3, "daemonic: not running\n".into()));
+    // Stopping again: not running, exit 0.
+    let out = t.stop(&[]);
+    assert!(out.status.success());
+    assert!(text(&out).contains("not running"));
+}
+
+#[test]
+fn missing_program_fails_and_leaves_nothing() {
+    let t = Test::new();
+    let out = t.start(&[], &["nope-no-such-program"]);
+    assert_eq!(out.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(message.trim(), "daemonic: cannot execute nope-no-such-program: No such file or directory");
+    assert!(!t.pidfile().exists());
+    let needle = t.dir.path().to_string_lossy().into_owned();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&cmdline).contains(&needle), "left behind: {:?}", entry.path());
+    }
+}
+
+#[test]
+fn second_start_reports_the_first() {
+    let t = Test::new();
+    let first = started_pid(&t.start(&[], &["sleep", "1000"]));
+    let _reaped = Reaped(first);
+    let out = t.start(&[], &["sleep", "1000"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains(&format!("already running (pid {first})")), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(t.pidfile()).unwrap(), format!("{first}\n"));
+}
+
+#[test]
+fn sigkilled_daemon_is_dead_with_a_pid_file_then_restartable() {
+    let t = Test::new();
+    let first = started_pid(&t.start(&[], &["sleep", "1000"]));
+    drop(Reaped(first)); // SIGKILL and reap
+    let (code, stdout) = t.status();
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains(&format!("names pid {first}")), "{stdout}");
+    let second = started_pid(&t.start(&[], &["sleep", "1000"]));
+    let _reaped = Reaped(second);
+    assert_eq!(t.status().0, 0);
+}
+
+#[test]
+fn program_ignoring_sigterm_is_killed_after_the_timeout() {
+    let t = Test::new();
+    let pid = started_pid(&t.start(&[], &["sh", "-c", "trap '' TERM; exec sleep 1000"]));
+    let _reaped = Reaped(pid);
+    let out = t.stop(&["--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("still running after"), "{}", text(&out));
+    assert_eq!(t.status().0, 0, "still running, untouched");
+    let out = t.stop(&["--timeout", "1", "--kill"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("sending KILL"), "{}", text(&out));
+    reap(pid);
+    assert_eq!(t.status().0, 3);
+}
+
+fn stop_refuses(t: &Test, content: &str, expect: &str) {
+    std::fs::write(t.pidfile(), content).unwrap();
+    let before = std::fs::read(t.pidfile()).unwrap();
+    let out = t.stop(&[]);
+    assert!(text(&out).contains(expect), "expected {expect:?} in {}", text(&out));
+    assert_eq!(std::fs::read(t.pidfile()).unwrap(), before, "the file is left as it was");
+}
+
+#[test]
+fn stop_harms_nothing_it_does_not_hold() {
+    let t = Test::new();
+    // An unlocked file naming PID 1 (init started before the file was written: "live").
+    stop_refuses(&t, "1\n", "refusing to signal PID 1");
+    // An unlocked file naming an unrelated process that started after the file was written.
+    let mut bystander = Command::new("sleep").arg("1000").spawn().unwrap();
+    std::fs::write(t.pidfile(), format!("{}\n", bystander.id())).unwrap();
+    let old = rustix::fs::Timespec { tv_sec: 1_000_000_000, tv_nsec: 0 };
+    let times = rustix::fs::Timestamps { last_access: old, last_modification: old };
+    rustix::fs::utimensat(rustix::fs::CWD, t.pidfile(), &times, rustix::fs::AtFlags::empty()).unwrap();
+    let out = t.stop(&[]);
+    assert!(text(&out).contains("not running (the PID file is stale)"), "{}", text(&out));
+    assert!(bystander.try_wait().unwrap().is_none(), "the bystander was not signalled");
+    // A malformed file.
+    stop_refuses(&t, "12abc\n", "not running");
+    let (code, stdout) = t.status();
+    assert_eq!(code, 4, "{stdout}");
+    assert!(stdout.contains("malformed PID file"), "{stdout}");
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
+}
+
+#[test]
+fn root_refuses_a_world_writable_or_foreign_pid_file() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("needs root; skipped");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let t = Test::new();
+    let mut bystander = Command::new("sleep").arg("1000").spawn().unwrap();
+    std::fs::write(t.pidfile(), format!("{}\n", bystander.id())).unwrap();
+    std::fs::set_permissions(t.pidfile(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = t.stop(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("is group- or world-writable"), "{}", text(&out));
+    std::fs::set_permissions(t.pidfile(), std::fs::Permissions::from_mode(0o644)).unwrap();
+    rustix::fs::chown(t.pidfile(), Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
+    let out = t.stop(&[]);
+    assert!(text(&out).contains("owned by uid 65534"), "{}", text(&out));
+    assert!(bystander.try_wait().unwrap().is_none(), "the bystander was not signalled");
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
+}
+
+#[test]
+fn stdout_captures_the_programs_output() {
+    let t = Test::new();
+    let log = t.path("out.log");
+    std::fs::write(&log, "old content\n").unwrap();
+    let program = ["sh", "-c", "echo hello; echo oops >&2; exec sleep 1000"];
+    let pid = started_pid(&t.start(&["--stdout", log.to_str().unwrap()], &program));
+    let _reaped = Reaped(pid);
+    wait_for(|| std::fs::read_to_string(&log).unwrap_or_default() == "hello\noops\n", &log);
+    let out = t.stop(&[]);
+    assert!(out.status.success());
+    reap(pid);
+    // --append keeps what is there.
+    let program = ["sh", "-c", "echo again; exec sleep 1000"];
+    let pid = started_pid(&t.start(&["--stdout", log.to_str().unwrap(), "--append"], &program));
+    let _reaped = Reaped(pid);
+    wait_for(|| std::fs::read_to_string(&log).unwrap_or_default() == "hello\noops\nagain\n", &log);
+}
+
+fn wait_for(mut condition: impl FnMut() -> bool, log: &Path) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < TIMEOUT, "log is {:?}", std::fs::read_to_string(log));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn user_nobody_runs_the_program_as_nobody() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("needs root; skipped");
+        return;
+    }
+    let t = Test::new();
+    let pid = started_pid(&t.start(&["--user", "nobody"], &["sleep", "1000"]));
+    let _reaped = Reaped(pid);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = |key: &str| status.lines().find(|l| l.starts_with(key)).unwrap().to_owned();
+    assert_eq!(line("Uid:"), "Uid:\t65534\t65534\t65534\t65534");
+    assert_eq!(line("Gid:"), "Gid:\t65534\t65534\t65534\t65534");
+}
+
+#[test]
+fn restart_replaces_the_running_program() {
+    let t = Test::new();
+    let first = started_pid(&t.start(&[], &["sleep", "1000"]));
+    let _first = Reaped(first);
+    let pidfile = t.pidfile();
+    let out = t.daemonic(&["restart", "--pidfile", pidfile.to_str().unwrap(), "--", "sleep", "1000"]);
+    reap(first);
+    let second = started_pid(&out);
+    let _second = Reaped(second);
+    assert_ne!(first, second);
+    assert!(text(&out).contains(&format!("stopped (pid {first})")), "{}", text(&out));
+    assert_eq!(t.status(), (0, format!("daemonic: running (pid {second})\n")));
+}
+
+#[test]
+fn help_version_and_usage_errors() {
+    let t = Test::new();
+    for command in ["start", "stop", "status", "restart"] {
+        let out = t.daemonic(&[command, "--help"]);
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("usage: daemonic {command}")));
+    }
+    let out = t.daemonic(&["--version"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("daemonic {}", env!("CARGO_PKG_VERSION")));
+    let out = t.daemonic(&["start", "--", "sleep", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("daemonic: --pidfile FILE is required"));
+    let out = t.daemonic(&["stop", "--pidfile", "x", "--signal", "BOGUS"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = t.daemonic(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
