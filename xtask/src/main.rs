@@ -3,6 +3,7 @@
 //!
 //! std only: this must build before anything else works.
 
+mod bench;
 mod ci;
 
 use std::process::ExitCode;
@@ -18,6 +19,9 @@ commands:
                   --target T     check only these cross targets (`host`: this machine's)
                   --skip CHECK   leave a check out (fmt, clippy, test, test-libc, doc, deny,
                                  msrv, cross), e.g. in a CI job that runs it elsewhere
+  bench [--reps N] [--iters N] [--starts N] [--only OP]
+                  benchmarks (release build): each operation beside the raw system-call
+                  floor measured in the same run; prints ratios; never fails on timing
   help            this text
 ";
 
@@ -28,6 +32,13 @@ fn main() -> ExitCode {
             Ok(options) => ci::run(&options),
             Err(e) => {
                 eprintln!("xtask ci: {e}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
+        Some("bench") => match bench::Options::parse(&args[1..]) {
+            Ok(options) => bench::run(&options),
+            Err(e) => {
+                eprintln!("xtask bench: {e}\n\n{USAGE}");
                 ExitCode::from(2)
             }
         },

@@ -112,7 +112,7 @@ impl PidFile {
     ///  - [OpenBSD `flock(2)`](https://man.openbsd.org/flock.2)
     #[doc(alias = "pidfile")]
     pub fn create(path: impl AsRef<Path>) -> Result<PidFile, PidFileError> {
-        PidFile::create_with_pid(path, Pid::current())
+        PidFile::lock_and_write(path.as_ref(), None)
     }
 
     /// Like [`create`](PidFile::create), but writes `pid` instead of the caller's pid: the
@@ -137,7 +137,13 @@ impl PidFile {
     /// As for [`create`](PidFile::create).
     #[doc(alias = "make_pidfile")]
     pub fn create_with_pid(path: impl AsRef<Path>, pid: Pid) -> Result<PidFile, PidFileError> {
-        let path = absolute(path.as_ref())?;
+        PidFile::lock_and_write(path.as_ref(), Some(pid))
+    }
+
+    /// `create` (pid `None`: the caller's) and `create_with_pid`; `getpid` is asked once.
+    #[inline]
+    fn lock_and_write(path: &Path, pid: Option<Pid>) -> Result<PidFile, PidFileError> {
+        let path = absolute(path)?;
         let (fd, stat) = lock_path(&path, OFlags::RDWR | OFlags::CREATE)?;
         let mut len = 0;
         if stat.st_size != 0 {
@@ -147,11 +153,13 @@ impl PidFile {
             }
             len = content.bytes().len();
         }
+        let me = Pid::current();
+        let pid = pid.unwrap_or(me);
         let mut guard = PidFile {
             fd,
             path,
             pid,
-            owner: Some(Pid::current()),
+            owner: Some(me),
             #[allow(clippy::unnecessary_cast)] // `dev_t`/`ino_t` differ in width per platform.
             dev: stat.st_dev as u64,
             #[allow(clippy::unnecessary_cast)]
@@ -159,7 +167,7 @@ impl PidFile {
             len,
         };
         // On failure the guard drops here, and removes the file it created or took over.
-        guard.write_pid(pid)?;
+        guard.write(pid, me)?;
         Ok(guard)
     }
 
@@ -218,6 +226,11 @@ impl PidFile {
     /// [`PidFileError::Io`] with [`Operation::Truncate`] or [`Operation::Write`] (e.g. a full
     /// disk).
     pub fn write_pid(&mut self, pid: Pid) -> Result<(), PidFileError> {
+        self.write(pid, Pid::current())
+    }
+
+    #[inline]
+    fn write(&mut self, pid: Pid, owner: Pid) -> Result<(), PidFileError> {
         let mut buf = [0u8; 16];
         let mut cursor = std::io::Cursor::new(&mut buf[..]);
         // Ten digits and a newline always fit in 16 bytes.
@@ -243,7 +256,7 @@ impl PidFile {
         }
         self.len = written;
         self.pid = pid;
-        self.owner = Some(Pid::current());
+        self.owner = Some(owner);
         Ok(())
     }
 
@@ -280,6 +293,7 @@ impl PidFile {
         self.unlink_if_ours()
     }
 
+    #[inline]
     fn unlink_if_ours(&mut self) -> Result<(), PidFileError> {
         match self.owner.take() {
             Some(owner) if owner == Pid::current() => {}
@@ -338,6 +352,7 @@ fn absolute(path: &Path) -> Result<PathBuf, PidFileError> {
 /// Opens `path` and takes its exclusive lock, retrying while the path is unlinked or replaced
 /// between the `open` and the `flock` (DESIGN rule 2: without this re-check, two processes can
 /// each hold a lock, one on a file that no longer has a name).
+#[inline]
 fn lock_path(path: &Path, flags: OFlags) -> Result<(OwnedFd, Stat), PidFileError> {
     for _ in 0..MAX_ATTEMPTS {
         let fd = read::open(path, flags)?;

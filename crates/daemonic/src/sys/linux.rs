@@ -3,9 +3,16 @@
 use std::io;
 use std::os::fd::RawFd;
 
-/// The number of threads in this process, from `/proc/self/task`.
+/// The number of threads in this process. procfs reports `/proc/self/task`'s link count as
+/// 2 + the number of threads (`proc_task_getattr`), so one `stat` answers; listing the
+/// directory is the fallback if that ever looks wrong.
 pub(crate) fn thread_count() -> io::Result<Option<usize>> {
-    Ok(Some(std::fs::read_dir("/proc/self/task")?.count()))
+    let stat = rustix::fs::stat("/proc/self/task")?;
+    #[allow(clippy::unnecessary_cast)] // `nlink_t` is 32 bits on some architectures.
+    match (stat.st_nlink as u64).checked_sub(2) {
+        Some(threads) if threads >= 1 => Ok(Some(threads as usize)),
+        _ => Ok(Some(std::fs::read_dir("/proc/self/task")?.count())),
+    }
 }
 
 /// Closes `first..=last` with `close_range(2)`; before Linux 5.9 (`ENOSYS`), closes what

@@ -1,0 +1,505 @@
+//! The benchmark behind `cargo xtask bench`: each operation of ours beside the raw system-call
+//! floor written directly with rustix, measured in the same run, interleaved, as the median and
+//! min–max of several repetitions. Not a test: nothing here fails on timing.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pidfile::{Pid, PidFile};
+use rustix::fs::{FlockOperation, Mode, OFlags, CWD};
+
+struct Config {
+    /// Run only the operations whose label contains this (for profiling one of them).
+    only: Option<String>,
+    reps: usize,
+    iters: u32,
+    starts: u32,
+    dir: PathBuf,
+}
+
+fn parse() -> Result<Config, String> {
+    let mut config = Config { only: None, reps: 11, iters: 2000, starts: 40, dir: PathBuf::from("target/bench-tmp") };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--reps" => config.reps = value()?.parse().map_err(|e| format!("--reps: {e}"))?,
+            "--iters" => config.iters = value()?.parse().map_err(|e| format!("--iters: {e}"))?,
+            "--starts" => config.starts = value()?.parse().map_err(|e| format!("--starts: {e}"))?,
+            "--dir" => config.dir = PathBuf::from(value()?),
+            "--only" => config.only = Some(value()?),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    // Absolute, as a real program's PID file path would be (a relative one costs a getcwd).
+    config.dir = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?.join(&config.dir);
+    if config.reps == 0 || config.iters == 0 || config.starts == 0 {
+        return Err("--reps, --iters and --starts must be positive".into());
+    }
+    Ok(config)
+}
+
+/// Nanoseconds per operation over the repetitions.
+struct Samples(Vec<f64>);
+
+impl Samples {
+    fn median(&self) -> f64 {
+        let mut v = self.0.clone();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+    fn range(&self) -> (f64, f64) {
+        let min = self.0.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = self.0.iter().copied().fold(0.0, f64::max);
+        (min, max)
+    }
+}
+
+/// Runs `ours` and `floor` alternately (the order flips every repetition), `iters` operations
+/// each time, and returns ns/op samples for both.
+fn interleaved(reps: usize, iters: u32, mut ours: impl FnMut(u32), mut floor: impl FnMut(u32)) -> (Samples, Samples) {
+    let time = |f: &mut dyn FnMut(u32)| {
+        let start = Instant::now();
+        for i in 0..iters {
+            f(i);
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(iters)
+    };
+    // Warm-up: page cache, dentries, branch predictors.
+    time(&mut ours);
+    time(&mut floor);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for rep in 0..reps {
+        if rep % 2 == 0 {
+            a.push(time(&mut ours));
+            b.push(time(&mut floor));
+        } else {
+            b.push(time(&mut floor));
+            a.push(time(&mut ours));
+        }
+    }
+    (Samples(a), Samples(b))
+}
+
+struct Row {
+    operation: String,
+    ours: Samples,
+    floor: Samples,
+    target: Option<f64>,
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1_000_000.0 {
+        format!("{:.2} ms", ns / 1_000_000.0)
+    } else if ns >= 1000.0 {
+        format!("{:.2} µs", ns / 1000.0)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<44} {:>26} {:>26} {:>6}  {:>7}  verdict",
+        "operation", "ours: median [min–max]", "floor: median [min–max]", "ratio", "target"
+    );
+    for row in rows {
+        let cell = |s: &Samples| {
+            let (lo, hi) = s.range();
+            format!("{} [{}–{}]", fmt_ns(s.median()), fmt_ns(lo), fmt_ns(hi))
+        };
+        let ratio = row.ours.median() / row.floor.median();
+        let (target, verdict) = match row.target {
+            Some(t) => (format!("≤{t:.2}×"), if ratio <= t { "met" } else { "MISSED" }),
+            None => ("—".to_owned(), "—"),
+        };
+        println!(
+            "{:<44} {:>26} {:>26} {:>5.2}×  {:>7}  {verdict}",
+            row.operation,
+            cell(&row.ours),
+            cell(&row.floor),
+            ratio,
+            target
+        );
+    }
+}
+
+fn floor_create_remove(path: &Path) {
+    let fd = rustix::fs::openat(
+        CWD,
+        path,
+        OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
+    rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).unwrap();
+    rustix::io::write(&fd, b"12345\n").unwrap();
+    rustix::fs::unlinkat(CWD, path, rustix::fs::AtFlags::empty()).unwrap();
+    drop(fd);
+}
+
+/// The floor plus exactly what DESIGN.md's rules add: `fstat` after the lock (rule 3: regular
+/// file; rule 2: its inode), `lstat(path)` to compare inodes after locking and again before
+/// unlinking (rule 2), and `getpid` to record and check the owning process (rule 9).
+fn rules_floor_create_remove(path: &Path) {
+    let fd = rustix::fs::openat(
+        CWD,
+        path,
+        OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::NONBLOCK,
+        Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
+    rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).unwrap();
+    let locked = rustix::fs::fstat(&fd).unwrap();
+    let named = rustix::fs::statat(CWD, path, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
+    assert_eq!((locked.st_dev, locked.st_ino), (named.st_dev, named.st_ino));
+    let owner = rustix::process::getpid();
+    rustix::io::pwrite(&fd, b"12345\n", 0).unwrap();
+    assert_eq!(rustix::process::getpid(), owner);
+    let named = rustix::fs::statat(CWD, path, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
+    assert_eq!((locked.st_dev, locked.st_ino), (named.st_dev, named.st_ino));
+    rustix::fs::unlinkat(CWD, path, rustix::fs::AtFlags::empty()).unwrap();
+    drop(fd);
+}
+
+fn pidfile_rows(config: &Config, dir: &Path, label: &str, rows: &mut Vec<Row>) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ours_path = dir.join(format!("bench-ours-{}.pid", std::process::id()));
+    let floor_path = dir.join(format!("bench-floor-{}.pid", std::process::id()));
+    let (ours, floor) = interleaved(
+        config.reps,
+        config.iters,
+        |_| PidFile::create(&ours_path).unwrap().remove().unwrap(),
+        |_| floor_create_remove(&floor_path),
+    );
+    rows.push(Row { operation: format!("PidFile::create + remove ({label})"), ours, floor, target: Some(1.15) });
+    let (ours, floor) = interleaved(
+        config.reps,
+        config.iters,
+        |_| PidFile::create(&ours_path).unwrap().remove().unwrap(),
+        |_| rules_floor_create_remove(&floor_path),
+    );
+    rows.push(Row { operation: format!("  same vs the rules floor ({label})"), ours, floor, target: None });
+}
+
+fn main() {
+    let config = match parse() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("bench: {e}\nusage: bench [--reps N] [--iters N] [--starts N] [--dir DIR] [--only create|kill|running|read|start]");
+            std::process::exit(2);
+        }
+    };
+    // Daemons started by the start benchmark become our children, so they are reaped.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+
+    let tmpfs = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/dev/shm"));
+    let mut rows = Vec::new();
+    let wanted = |name: &str| config.only.as_deref().map_or(true, |only| only == name);
+    if wanted("create") {
+        pidfile_rows(&config, &tmpfs, &format!("tmpfs, {}", tmpfs.display()), &mut rows);
+        pidfile_rows(&config, &config.dir, &format!("working fs, {}", config.dir.display()), &mut rows);
+    }
+
+    let me = Pid::current();
+    let raw = rustix::process::getpid();
+    if wanted("kill") {
+        let (ours, floor) = interleaved(
+            config.reps,
+            config.iters * 10,
+            |_| assert!(pidfile::is_pid_running(me)),
+            |_| rustix::process::test_kill_process(raw).unwrap(),
+        );
+        rows.push(Row { operation: "is_pid_running vs kill(pid, 0)".into(), ours, floor, target: Some(1.1) });
+    }
+
+    let held = tmpfs.join(format!("bench-held-{}.pid", std::process::id()));
+    let guard = PidFile::create(&held).unwrap();
+    if wanted("running") {
+        let (ours, floor) = interleaved(
+            config.reps,
+            config.iters,
+            |_| assert_eq!(pidfile::running_pid(&held).unwrap(), Some(me)),
+            |_| floor_probe(&held, true),
+        );
+        rows.push(Row { operation: "running_pid (held file) vs open+flock+read".into(), ours, floor, target: None });
+    }
+    if wanted("read") {
+        let (ours, floor) = interleaved(
+            config.reps,
+            config.iters,
+            |_| assert_eq!(pidfile::read_pid(&held).unwrap(), me),
+            |_| floor_probe(&held, false),
+        );
+        rows.push(Row { operation: "read_pid vs open+read".into(), ours, floor, target: None });
+    }
+    guard.remove().unwrap();
+
+    if wanted("start") {
+        daemon_rows(&config, &tmpfs, &mut rows);
+    }
+
+    println!();
+    print_table(&rows);
+    println!("\n{} repetitions, interleaved; ns per operation. Machine: {}.", config.reps, machine());
+}
+
+/// The floor of `running_pid`/`read_pid`: open, (lock test,) read, close.
+fn floor_probe(path: &Path, lock: bool) {
+    let fd: OwnedFd =
+        rustix::fs::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty()).unwrap();
+    if lock {
+        let _ = rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared);
+    }
+    let mut buf = [0u8; 64];
+    let _ = rustix::io::read(&fd, &mut buf).unwrap();
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned()))
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = rustix::system::uname();
+    format!(
+        "{cpu}, {} cores, {} {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        kernel.sysname().to_string_lossy(),
+        kernel.release().to_string_lossy()
+    )
+}
+
+/// Forks (this process is single-threaded), lets `launcher` run in the child, waits for it:
+/// the time from the fork to the launcher's exit.
+fn time_launch(launcher: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    // SAFETY: the benchmark is single-threaded; the child runs `launcher` and exits.
+    let child = unsafe { libc::fork() };
+    assert!(child >= 0);
+    if child == 0 {
+        launcher();
+        // SAFETY: leave without running the parent's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    let elapsed = start.elapsed();
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "launcher failed: {status}");
+    elapsed
+}
+
+/// Our launcher: daemonize with a PID file; the daemon stops at once.
+fn ours_launcher(pidfile: &Path) {
+    match daemonic::Daemon::new().pidfile(pidfile).daemonize() {
+        Ok(guard) => {
+            let _ = guard.stop();
+            // SAFETY: the daemon leaves at once.
+            unsafe { libc::_exit(0) };
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            // SAFETY: as above.
+            unsafe { libc::_exit(1) };
+        }
+    }
+}
+
+/// The floor: pipe, fork, setsid, fork, the daemon writes one byte, the launcher reads it.
+fn floor_launcher() {
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    // SAFETY: single-threaded.
+    match unsafe { libc::fork() } {
+        0 => {
+            drop(read);
+            rustix::process::setsid().unwrap();
+            // SAFETY: single-threaded.
+            if unsafe { libc::fork() } != 0 {
+                // SAFETY: the intermediate leaves.
+                unsafe { libc::_exit(0) };
+            }
+            rustix::io::write(&write, b"R").unwrap();
+            // SAFETY: the daemon leaves at once.
+            unsafe { libc::_exit(0) };
+        }
+        intermediate => {
+            drop(write);
+            let mut status = 0;
+            // SAFETY: reaping our own child.
+            unsafe { libc::waitpid(intermediate, &mut status, 0) };
+            let mut buf = [0u8; 1];
+            rustix::io::read(&read, &mut buf).unwrap();
+        }
+    }
+}
+
+/// The floor plus exactly the steps DESIGN.md requires of a daemon start, written with
+/// rustix/libc: thread check, `/dev/null`, PID file (open, flock, fstat, lstat, write), pipe,
+/// fork, setsid, fork; in the daemon chdir, umask, every signal disposition and the mask,
+/// three dup2, close_range, the daemon's pid written; then the readiness byte.
+fn rules_floor_launcher(pidfile: &Path) {
+    assert_eq!(rustix::fs::stat("/proc/self/task").unwrap().st_nlink, 3);
+    let null = rustix::fs::openat(CWD, "/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).unwrap();
+    let fd = rustix::fs::openat(
+        CWD,
+        pidfile,
+        OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::NONBLOCK,
+        Mode::from_raw_mode(0o644),
+    )
+    .unwrap();
+    rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).unwrap();
+    let locked = rustix::fs::fstat(&fd).unwrap();
+    let named = rustix::fs::statat(CWD, pidfile, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
+    assert_eq!(locked.st_ino, named.st_ino);
+    rustix::io::pwrite(&fd, b"1\n", 0).unwrap();
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    // SAFETY: single-threaded.
+    match unsafe { libc::fork() } {
+        0 => {
+            drop(read);
+            rustix::process::setsid().unwrap();
+            // SAFETY: single-threaded.
+            if unsafe { libc::fork() } != 0 {
+                // SAFETY: the intermediate leaves.
+                unsafe { libc::_exit(0) };
+            }
+            rustix::process::chdir("/").unwrap();
+            rustix::process::umask(Mode::empty());
+            for signal in 1..=64 {
+                if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                    // SAFETY: SIG_DFL for a signal number; errors (reserved numbers) ignored.
+                    unsafe { libc::signal(signal, libc::SIG_DFL) };
+                }
+            }
+            // SAFETY: an empty set from sigemptyset.
+            unsafe {
+                let mut empty: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut empty);
+                libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            }
+            rustix::stdio::dup2_stdin(&null).unwrap();
+            rustix::stdio::dup2_stdout(&null).unwrap();
+            rustix::stdio::dup2_stderr(&null).unwrap();
+            close_all_but(&[fd.as_raw_fd(), write.as_raw_fd()]);
+            rustix::fs::ftruncate(&fd, 0).unwrap();
+            rustix::io::pwrite(&fd, b"2\n", 0).unwrap();
+            rustix::io::write(&write, b"R").unwrap();
+            let _ = rustix::fs::unlinkat(CWD, pidfile, rustix::fs::AtFlags::empty());
+            // SAFETY: the daemon leaves at once.
+            unsafe { libc::_exit(0) };
+        }
+        intermediate => {
+            drop(write);
+            let mut status = 0;
+            // SAFETY: reaping our own child.
+            unsafe { libc::waitpid(intermediate, &mut status, 0) };
+            let mut buf = [0u8; 1];
+            rustix::io::read(&read, &mut buf).unwrap();
+        }
+    }
+}
+
+/// `close_range` over the gaps between the kept descriptors (what the daemon does).
+fn close_all_but(keep: &[i32]) {
+    let mut keep = keep.to_vec();
+    keep.sort_unstable();
+    let mut next = 3;
+    for fd in keep.into_iter().chain([i32::MAX]) {
+        if fd > next {
+            // SAFETY: closes descriptors nothing in this process uses any more.
+            unsafe { libc::syscall(libc::SYS_close_range, next as u32, (fd - 1) as u32, 0u32) };
+        }
+        next = fd.saturating_add(1);
+    }
+}
+
+/// Waits until a daemon removed its PID file; panics (instead of hanging) if it never does.
+fn wait_removed(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while path.exists() {
+        assert!(Instant::now() < deadline, "{} was never removed: the daemon failed", path.display());
+        std::thread::yield_now();
+    }
+}
+
+fn reap_all() {
+    // The daemons are our children (subreaper); collect the ones that exited.
+    loop {
+        // SAFETY: reaping any exited child without blocking.
+        if unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } <= 0 {
+            break;
+        }
+    }
+}
+
+fn daemon_rows(config: &Config, dir: &Path, rows: &mut Vec<Row>) {
+    let pidfile = dir.join(format!("bench-daemon-{}.pid", std::process::id()));
+    let floor_pidfile = dir.join(format!("bench-daemon-floor-{}.pid", std::process::id()));
+    let measure = |label: String, rows: &mut Vec<Row>, target: Option<f64>, rules: bool| {
+        let (mut ours, mut floor) = (Vec::new(), Vec::new());
+        for _ in 0..config.reps {
+            let (mut a, mut b) = (Duration::ZERO, Duration::ZERO);
+            for i in 0..config.starts {
+                let mut run_ours = || {
+                    a += time_launch(|| ours_launcher(&pidfile));
+                    // The daemon removes its file as it stops; wait so the next start is clean.
+                    wait_removed(&pidfile);
+                };
+                let mut run_floor = || {
+                    if rules {
+                        b += time_launch(|| rules_floor_launcher(&floor_pidfile));
+                        wait_removed(&floor_pidfile);
+                    } else {
+                        b += time_launch(floor_launcher);
+                    }
+                };
+                if i % 2 == 0 {
+                    run_ours();
+                    run_floor();
+                } else {
+                    run_floor();
+                    run_ours();
+                }
+                reap_all();
+            }
+            ours.push(a.as_nanos() as f64 / f64::from(config.starts));
+            floor.push(b.as_nanos() as f64 / f64::from(config.starts));
+        }
+        rows.push(Row { operation: label, ours: Samples(ours), floor: Samples(floor), target });
+        Samples(rows.last().unwrap().ours.0.clone())
+    };
+    let high = raise_nofile(1 << 20);
+    let low = set_soft_nofile(1024);
+    let at_1024 = measure(format!("daemon start vs fork+setsid+fork+pipe (NOFILE {low})"), rows, Some(1.3), false);
+    measure(format!("  same vs the rules floor (NOFILE {low})"), rows, None, true);
+    let high = set_soft_nofile(high);
+    let at_high = measure(format!("daemon start vs fork+setsid+fork+pipe (NOFILE {high})"), rows, Some(1.3), false);
+    // The second comparison: ours at a huge limit against ours at 1024.
+    rows.push(Row {
+        operation: format!("daemon start: NOFILE {high} vs NOFILE {low}"),
+        ours: at_high,
+        floor: at_1024,
+        target: Some(1.1),
+    });
+}
+
+/// Raises the hard RLIMIT_NOFILE to `wanted` if allowed (CAP_SYS_RESOURCE); returns the hard
+/// limit in force.
+fn raise_nofile(wanted: u64) -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let _ = setrlimit(Resource::Nofile, Rlimit { current: Some(wanted), maximum: Some(wanted) });
+    getrlimit(Resource::Nofile).maximum.unwrap_or(wanted).min(wanted)
+}
+
+/// Sets the soft RLIMIT_NOFILE (the hard limit stays); returns it.
+fn set_soft_nofile(soft: u64) -> u64 {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let hard = getrlimit(Resource::Nofile).maximum;
+    let _ = setrlimit(Resource::Nofile, Rlimit { current: Some(soft), maximum: hard });
+    getrlimit(Resource::Nofile).current.unwrap_or(soft)
+}
