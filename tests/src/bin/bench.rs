@@ -139,10 +139,10 @@ fn floor_create_remove(path: &Path) {
     drop(fd);
 }
 
-/// The floor plus exactly what DESIGN.md's rules add: `fstat` after the lock (rule 3: regular
-/// file; rule 2: its inode), `lstat(path)` to compare inodes after locking and again before
-/// unlinking (rule 2), and `getpid` to record and check the owning process (rule 9).
-fn rules_floor_create_remove(path: &Path) {
+/// The rules' part of taking a PID file, raw: open with the safe flags, lock, `fstat` after
+/// the lock (rule 3: a regular file; rule 2: its inode) and `lstat(path)` to compare inodes
+/// (rule 2). Returns the descriptor and the locked inode.
+fn rules_floor_lock(path: &Path) -> (OwnedFd, rustix::fs::Stat) {
     let fd = rustix::fs::openat(
         CWD,
         path,
@@ -154,6 +154,14 @@ fn rules_floor_create_remove(path: &Path) {
     let locked = rustix::fs::fstat(&fd).unwrap();
     let named = rustix::fs::statat(CWD, path, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
     assert_eq!((locked.st_dev, locked.st_ino), (named.st_dev, named.st_ino));
+    (fd, locked)
+}
+
+/// The floor plus exactly what DESIGN.md's rules add: the checks of [`rules_floor_lock`],
+/// `lstat(path)` again before unlinking (rule 2), and `getpid` to record and check the owning
+/// process (rule 9).
+fn rules_floor_create_remove(path: &Path) {
+    let (fd, locked) = rules_floor_lock(path);
     let owner = rustix::process::getpid();
     rustix::io::pwrite(&fd, b"12345\n", 0).unwrap();
     assert_eq!(rustix::process::getpid(), owner);
@@ -345,17 +353,7 @@ fn floor_launcher() {
 fn rules_floor_launcher(pidfile: &Path) {
     assert_eq!(rustix::fs::stat("/proc/self/task").unwrap().st_nlink, 3);
     let null = rustix::fs::openat(CWD, "/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).unwrap();
-    let fd = rustix::fs::openat(
-        CWD,
-        pidfile,
-        OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::NONBLOCK,
-        Mode::from_raw_mode(0o644),
-    )
-    .unwrap();
-    rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).unwrap();
-    let locked = rustix::fs::fstat(&fd).unwrap();
-    let named = rustix::fs::statat(CWD, pidfile, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
-    assert_eq!(locked.st_ino, named.st_ino);
+    let (fd, _) = rules_floor_lock(pidfile);
     rustix::io::pwrite(&fd, b"1\n", 0).unwrap();
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     // SAFETY: single-threaded.

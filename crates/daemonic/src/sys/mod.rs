@@ -7,16 +7,13 @@
 //! | NetBSD, OpenBSD     | not checked          | `close` loop              | `closefrom(3)`         |
 //! | macOS               | not checked          | `close` loop              | `/dev/fd`, else a loop to the soft `RLIMIT_NOFILE` |
 
+// One backend is compiled, always as `imp`, so the list of exports is written once.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-mod linux;
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use linux::{close_from, close_range, thread_count};
-
+#[path = "linux.rs"]
+mod imp;
 #[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd"))]
-mod bsd;
-#[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd"))]
-pub(crate) use bsd::{close_from, close_range, thread_count};
-
+#[path = "bsd.rs"]
+mod imp;
 #[cfg(not(any(
     target_os = "linux",
     target_os = "android",
@@ -25,16 +22,10 @@ pub(crate) use bsd::{close_from, close_range, thread_count};
     target_os = "netbsd",
     target_os = "openbsd"
 )))]
-mod other;
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd"
-)))]
-pub(crate) use other::{close_from, close_range, thread_count};
+#[path = "other.rs"]
+mod imp;
+
+pub(crate) use imp::{close_from, close_range, thread_count};
 
 use std::io;
 use std::os::fd::RawFd;

@@ -3,11 +3,10 @@
 //! staleness of unlocked files.
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-mod linux;
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) use linux::not_the_writer;
+#[path = "linux.rs"]
+mod imp;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[path = "other.rs"]
+mod imp;
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-mod other;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) use other::not_the_writer;
+pub(crate) use imp::not_the_writer;
