@@ -376,3 +376,24 @@ fn foreground_mode_keeps_the_pid_and_applies_the_rest() {
     assert!(child.wait().success());
     assert!(!s.pidfile().exists());
 }
+
+#[test]
+fn an_unprivileged_caller_may_name_its_own_user() {
+    if !daemonic_tests::is_root() {
+        eprintln!("needs root to start the launcher as nobody; skipped");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let s = Setup::new();
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut launcher = s.launcher(&["--user", "nobody"]);
+    launcher.arg("--stdout").arg(s.path("out.log")).uid(65534).gid(65534);
+    let (status, _, err) = run(launcher);
+    assert!(status.success(), "{err}");
+    let daemon = read_pid(s.pidfile()).unwrap().get();
+    let _kill = KillOnDrop(daemon);
+    assert_eq!(proc_status(daemon, "Uid"), "65534\t65534\t65534\t65534");
+    s.stop(daemon);
+    assert!(!s.pidfile().exists(), "the directory is writable by nobody, so stop removed the file");
+}

@@ -309,6 +309,9 @@ impl Daemon {
     /// its socket); the launcher waits until then, and fails if the daemon exits or calls
     /// [`DaemonGuard::fail`] first. By default the daemon is ready when `daemonize` returns.
     ///
+    /// The launcher waits without a time limit; a service manager's start timeout (systemd's
+    /// `TimeoutStartSec=`) or the caller's own watchdog bounds it.
+    ///
     /// # Examples
     ///
     /// ```
@@ -595,12 +598,20 @@ impl Plan {
         fds::close_inherited_fds(&keep).map_err(at(Step::CloseFds))?;
 
         if let Some(pidfile) = pidfile {
-            pidfile.write_pid(Pid::current()).map_err(|e| (Step::WritePidFile, io::Error::from(e)))?;
+            pidfile.write_pid(Pid::current()).map_err(|e| (Step::WritePidFile, os_error(e)))?;
         }
         if let Some(credentials) = &credentials {
             privileges::drop_privileges(credentials)?;
         }
         Ok((ready_fd, notifier, daemon.manual_readiness))
+    }
+}
+
+/// The OS error inside a PID-file error, so that its errno reaches the launcher.
+fn os_error(error: pidfile::PidFileError) -> io::Error {
+    match error {
+        pidfile::PidFileError::Io { source, .. } => source,
+        other => io::Error::other(other.to_string()),
     }
 }
 

@@ -213,6 +213,12 @@ fn group_list(name: &CStr, gid: u32) -> Result<Vec<libc::gid_t>, DaemonError> {
 /// `setgroups`, `setgid`, `setuid`, then proves root cannot be regained. Runs in the daemon
 /// (single-threaded, so the process-wide calls need no cross-thread broadcast).
 pub(crate) fn drop_privileges(credentials: &Credentials) -> Result<(), (Step, io::Error)> {
+    // An unprivileged caller asking to be itself: nothing to change (and `setgroups` would be
+    // refused).
+    let (uid, gid) = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
+    if uid != 0 && credentials.uid.map_or(true, |u| u == uid) && credentials.gid == gid {
+        return Ok(());
+    }
     let os = |step: Step, ret: libc::c_int| if ret == 0 { Ok(()) } else { Err((step, io::Error::last_os_error())) };
     // SAFETY: `groups` is a valid array of `len()` gids.
     os(Step::SetGroups, unsafe { libc::setgroups(credentials.groups.len() as _, credentials.groups.as_ptr()) })?;
