@@ -1,6 +1,6 @@
 //! Who holds a PID file: the staleness rule, [`running_pid`] and [`pidfile_is_stale`].
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -45,14 +45,20 @@ pub(crate) enum Holder {
     Locked(Content),
 }
 
-/// Called after `flock` failed with `EWOULDBLOCK`: re-reads the file until it names a live
-/// process, retrying `relock` in between, for at most [`HOLDER_RETRIES`] × [`HOLDER_RETRY_DELAY`].
+/// Called after `flock` failed with `EWOULDBLOCK`: re-reads the file until it names a credible
+/// holder, retrying `relock` in between, for at most [`HOLDER_RETRIES`] × [`HOLDER_RETRY_DELAY`].
+///
+/// Credible: the calling process, or a process rule 4 would call live (running, not a zombie,
+/// started before the file was written). Anything else is retried: an empty file (a new holder
+/// between its `flock` and its `write`), an old holder's pid, or a lock that is only borrowed —
+/// a child forked by another thread of some process inherits that process's descriptors until
+/// it `exec`s, `O_CLOEXEC` or not, and with them a lock taken in that instant.
 pub(crate) fn wait_for_holder(fd: impl AsFd, path: &Path, relock: FlockOperation) -> Result<Holder, PidFileError> {
     let fd = fd.as_fd();
     let mut attempt = 0;
     loop {
         let content = read::read_content(fd, path)?;
-        if content.pid().is_ok_and(is_pid_running) || attempt == HOLDER_RETRIES {
+        if attempt == HOLDER_RETRIES || is_credible_holder(fd, path, &content)? {
             return Ok(Holder::Locked(content));
         }
         attempt += 1;
@@ -63,6 +69,15 @@ pub(crate) fn wait_for_holder(fd: impl AsFd, path: &Path, relock: FlockOperation
             Err(e) => return Err(PidFileError::io(path, Operation::Lock, e)),
         }
     }
+}
+
+fn is_credible_holder(fd: BorrowedFd<'_>, path: &Path, content: &Content) -> Result<bool, PidFileError> {
+    Ok(match content.pid() {
+        Err(_) => false,
+        Ok(pid) if pid == Pid::current() => true,
+        // A fresh `fstat`: the holder may have just rewritten the file.
+        Ok(_) => judge_unlocked(content, &read::stat_regular(fd, path)?) != Unlocked::Stale,
+    })
 }
 
 /// What a look at a PID file found, without disturbing its holder.
@@ -96,8 +111,9 @@ fn probe(path: &Path) -> Result<Option<Probe>, PidFileError> {
 
 /// The pid of the process holding a PID file, if any (for `status` and `stop` commands).
 ///
-/// - a **locked** file: its holder's pid (an empty file is re-read for up to 100 ms while a new
-///   holder writes it);
+/// - a **locked** file: its holder's pid (a file that is empty, or names no credible holder, is
+///   re-read for up to 100 ms: a new holder may be between its `flock` and its `write`, or the
+///   lock may only be borrowed by a child some other process is forking);
 /// - an **unlocked** file naming a live process that started before the file was written (a
 ///   non-locking writer such as the Python original): that pid;
 /// - a missing or **stale** file (no pid, a dead pid, a zombie, a reused pid): `None`.
