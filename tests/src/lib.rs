@@ -210,3 +210,43 @@ pub fn open_fds(pid: u32) -> std::collections::BTreeMap<u32, String> {
         })
         .collect()
 }
+
+/// A copy of a fixture binary that any user can execute, for tests that start it as `nobody`:
+/// the checkout (and so `target/`) may sit below a directory only root can enter, like `/root`.
+/// The copy is removed when this is dropped.
+#[derive(Debug)]
+pub struct SharedBinary {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl SharedBinary {
+    /// Copies `binary` into a fresh mode-0755 directory in the temp directory.
+    pub fn new(binary: &str) -> SharedBinary {
+        use std::os::unix::fs::PermissionsExt;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "daemonic-shared-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.join(std::path::Path::new(binary).file_name().unwrap());
+        std::fs::copy(binary, &path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        SharedBinary { dir, path }
+    }
+
+    /// The copy.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for SharedBinary {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -387,8 +387,10 @@ fn an_unprivileged_caller_may_name_its_own_user() {
     use std::os::unix::process::CommandExt;
     let s = Setup::new();
     std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut launcher = s.launcher(&["--user", "nobody"]);
-    launcher.arg("--stdout").arg(s.path("out.log")).uid(65534).gid(65534);
+    let shared = daemonic_tests::SharedBinary::new(FIXTURE);
+    let mut launcher = Command::new(shared.path());
+    launcher.arg("--pidfile").arg(s.pidfile()).arg("--stop-file").arg(s.path("stop"));
+    launcher.args(["--user", "nobody"]).arg("--stdout").arg(s.path("out.log")).uid(65534).gid(65534);
     let (status, _, err) = run(launcher);
     assert!(status.success(), "{err}");
     let daemon = read_pid(s.pidfile()).unwrap().get();

@@ -221,7 +221,8 @@ fn unwritable_directory_is_a_permission_error() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = locked_dir.join("app.pid");
     // Root ignores directory permissions: run the attempt as nobody.
-    let mut command = Command::new(FIXTURE);
+    let shared = daemonic_tests::SharedBinary::new(FIXTURE);
+    let mut command = Command::new(shared.path());
     command.arg("create").arg(&path);
     if is_root() {
         use std::os::unix::process::CommandExt;

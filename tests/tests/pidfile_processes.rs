@@ -237,7 +237,9 @@ fn liveness_facts() {
 /// `kill(1, 0)` as an unprivileged user fails with EPERM, which means "alive".
 #[test]
 fn pid_1_is_running_for_an_unprivileged_user() {
-    let mut command = fixture(&[&"is-running", &"1"]);
+    let shared = daemonic_tests::SharedBinary::new(FIXTURE);
+    let mut command = Command::new(shared.path());
+    command.args(["is-running", "1"]);
     if is_root() {
         use std::os::unix::process::CommandExt;
         command.uid(65534).gid(65534);
