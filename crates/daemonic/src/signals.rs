@@ -2,25 +2,7 @@
 
 use std::io;
 
-/// The highest signal number: every disposition from 1 up to it is reset. Numbers a platform
-/// (or its C library) refuses fail with `EINVAL` and are handled or skipped.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const LAST_SIGNAL: libc::c_int = 64; // SIGRTMAX (_NSIG - 1)
-#[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
-const LAST_SIGNAL: libc::c_int = 128; // _SIG_MAXSIG
-#[cfg(target_os = "netbsd")]
-const LAST_SIGNAL: libc::c_int = 63; // NSIG - 1
-#[cfg(target_os = "openbsd")]
-const LAST_SIGNAL: libc::c_int = 32; // NSIG - 1
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd"
-)))]
-const LAST_SIGNAL: libc::c_int = 31; // macOS: NSIG - 1
+use crate::sys::LAST_SIGNAL;
 
 /// Sets every catchable signal's disposition to `SIG_DFL` and unblocks all signals: a daemon
 /// must not inherit its launcher's ignored `SIGHUP` or blocked `SIGTERM`.

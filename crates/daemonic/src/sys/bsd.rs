@@ -3,6 +3,14 @@
 use std::io;
 use std::os::fd::RawFd;
 
+/// The highest signal number; the daemon resets 1 up to it.
+#[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
+pub(crate) const LAST_SIGNAL: libc::c_int = 128; // _SIG_MAXSIG
+#[cfg(target_os = "netbsd")]
+pub(crate) const LAST_SIGNAL: libc::c_int = 63; // NSIG - 1
+#[cfg(target_os = "openbsd")]
+pub(crate) const LAST_SIGNAL: libc::c_int = 32; // NSIG - 1
+
 /// Not checked on the BSDs (documented): counting threads needs `sysctl(KERN_PROC)`, whose
 /// layout differs per BSD and release.
 pub(crate) fn thread_count() -> io::Result<Option<usize>> {

@@ -3,6 +3,9 @@
 use std::io;
 use std::os::fd::RawFd;
 
+/// The highest signal number (SIGRTMAX, `_NSIG - 1`); the daemon resets 1 up to it.
+pub(crate) const LAST_SIGNAL: libc::c_int = 64;
+
 /// The number of threads in this process. procfs reports `/proc/self/task`'s link count as
 /// 2 + the number of threads (`proc_task_getattr`), so one `stat` answers; listing the
 /// directory is the fallback if that ever looks wrong.

@@ -25,7 +25,7 @@ mod imp;
 #[path = "other.rs"]
 mod imp;
 
-pub(crate) use imp::{close_from, close_range, thread_count};
+pub(crate) use imp::{close_from, close_range, thread_count, LAST_SIGNAL};
 
 use std::io;
 use std::os::fd::RawFd;

@@ -3,6 +3,9 @@
 use std::io;
 use std::os::fd::RawFd;
 
+/// The highest signal number (macOS: `NSIG - 1`); the daemon resets 1 up to it.
+pub(crate) const LAST_SIGNAL: libc::c_int = 31;
+
 /// Not checked here (documented): macOS would need Mach `task_threads`.
 pub(crate) fn thread_count() -> io::Result<Option<usize>> {
     Ok(None)
