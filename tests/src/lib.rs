@@ -9,6 +9,21 @@ use std::time::{Duration, Instant};
 /// Generous upper bound for anything a test waits for; never an assertion on speed.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// `command.spawn()`, retried while it fails with ETXTBSY: a binary written moments ago may still
+/// be open for writing in a child that another test thread is forking (until that child execs).
+pub fn spawn(command: &mut Command) -> Child {
+    let start = Instant::now();
+    loop {
+        match command.spawn() {
+            Ok(child) => return child,
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && start.elapsed() < TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("cannot spawn {command:?}: {e}"),
+        }
+    }
+}
+
 /// A child process that is killed and reaped when dropped, even if the test panics.
 #[derive(Debug)]
 pub struct Spawned {
@@ -19,11 +34,7 @@ pub struct Spawned {
 impl Spawned {
     /// Spawns `command` with piped stdin/stdout; stdout lines are collected in the background.
     pub fn new(command: &mut Command) -> Spawned {
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {command:?}: {e}"));
+        let mut child = spawn(command.stdin(Stdio::piped()).stdout(Stdio::piped()));
         let stdout: ChildStdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -86,12 +97,7 @@ pub fn wait_timeout(child: &mut Child) -> std::process::ExitStatus {
 
 /// Runs `command` to completion (at most [`TIMEOUT`]) and returns status, stdout and stderr.
 pub fn run(mut command: Command) -> (std::process::ExitStatus, String, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot spawn {command:?}: {e}"));
+    let mut child = spawn(command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()));
     let out = child.stdout.take().unwrap();
     let err = child.stderr.take().unwrap();
     let out = std::thread::spawn(move || std::io::read_to_string(out).unwrap_or_default());
@@ -211,7 +217,7 @@ pub fn open_fds(pid: u32) -> std::collections::BTreeMap<u32, String> {
         .collect()
 }
 
-/// A copy of a fixture binary that any user can execute, for tests that start it as `nobody`:
+/// A link to (or copy of) a fixture binary that any user can execute, for tests that start it as `nobody`:
 /// the checkout (and so `target/`) may sit below a directory only root can enter, like `/root`.
 /// The copy is removed when this is dropped.
 #[derive(Debug)]
@@ -234,8 +240,12 @@ impl SharedBinary {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let path = dir.join(std::path::Path::new(binary).file_name().unwrap());
-        std::fs::copy(binary, &path).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // A hard link needs no descriptor open for writing, so no child another thread forks
+        // meanwhile can make `exec` fail with ETXTBSY; a copy is the fallback across filesystems.
+        if std::fs::hard_link(binary, &path).is_err() {
+            std::fs::copy(binary, &path).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         SharedBinary { dir, path }
     }
 
