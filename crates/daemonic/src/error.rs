@@ -120,24 +120,13 @@ impl From<DaemonError> for io::Error {
     /// Keeps the OS error's kind where there is one.
     fn from(err: DaemonError) -> io::Error {
         let kind = match &err {
-            DaemonError::PidFile { source } => pidfile_error_kind(source),
+            DaemonError::PidFile { source } => source.kind(),
             DaemonError::Launcher { source, .. } | DaemonError::Daemon { source, .. } => source.kind(),
             DaemonError::UnknownUser { .. } | DaemonError::UnknownGroup { .. } => io::ErrorKind::NotFound,
             DaemonError::Threads { .. } => io::ErrorKind::Unsupported,
             DaemonError::Failed { .. } | DaemonError::ExitedBeforeReady { .. } => io::ErrorKind::Other,
         };
         io::Error::new(kind, err)
-    }
-}
-
-/// The kind `io::Error::from(PidFileError)` gives, without consuming the error.
-fn pidfile_error_kind(err: &PidFileError) -> io::ErrorKind {
-    match err {
-        PidFileError::AlreadyRunning { .. } => io::ErrorKind::AlreadyExists,
-        PidFileError::Malformed { .. } => io::ErrorKind::InvalidData,
-        PidFileError::NotRegularFile { .. } => io::ErrorKind::InvalidInput,
-        PidFileError::Io { source, .. } | PidFileError::RemoveDenied { source, .. } => source.kind(),
-        _ => io::ErrorKind::Other,
     }
 }
 

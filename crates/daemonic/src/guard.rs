@@ -5,10 +5,9 @@ use std::io;
 use std::os::fd::OwnedFd;
 
 use pidfile::{Pid, PidFile};
-use rustix::io::Errno;
 
 use crate::notify::Notifier;
-use crate::readiness::Reporter;
+use crate::readiness::{write_all, Reporter};
 use crate::{DaemonError, Step};
 
 /// Held by the daemon: its PID file, and the ways to report readiness and status.
@@ -275,15 +274,4 @@ impl DaemonGuard {
             None => Ok(()),
         }
     }
-}
-
-fn write_all(fd: &OwnedFd, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        match rustix::io::write(fd, bytes) {
-            Ok(n) => bytes = &bytes[n..],
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }

@@ -30,15 +30,8 @@ impl Reporter {
         self.fd.as_fd()
     }
 
-    fn send(&self, mut bytes: &[u8]) -> io::Result<()> {
-        while !bytes.is_empty() {
-            match rustix::io::write(&self.fd, bytes) {
-                Ok(n) => bytes = &bytes[n..],
-                Err(Errno::INTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
+    fn send(&self, bytes: &[u8]) -> io::Result<()> {
+        write_all(&self.fd, bytes)
     }
 
     pub(crate) fn pid(&self, pid: Pid) -> io::Result<()> {
@@ -75,6 +68,18 @@ impl Reporter {
         record.extend_from_slice(message);
         let _ = self.send(&record);
     }
+}
+
+/// `write` until every byte is written, retrying `EINTR`.
+pub(crate) fn write_all(fd: impl AsFd, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::io::write(fd.as_fd(), bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// What the launcher learned from the pipe.

@@ -218,21 +218,33 @@ impl PidFileError {
             | PidFileError::RemoveDenied { path, .. } => path,
         }
     }
-}
 
-impl From<PidFileError> for io::Error {
-    /// Keeps the OS error's kind for [`PidFileError::Io`]; `AlreadyRunning` becomes
-    /// [`io::ErrorKind::AlreadyExists`], `Malformed` [`io::ErrorKind::InvalidData`],
-    /// `NotRegularFile` [`io::ErrorKind::InvalidInput`] and `RemoveDenied`
-    /// [`io::ErrorKind::PermissionDenied`] (or the OS error's kind).
-    fn from(err: PidFileError) -> io::Error {
-        let kind = match &err {
+    /// The [`io::ErrorKind`] this error converts to: the OS error's kind for
+    /// [`Io`](PidFileError::Io) and [`RemoveDenied`](PidFileError::RemoveDenied),
+    /// [`AlreadyExists`](io::ErrorKind::AlreadyExists) for `AlreadyRunning`,
+    /// [`InvalidData`](io::ErrorKind::InvalidData) for `Malformed`,
+    /// [`InvalidInput`](io::ErrorKind::InvalidInput) for `NotRegularFile`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = pidfile::read_pid("/nonexistent/app.pid").unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
             PidFileError::AlreadyRunning { .. } => io::ErrorKind::AlreadyExists,
             PidFileError::Malformed { .. } => io::ErrorKind::InvalidData,
             PidFileError::NotRegularFile { .. } => io::ErrorKind::InvalidInput,
             PidFileError::Io { source, .. } | PidFileError::RemoveDenied { source, .. } => source.kind(),
-        };
-        io::Error::new(kind, err)
+        }
+    }
+}
+
+impl From<PidFileError> for io::Error {
+    /// Keeps the kind [`PidFileError::kind`] gives, and the error itself as the payload.
+    fn from(err: PidFileError) -> io::Error {
+        io::Error::new(err.kind(), err)
     }
 }
 
