@@ -202,11 +202,14 @@ fn missing_parent_directory_is_a_clear_open_error() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    let message = err.to_string();
-    assert!(message.starts_with(&format!("cannot open PID file {}: ", path.display())), "{message}");
+    // The message names the step and the path; the OS error is the source, shown once.
+    assert_eq!(err.to_string(), format!("cannot open PID file {}", path.display()));
+    let chain = daemonic_tests::error_chain(&err);
+    assert_eq!(chain.matches("No such file or directory").count(), 1, "{chain}");
     assert!(std::error::Error::source(&err).is_some());
     assert!(!dir.path().join("no").exists());
-    // The seed's remove_pidfile on a missing file is fine.
+    // The seed: a missing file is not stale, and removing it is fine.
+    assert!(!pidfile_is_stale(&path).unwrap());
     pidfile::remove_pidfile(&path).unwrap();
     assert_eq!(running_pid(&path).unwrap(), None);
     assert!(matches!(read_pid(&path), Err(PidFileError::Io { op: Operation::Open, .. })));

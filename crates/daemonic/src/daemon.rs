@@ -5,7 +5,7 @@ use std::io::{self, Write as _};
 use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use pidfile::{Pid, PidFile};
+use pidfile::{Pid, PidFile, PidFileLock};
 use rustix::fs::{Mode, OFlags, CWD};
 use rustix::io::Errno;
 
@@ -436,11 +436,13 @@ impl Daemon {
         let credentials = privileges::resolve(self.user.as_ref(), self.group.as_ref())?;
         let stdio = self.open_stdio()?;
         let notifier = Notifier::take_from_env()?;
-        let pidfile = self.pidfile.as_ref().map(PidFile::create).transpose()?;
+        // Locked, but left empty: the daemon writes the first pid, so the file never names
+        // the launcher (a `kill $(cat file)` meanwhile cannot hit it).
+        let lock = self.pidfile.as_ref().map(PidFileLock::acquire).transpose()?;
         let mut plan = Plan { daemon: self, credentials, stdio, notifier };
 
         if plan.daemon.foreground {
-            return plan.run_in_foreground(pidfile);
+            return plan.run_in_foreground(lock);
         }
 
         let (read_end, write_end) =
@@ -453,13 +455,13 @@ impl Daemon {
                 drop(read_end);
                 let reporter = Reporter::new(write_end);
                 become_grandchild(&reporter);
-                Ok(plan.run_in_daemon(pidfile, reporter))
+                Ok(plan.run_in_daemon(lock, reporter))
             }
             Some(intermediate) => {
                 drop(write_end);
                 let on_launched = plan.daemon.on_launched.take();
                 drop(plan);
-                launcher_wait(intermediate, read_end, pidfile, on_launched)
+                launcher_wait(intermediate, read_end, lock, on_launched)
             }
         }
     }
@@ -526,9 +528,9 @@ fn at(step: Step) -> impl FnOnce(io::Error) -> (Step, io::Error) {
 
 impl Plan {
     /// Foreground mode: the same steps in this process; failures are returned.
-    fn run_in_foreground(self, mut pidfile: Option<PidFile>) -> Result<DaemonGuard, DaemonError> {
+    fn run_in_foreground(self, lock: Option<PidFileLock>) -> Result<DaemonGuard, DaemonError> {
         let in_daemon = |(step, source): (Step, io::Error)| DaemonError::Daemon { step, source };
-        let (ready_fd, notifier, manual) = self.setup(&mut pidfile, None).map_err(in_daemon)?;
+        let (pidfile, ready_fd, notifier, manual) = self.setup(lock, None).map_err(in_daemon)?;
         let mut guard = DaemonGuard::new(pidfile, None, notifier, ready_fd, false);
         if !manual {
             guard.ready()?;
@@ -538,9 +540,9 @@ impl Plan {
 
     /// In the daemon after the double fork: failures are sent to the launcher, the PID file is
     /// removed and the process exits; only success returns.
-    fn run_in_daemon(self, mut pidfile: Option<PidFile>, reporter: Reporter) -> DaemonGuard {
-        match self.setup(&mut pidfile, Some(&reporter)) {
-            Ok((ready_fd, notifier, manual)) => {
+    fn run_in_daemon(self, lock: Option<PidFileLock>, reporter: Reporter) -> DaemonGuard {
+        match self.setup(lock, Some(&reporter)) {
+            Ok((pidfile, ready_fd, notifier, manual)) => {
                 let mut guard = DaemonGuard::new(pidfile, Some(reporter), notifier, ready_fd, true);
                 if !manual && guard.ready().is_err() {
                     // `ready` has told the launcher which step failed.
@@ -550,21 +552,22 @@ impl Plan {
                 guard
             }
             Err((step, error)) => {
-                // Remove the file if the daemon already owns it (otherwise the launcher does when
-                // it reads the report), tell the launcher, leave.
-                drop(pidfile);
+                // `setup` dropped the PID file: removed if the daemon had written it, else left
+                // (empty) for the launcher to remove once it has read this report.
                 reporter.error(&step, &error);
                 exit_now(1)
             }
         }
     }
 
+    /// The daemon's steps, in order. On failure every local drops before the error is returned,
+    /// so a PID file the daemon already wrote is removed before the launcher hears of it.
     #[allow(clippy::type_complexity)]
     fn setup(
         self,
-        pidfile: &mut Option<PidFile>,
+        lock: Option<PidFileLock>,
         reporter: Option<&Reporter>,
-    ) -> StepResult<(Option<OwnedFd>, Option<Notifier>, bool)> {
+    ) -> StepResult<(Option<PidFile>, Option<OwnedFd>, Option<Notifier>, bool)> {
         let Plan { daemon, credentials, stdio, notifier } = self;
         if let Some(root) = &daemon.chroot {
             rustix::process::chroot(root).map_err(|e| (Step::Chroot(root.clone()), e.into()))?;
@@ -592,18 +595,19 @@ impl Plan {
             unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
         });
         let mut keep = daemon.keep_fds.clone();
-        keep.extend(pidfile.as_ref().map(|p| p.as_fd().as_raw_fd()));
+        keep.extend(lock.as_ref().map(|p| p.as_fd().as_raw_fd()));
         keep.extend(reporter.map(|r| r.fd().as_raw_fd()));
         keep.extend(ready_fd.as_ref().map(|fd| fd.as_raw_fd()));
         fds::close_inherited_fds(&keep).map_err(at(Step::CloseFds))?;
 
-        if let Some(pidfile) = pidfile {
-            pidfile.write_pid(Pid::current()).map_err(|e| (Step::WritePidFile, os_error(e)))?;
-        }
+        let pidfile = match lock {
+            Some(lock) => Some(lock.write_pid(Pid::current()).map_err(|e| (Step::WritePidFile, os_error(e)))?),
+            None => None,
+        };
         if let Some(credentials) = &credentials {
             privileges::drop_privileges(credentials)?;
         }
-        Ok((ready_fd, notifier, daemon.manual_readiness))
+        Ok((pidfile, ready_fd, notifier, daemon.manual_readiness))
     }
 }
 
@@ -670,13 +674,18 @@ fn become_grandchild(reporter: &Reporter) {
     }
 }
 
-/// The launcher: reaps the intermediate process, waits for the daemon's report, and exits 0 on
-/// ready or returns the failure (after the daemon is gone; dropping `pidfile` then removes a
-/// file the daemon could not remove).
+/// The launcher: reaps the intermediate process, waits until the daemon reported and closed its
+/// end of the pipe, and exits 0 on ready or returns the failure.
+///
+/// On ready the launcher's lock is detached *before* any user code runs (`on_launched`): the
+/// file is the daemon's, and nothing in the launcher — a panic unwinding, a destructor — may
+/// remove it. On failure the lock is dropped once the daemon is gone: it removes the file if it
+/// is still empty (the daemon failed before writing it, or emptied it when it could not remove
+/// it); a file the daemon wrote and then removed is not touched again.
 fn launcher_wait(
     intermediate: Pid,
     read_end: OwnedFd,
-    pidfile: Option<PidFile>,
+    lock: Option<PidFileLock>,
     on_launched: Option<OnLaunched>,
 ) -> Result<DaemonGuard, DaemonError> {
     let intermediate = rustix::process::Pid::from_raw(intermediate.get() as i32);
@@ -684,6 +693,10 @@ fn launcher_wait(
         match rustix::process::waitpid(intermediate, rustix::process::WaitOptions::empty()) {
             Ok(_) => break,
             Err(Errno::INTR) => {}
+            // The caller ignores SIGCHLD (the kernel reaped the intermediate process) or reaps
+            // children in its own handler: the process is gone all the same, and the pipe tells
+            // what happened.
+            Err(Errno::CHILD) => break,
             Err(e) => return Err(DaemonError::Launcher { step: Step::WaitIntermediate, source: e.into() }),
         }
     }
@@ -691,8 +704,13 @@ fn launcher_wait(
         readiness::await_report(&read_end).map_err(|source| DaemonError::Launcher { step: Step::ReadPipe, source })?;
     let error = match report {
         Report::Ready { pid } => {
+            if let Some(lock) = lock {
+                lock.detach();
+            }
             if let (Some(OnLaunched(callback)), Some(pid)) = (on_launched, pid) {
-                callback(pid);
+                // The daemon runs: whatever the callback does (a panic included, which the panic
+                // hook has reported), the launcher's answer is "started".
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(pid)));
                 let _ = io::stdout().flush();
                 let _ = io::stderr().flush();
             }
@@ -702,6 +720,18 @@ fn launcher_wait(
         Report::Failed { pid, message } => DaemonError::Failed { pid, message },
         Report::Exited { pid } => DaemonError::ExitedBeforeReady { pid },
     };
-    drop(pidfile);
+    if let (Some(_), Some(pid)) = (&lock, error_pid(&error)) {
+        // End of file comes when the daemon's descriptors are closed, a moment before it has
+        // finished exiting; the lock's removal rule must see it gone (or a zombie), not alive.
+        sys::await_exit(pid, std::time::Duration::from_secs(1));
+    }
+    drop(lock);
     Err(error)
+}
+
+fn error_pid(error: &DaemonError) -> Option<Pid> {
+    match error {
+        DaemonError::Failed { pid, .. } | DaemonError::ExitedBeforeReady { pid } => *pid,
+        _ => None,
+    }
 }

@@ -13,6 +13,9 @@ use pidfile::{Pid, PidFileError};
 /// which returns them: the terminal that started the daemon sees
 /// `chdir to /srv/app in the daemon: No such file or directory (os error 2)`.
 ///
+/// A message never repeats its [`source()`](std::error::Error::source) (the Rust convention):
+/// print the chain — `anyhow`'s `{:#}`, or a loop over `source()` — to see each cause once.
+///
 /// # Examples
 ///
 /// ```
@@ -27,8 +30,9 @@ use pidfile::{Pid, PidFileError};
 #[non_exhaustive]
 pub enum DaemonError {
     /// The PID file could not be locked or written (e.g. `AlreadyRunning`, naming the holder's
-    /// pid), or removed at [`stop`](crate::DaemonGuard::stop).
-    #[error("{source}")]
+    /// pid), or removed at [`stop`](crate::DaemonGuard::stop). The message is a heading only; the
+    /// [`PidFileError`] (its `source()`) says what, where and why.
+    #[error("PID file error")]
     PidFile {
         /// The PID-file error, also returned by [`source()`](std::error::Error::source).
         #[source]
@@ -61,7 +65,7 @@ pub enum DaemonError {
     },
 
     /// A step in the launching process, before the fork, failed.
-    #[error("{step}: {source}")]
+    #[error("{step}")]
     Launcher {
         /// What was being done.
         step: Step,
@@ -72,7 +76,7 @@ pub enum DaemonError {
 
     /// A step in the daemon failed before it was ready; the daemon removed its PID file and
     /// exited.
-    #[error("{step} in the daemon: {source}")]
+    #[error("{step} in the daemon")]
     Daemon {
         /// What was being done.
         step: Step,
@@ -231,7 +235,8 @@ mod tests {
             step: Step::Chdir("/srv/app".into()),
             source: io::Error::from_raw_os_error(libc::ENOENT),
         };
-        assert!(err.to_string().starts_with("chdir to /srv/app in the daemon: No such file or directory"), "{err}");
+        assert_eq!(err.to_string(), "chdir to /srv/app in the daemon");
+        assert!(err.source().unwrap().to_string().starts_with("No such file or directory"));
         assert_eq!(io::Error::from(err).kind(), io::ErrorKind::NotFound);
     }
 
@@ -239,8 +244,10 @@ mod tests {
     fn pidfile_error_is_the_source() {
         let inner = PidFileError::AlreadyRunning { path: "/run/x.pid".into(), pid: Pid::new(7) };
         let err = DaemonError::from(inner);
-        assert_eq!(err.to_string(), "/run/x.pid: already running (pid 7)");
-        assert!(err.source().unwrap().downcast_ref::<PidFileError>().is_some());
+        assert_eq!(err.to_string(), "PID file error");
+        let source = err.source().unwrap();
+        assert_eq!(source.to_string(), "/run/x.pid: already running (pid 7)");
+        assert!(source.downcast_ref::<PidFileError>().is_some());
         assert_eq!(io::Error::from(err).kind(), io::ErrorKind::AlreadyExists);
     }
 }

@@ -91,18 +91,51 @@ pub(crate) enum Report {
     Exited { pid: Option<Pid> },
 }
 
-/// Reads records until "ready" or end of file (the daemon, and the intermediate process, have
-/// closed every copy of the write end: they exited, or exec'd after an `X`).
+/// How long the launcher waits, after "ready", for the daemon to close its end of the pipe.
+/// The daemon closes it right after sending "ready" (two system calls later); only a child the
+/// daemon forked without `exec` before being ready can keep a copy open, and must not keep the
+/// launcher forever.
+const CLOSE_AFTER_READY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads records until end of file (the daemon, and the intermediate process, have closed every
+/// copy of the write end: they exited, exec'd after an `X`, or the daemon closed it after `R`).
+/// After an `R`, end of file is awaited for at most [`CLOSE_AFTER_READY`], so that the launcher
+/// returns only once the daemon no longer holds the pipe.
 pub(crate) fn await_report(fd: impl AsFd) -> io::Result<Report> {
+    let fd = fd.as_fd();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 512];
+    let mut deadline = None;
     loop {
-        if let Some(Report::Ready { pid }) = parse(&buf, false) {
-            return Ok(Report::Ready { pid });
+        if deadline.is_none() && matches!(parse(&buf, false), Some(Report::Ready { .. })) {
+            deadline = Some(std::time::Instant::now() + CLOSE_AFTER_READY);
         }
-        match rustix::io::read(fd.as_fd(), &mut chunk) {
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() || !readable_within(fd, left)? {
+                return Ok(parse(&buf, true).unwrap_or(Report::Exited { pid: None }));
+            }
+        }
+        match rustix::io::read(fd, &mut chunk) {
             Ok(0) => return Ok(parse(&buf, true).unwrap_or(Report::Exited { pid: None })),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `poll(POLLIN)`: whether `fd` has data or end of file within `timeout`.
+fn readable_within(fd: std::os::fd::BorrowedFd<'_>, timeout: std::time::Duration) -> io::Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let timeout = Timespec {
+        tv_sec: timeout.as_secs().try_into().unwrap_or(i64::MAX as _),
+        tv_nsec: timeout.subsec_nanos().into(),
+    };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    loop {
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(n) => return Ok(n > 0),
             Err(Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }

@@ -12,6 +12,10 @@ use crate::{ParsePidError, Pid};
 /// [`source()`](std::error::Error::source) and say which [`Operation`] failed. Converts into an
 /// [`io::Error`] with a fitting [`io::ErrorKind`].
 ///
+/// As the Rust convention asks, a message never repeats its [`source()`](std::error::Error::source):
+/// print the chain (as `anyhow`'s `{:#}` does) to see each cause once, e.g.
+/// `cannot lock PID file /run/x.pid: No locks available (os error 37)`.
+///
 /// # Examples
 ///
 /// ```
@@ -43,7 +47,7 @@ pub enum PidFileError {
     },
 
     /// The file does not contain exactly one valid process id.
-    #[error("malformed PID file {}: {source}: \"{content}\"", path.display())]
+    #[error("malformed PID file {} (\"{content}\")", path.display())]
     Malformed {
         /// The PID file.
         path: PathBuf,
@@ -63,7 +67,7 @@ pub enum PidFileError {
     },
 
     /// A system call failed.
-    #[error("cannot {op} PID file {}: {source}", path.display())]
+    #[error("cannot {op} PID file {}", path.display())]
     Io {
         /// The PID file.
         path: PathBuf,
@@ -76,7 +80,7 @@ pub enum PidFileError {
     /// [`PidFile::remove`](crate::PidFile::remove) could not unlink the file (typically after a
     /// privilege drop left the directory unwritable), so it truncated the file through its open
     /// descriptor: it no longer names any process and is stale for every reader.
-    #[error("cannot remove PID file {}: {source}; emptied it instead, so it names no process", path.display())]
+    #[error("cannot remove PID file {} (emptied it instead, so it names no process)", path.display())]
     RemoveDenied {
         /// The PID file, now empty.
         path: PathBuf,
@@ -260,7 +264,7 @@ mod tests {
             Operation::Lock,
             io::Error::from_raw_os_error(rustix::io::Errno::ACCESS.raw_os_error()),
         );
-        assert!(err.to_string().starts_with("cannot lock PID file /run/x.pid: "), "{err}");
+        assert_eq!(err.to_string(), "cannot lock PID file /run/x.pid");
         assert!(err.source().is_some());
         let io_err = io::Error::from(err);
         assert_eq!(io_err.kind(), io::ErrorKind::PermissionDenied);

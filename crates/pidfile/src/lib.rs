@@ -7,6 +7,7 @@ compile_error!("the pidfile crate supports Unix platforms only");
 
 mod error;
 mod liveness;
+mod lock;
 mod pid;
 mod pidfile;
 mod read;
@@ -15,6 +16,7 @@ mod sys;
 
 pub use crate::error::{FileKind, Operation, PidFileError};
 pub use crate::liveness::is_pid_running;
+pub use crate::lock::PidFileLock;
 pub use crate::pid::{ParsePidError, ParsePidErrorKind, Pid};
 pub use crate::pidfile::{remove_pidfile, PidFile};
 pub use crate::read::{read_pid, MAX_PID_FILE_LEN};

@@ -1,19 +1,15 @@
-//! [`PidFile`], the kernel-locked guard, and [`remove_pidfile`].
+//! [`PidFile`], the kernel-locked guard that names its holder, and [`remove_pidfile`].
 
-use std::io::Write as _;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 
-use rustix::fs::{AtFlags, FlockOperation, OFlags, Stat, CWD};
+use rustix::fs::{AtFlags, OFlags, CWD};
 use rustix::io::Errno;
 
-use crate::read::{self, Content};
-use crate::stale::{judge_unlocked, wait_for_holder, Holder, Unlocked};
+use crate::lock::{lock_path, Locked};
+use crate::read;
+use crate::stale::{judge_unlocked, Unlocked};
 use crate::{Operation, Pid, PidFileError};
-
-/// How many times to reopen a path that was unlinked or replaced between our `open` and our
-/// `flock` (each retry means another process removed or replaced the file in that window).
-const MAX_ATTEMPTS: usize = 100;
 
 /// An open, kernel-locked PID file: while it lives, no other `PidFile` on the same path can
 /// exist, in this process or any other.
@@ -53,16 +49,8 @@ const MAX_ATTEMPTS: usize = 100;
 #[must_use = "the PID file is unlocked and removed as soon as the guard is dropped"]
 #[derive(Debug)]
 pub struct PidFile {
-    fd: OwnedFd,
-    path: PathBuf,
+    locked: Locked,
     pid: Pid,
-    /// The process allowed to remove the file; `None` once removed.
-    owner: Option<Pid>,
-    /// The inode we locked, to never unlink a file that replaced ours.
-    dev: u64,
-    ino: u64,
-    /// Bytes currently in the file (no truncate when it is already empty).
-    len: usize,
 }
 
 impl PidFile {
@@ -77,7 +65,8 @@ impl PidFile {
     /// `"{pid}\n"`, with no `fsync` (after a crash the lock, not the content, decides).
     ///
     /// A relative `path` is resolved against the current directory now, so the guard keeps
-    /// working after a `chdir`.
+    /// working after a `chdir`. To lock now and let a forked child write its own pid, use
+    /// [`PidFileLock`](crate::PidFileLock).
     ///
     /// # Examples
     ///
@@ -112,7 +101,7 @@ impl PidFile {
     ///  - [OpenBSD `flock(2)`](https://man.openbsd.org/flock.2)
     #[doc(alias = "pidfile")]
     pub fn create(path: impl AsRef<Path>) -> Result<PidFile, PidFileError> {
-        PidFile::lock_and_write(path.as_ref(), None)
+        PidFile::lock_and_write(path.as_ref(), Pid::current())
     }
 
     /// Like [`create`](PidFile::create), but writes `pid` instead of the caller's pid: the
@@ -137,38 +126,19 @@ impl PidFile {
     /// As for [`create`](PidFile::create).
     #[doc(alias = "make_pidfile")]
     pub fn create_with_pid(path: impl AsRef<Path>, pid: Pid) -> Result<PidFile, PidFileError> {
-        PidFile::lock_and_write(path.as_ref(), Some(pid))
+        PidFile::lock_and_write(path.as_ref(), pid)
     }
 
-    /// `create` (pid `None`: the caller's) and `create_with_pid`; `getpid` is asked once.
     #[inline]
-    fn lock_and_write(path: &Path, pid: Option<Pid>) -> Result<PidFile, PidFileError> {
-        let path = absolute(path)?;
-        let (fd, stat) = lock_path(&path, OFlags::RDWR | OFlags::CREATE)?;
-        let mut len = 0;
-        if stat.st_size != 0 {
-            let content = read::read_content(&fd, &path)?;
-            if let Unlocked::Live(holder) = judge_unlocked(&content, &stat) {
-                return Err(PidFileError::AlreadyRunning { path, pid: Some(holder) });
-            }
-            len = content.bytes().len();
-        }
-        let me = Pid::current();
-        let pid = pid.unwrap_or(me);
-        let mut guard = PidFile {
-            fd,
-            path,
-            pid,
-            owner: Some(me),
-            #[allow(clippy::unnecessary_cast)] // `dev_t`/`ino_t` differ in width per platform.
-            dev: stat.st_dev as u64,
-            #[allow(clippy::unnecessary_cast)]
-            ino: stat.st_ino as u64,
-            len,
-        };
-        // On failure the guard drops here, and removes the file it created or took over.
-        guard.write(pid, me)?;
-        Ok(guard)
+    fn lock_and_write(path: &Path, pid: Pid) -> Result<PidFile, PidFileError> {
+        let mut locked = Locked::acquire(path)?;
+        // On failure `locked` drops here, and removes the (empty) file it created or took over.
+        locked.write(pid)?;
+        Ok(PidFile { locked, pid })
+    }
+
+    pub(crate) fn from_locked(locked: Locked, pid: Pid) -> PidFile {
+        PidFile { locked, pid }
     }
 
     /// The PID file's path (absolute: a relative path was resolved at creation).
@@ -183,7 +153,7 @@ impl PidFile {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.locked.path
     }
 
     /// The pid written in the file.
@@ -202,11 +172,12 @@ impl PidFile {
 
     /// Rewrites the file with `pid` and makes the calling process the guard's owner.
     ///
-    /// This is what a daemon does after forking: the lock was inherited from the launcher, and
-    /// the file must now name the daemon, which is also the process that removes it at the end.
-    /// The file is truncated first unless it is already empty, then `"{pid}\n"` is written at
+    /// This is what a process does after forking when the file must now name it: the lock was
+    /// inherited, and the new owner is also the process that removes the file at the end. The
+    /// file is truncated first unless it is already empty, then `"{pid}\n"` is written at
     /// offset 0 (a reader in between sees an empty file, which it treats as "holder still
-    /// writing", never a torn pid).
+    /// writing", never a torn pid). From then on the other process's guard no longer removes
+    /// the file: it no longer holds what that guard wrote.
     ///
     /// # Examples
     ///
@@ -224,55 +195,33 @@ impl PidFile {
     /// # Errors
     ///
     /// [`PidFileError::Io`] with [`Operation::Truncate`] or [`Operation::Write`] (e.g. a full
-    /// disk).
+    /// disk); the file is then left empty, naming no process.
     pub fn write_pid(&mut self, pid: Pid) -> Result<(), PidFileError> {
-        self.write(pid, Pid::current())
-    }
-
-    #[inline]
-    fn write(&mut self, pid: Pid, owner: Pid) -> Result<(), PidFileError> {
-        let mut buf = [0u8; 16];
-        let mut cursor = std::io::Cursor::new(&mut buf[..]);
-        // Ten digits and a newline always fit in 16 bytes.
-        let _ = writeln!(cursor, "{pid}");
-        let end = cursor.position() as usize;
-        let line = &buf[..end];
-
-        if self.len != 0 {
-            rustix::fs::ftruncate(&self.fd, 0).map_err(|e| self.error(Operation::Truncate, e))?;
-            self.len = 0;
-        }
-        let mut written = 0;
-        while written < line.len() {
-            match rustix::io::pwrite(&self.fd, &line[written..], written as u64) {
-                Ok(0) => return Err(self.error(Operation::Write, std::io::ErrorKind::WriteZero)),
-                Ok(n) => written += n,
-                Err(Errno::INTR) => {}
-                Err(e) => {
-                    self.len = written;
-                    return Err(self.error(Operation::Write, e));
-                }
-            }
-        }
-        self.len = written;
+        self.locked.write(pid)?;
         self.pid = pid;
-        self.owner = Some(owner);
         Ok(())
     }
 
     /// Removes the PID file and releases the lock: the Python original's `remove_pidfile` for a
     /// file you hold. `Drop` does the same but can only ignore errors.
     ///
-    /// The file is unlinked while the lock is still held, and only if the path still names the
-    /// file this guard locked. If the path is gone or names another file, nothing is unlinked
-    /// (the guard's own file is emptied so it names no process). If unlinking is not permitted
-    /// (`EACCES`/`EPERM`, typically after a privilege drop left the directory unwritable), the
-    /// file is truncated through the open descriptor so it names no process, and
-    /// [`PidFileError::RemoveDenied`] says so.
+    /// The file is unlinked while the lock is still held, and only if it is still this guard's:
     ///
-    /// In a process that does not own the guard (a forked child that never called
-    /// [`write_pid`](PidFile::write_pid)) this only closes the descriptor and returns `Ok`: the
-    /// owner's file is not touched.
+    /// - only in the process that owns the guard (the one that created it or last called
+    ///   [`write_pid`](PidFile::write_pid)); in a forked child that never wrote, this only closes
+    ///   the descriptor;
+    /// - only if no other live process wrote its pid into the file since this guard's last
+    ///   write: a process sharing the lock (a forked child) that wrote its own pid has taken
+    ///   the file over, and it is left alone while that process runs (one `pread` of at most
+    ///   65 bytes decides when the file still holds our pid);
+    /// - only if the path still names the file this guard locked; if the path is gone or names
+    ///   another file, nothing is unlinked and the guard's own file is emptied so it names no
+    ///   process.
+    ///
+    /// If unlinking is not permitted (`EACCES`/`EPERM`, typically after a privilege drop left
+    /// the directory unwritable), the file is truncated through the open descriptor so it names
+    /// no process, and [`PidFileError::RemoveDenied`] says so. In every case where nothing was
+    /// removed on purpose, the result is `Ok`.
     ///
     /// # Examples
     ///
@@ -287,49 +236,29 @@ impl PidFile {
     /// # Errors
     ///
     /// - [`PidFileError::RemoveDenied`] when unlinking was refused and the file was emptied;
-    /// - [`PidFileError::Io`] with [`Operation::Stat`], [`Operation::Remove`] or
-    ///   [`Operation::Truncate`] when a system call failed.
+    /// - [`PidFileError::Io`] with [`Operation::Read`], [`Operation::Stat`],
+    ///   [`Operation::Remove`] or [`Operation::Truncate`] when a system call failed.
     pub fn remove(mut self) -> Result<(), PidFileError> {
-        self.unlink_if_ours()
+        self.locked.unlink_if_ours()
     }
 
-    #[inline]
-    fn unlink_if_ours(&mut self) -> Result<(), PidFileError> {
-        match self.owner.take() {
-            Some(owner) if owner == Pid::current() => {}
-            _ => return Ok(()),
-        }
-        let still_ours = match rustix::fs::statat(CWD, &self.path, AtFlags::SYMLINK_NOFOLLOW) {
-            #[allow(clippy::unnecessary_cast)]
-            Ok(stat) => (stat.st_dev as u64, stat.st_ino as u64) == (self.dev, self.ino),
-            Err(Errno::NOENT) => false,
-            Err(e) => return Err(self.error(Operation::Stat, e)),
-        };
-        if !still_ours {
-            // Our inode is unreachable through this path (removed, replaced, or outside a
-            // chroot): make sure it names no process, and leave the path alone.
-            return rustix::fs::ftruncate(&self.fd, 0).map_err(|e| self.error(Operation::Truncate, e));
-        }
-        match rustix::fs::unlinkat(CWD, &self.path, AtFlags::empty()) {
-            Ok(()) | Err(Errno::NOENT) => Ok(()),
-            Err(e @ (Errno::ACCESS | Errno::PERM)) => {
-                rustix::fs::ftruncate(&self.fd, 0).map_err(|e| self.error(Operation::Truncate, e))?;
-                Err(PidFileError::RemoveDenied { path: self.path.clone(), source: e.into() })
-            }
-            Err(e) => Err(self.error(Operation::Remove, e)),
-        }
-    }
-
-    fn error(&self, op: Operation, source: impl Into<std::io::Error>) -> PidFileError {
-        PidFileError::io(&self.path, op, source)
-    }
-}
-
-impl Drop for PidFile {
-    /// Best-effort [`remove`](PidFile::remove); never panics. The descriptor is closed (and the
-    /// lock released) right after.
-    fn drop(&mut self) {
-        let _ = self.unlink_if_ours();
+    /// Closes this process's descriptor without removing or modifying the file (`Drop` would
+    /// remove it): for a parent whose forked child has taken the file over, or a program that
+    /// `exec`s and leaves the file to its successor. The lock lives on in any other process that
+    /// shares the descriptor; if there is none, the file is left unlocked and is stale for the
+    /// next [`create`](PidFile::create).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// pidfile::PidFile::create(&path)?.detach();
+    /// assert!(path.exists() && pidfile::pidfile_is_stale(&path)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn detach(mut self) {
+        self.locked.owner = None;
     }
 }
 
@@ -337,50 +266,8 @@ impl AsFd for PidFile {
     /// The locked descriptor. Closing a duplicate does not release the lock; the lock lives as
     /// long as any descriptor for this open file description.
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.locked.fd.as_fd()
     }
-}
-
-fn absolute(path: &Path) -> Result<PathBuf, PidFileError> {
-    if path.is_absolute() {
-        return Ok(path.to_path_buf());
-    }
-    let cwd = std::env::current_dir().map_err(|e| PidFileError::io(path, Operation::ResolvePath, e))?;
-    Ok(cwd.join(path))
-}
-
-/// Opens `path` and takes its exclusive lock, retrying while the path is unlinked or replaced
-/// between the `open` and the `flock` (DESIGN rule 2: without this re-check, two processes can
-/// each hold a lock, one on a file that no longer has a name).
-#[inline]
-fn lock_path(path: &Path, flags: OFlags) -> Result<(OwnedFd, Stat), PidFileError> {
-    for _ in 0..MAX_ATTEMPTS {
-        let fd = read::open(path, flags)?;
-        let locked = rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive);
-        // fstat after flock: the size and mtime are then those no other locker can change.
-        let stat = read::stat_regular(&fd, path)?;
-        match locked {
-            Ok(()) => {}
-            Err(Errno::WOULDBLOCK) => {
-                if let Holder::Locked(content) = wait_for_holder(&fd, path, FlockOperation::NonBlockingLockExclusive)? {
-                    return Err(already_running(path, &content));
-                }
-            }
-            Err(e) => return Err(PidFileError::io(path, Operation::Lock, e)),
-        }
-        if read::names_inode(path, &stat)? {
-            return Ok((fd, stat));
-        }
-    }
-    Err(PidFileError::io(
-        path,
-        Operation::Lock,
-        std::io::Error::other(format!("the file was removed or replaced {MAX_ATTEMPTS} times while being locked")),
-    ))
-}
-
-fn already_running(path: &Path, content: &Content) -> PidFileError {
-    PidFileError::AlreadyRunning { path: path.to_path_buf(), pid: content.pid().ok() }
 }
 
 /// Removes a PID file unless a running process holds it (the Python original's `remove_pidfile`,

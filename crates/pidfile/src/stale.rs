@@ -164,7 +164,9 @@ pub fn running_pid(path: impl AsRef<Path>) -> Result<Option<Pid>, PidFileError> 
 /// stale when it names no valid pid (empty, garbage), a process that is not running, the calling
 /// process, or (Linux) a zombie or a process that started after the file was last modified (the
 /// pid was reused). An unlocked file naming a live process that predates it belongs to a non-locking
-/// writer and is not stale. The file is never modified.
+/// writer and is not stale. A missing file is not stale (`Ok(false)`), as the Python original
+/// documents: "Returns `True` if PID file exists and contains a not-running PID". The file is
+/// never modified.
 ///
 /// # Examples
 ///
@@ -173,6 +175,7 @@ pub fn running_pid(path: impl AsRef<Path>) -> Result<Option<Pid>, PidFileError> 
 ///
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("app.pid");
+/// assert!(!pidfile_is_stale(&path)?); // no file: nothing stale
 ///
 /// std::fs::write(&path, "garbage")?;
 /// assert!(pidfile_is_stale(&path)?);
@@ -185,9 +188,8 @@ pub fn running_pid(path: impl AsRef<Path>) -> Result<Option<Pid>, PidFileError> 
 ///
 /// # Errors
 ///
-/// - [`PidFileError::Io`] with [`Operation::Open`] and [`NotFound`](std::io::ErrorKind::NotFound)
-///   when there is no file, or when it cannot be opened, locked or read;
-/// - [`PidFileError::NotRegularFile`] for a symlink, FIFO, socket, device or directory.
+/// - [`PidFileError::NotRegularFile`] for a symlink, FIFO, socket, device or directory;
+/// - [`PidFileError::Io`] when the file exists but cannot be opened, locked or read.
 ///
 /// # Platform notes
 ///
@@ -195,8 +197,7 @@ pub fn running_pid(path: impl AsRef<Path>) -> Result<Option<Pid>, PidFileError> 
 pub fn pidfile_is_stale(path: impl AsRef<Path>) -> Result<bool, PidFileError> {
     let path = path.as_ref();
     match probe(path)? {
-        None => Err(PidFileError::io(path, Operation::Open, Errno::NOENT)),
-        Some(Probe::Locked(_)) | Some(Probe::Unlocked(Unlocked::Live(_))) => Ok(false),
+        None | Some(Probe::Locked(_)) | Some(Probe::Unlocked(Unlocked::Live(_))) => Ok(false),
         Some(Probe::Unlocked(Unlocked::Stale)) => Ok(true),
     }
 }

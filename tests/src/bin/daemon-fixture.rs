@@ -121,7 +121,7 @@ fn main() {
     let mut guard = match daemon.daemonize() {
         Ok(guard) => guard,
         Err(e) => {
-            eprintln!("daemon-fixture: {e}");
+            eprintln!("daemon-fixture: {}", daemonic_tests::error_chain(&e));
             exit(match e {
                 DaemonError::PidFile { .. } => 3,
                 _ => 1,
@@ -154,7 +154,7 @@ fn main() {
     }
     match guard.stop() {
         Ok(()) => println!("stop=ok"),
-        Err(e) => println!("stop=err {e}"),
+        Err(e) => println!("stop=err {}", daemonic_tests::error_chain(&e)),
     }
     std::io::stdout().flush().unwrap();
 }

@@ -44,7 +44,7 @@ fn create(path: &Path) {
             exit(1);
         }
         Err(e) => {
-            println!("error {e}");
+            println!("error {}", daemonic_tests::error_chain(&e));
             exit(2);
         }
     }
@@ -53,7 +53,7 @@ fn create(path: &Path) {
 /// Holds the file until stdin closes (or the process is killed), then removes it.
 fn hold(path: &Path) {
     let guard = PidFile::create(path).unwrap_or_else(|e| {
-        println!("error {e}");
+        println!("error {}", daemonic_tests::error_chain(&e));
         exit(2)
     });
     println!("locked {}", guard.pid());

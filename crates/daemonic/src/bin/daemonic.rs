@@ -95,11 +95,11 @@ fn main() -> ExitCode {
         "status" => parse_status(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |p| Ok(status(&p)))),
         "restart" => parse_start(args, RESTART_USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| restart(&a))),
         "--version" | "-V" => {
-            println!("daemonic {}", env!("CARGO_PKG_VERSION"));
+            say(&format!("daemonic {}\n", env!("CARGO_PKG_VERSION")));
             return ExitCode::SUCCESS;
         }
         "--help" | "-h" | "help" => {
-            print!("{USAGE}");
+            say(USAGE);
             return ExitCode::SUCCESS;
         }
         "" => Err(Failure::Usage("a command is required".into(), USAGE)),
@@ -108,14 +108,48 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(Failure::Usage(message, usage)) => {
-            eprintln!("daemonic: {message}\n\n{usage}");
+            esay(&format!("daemonic: {message}\n\n{usage}\n"));
             ExitCode::from(2)
         }
         Err(Failure::Error(message)) => {
-            eprintln!("daemonic: {message}");
+            esay(&format!("daemonic: {message}\n"));
             ExitCode::from(1)
         }
     }
+}
+
+/// Writes to stdout, ignoring errors: a closed pipe (`daemonic start | true`) must not turn a
+/// started service into a panic or a failure status.
+fn say(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Writes to stderr, ignoring errors (see [`say`]).
+fn esay(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// An error and its causes, each once: `cannot lock PID file /x.pid: No locks available`.
+/// [`DaemonError::PidFile`] is only a heading over its source, so the chain starts there.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut error = match error.downcast_ref::<DaemonError>() {
+        Some(DaemonError::PidFile { source }) => source as &(dyn std::error::Error + 'static),
+        _ => error,
+    };
+    let mut text = error.to_string();
+    while let Some(source) = error.source() {
+        let cause = match source.downcast_ref::<std::io::Error>() {
+            Some(io) => os_message(io),
+            None => source.to_string(),
+        };
+        text.push_str(": ");
+        text.push_str(&cause);
+        error = source;
+    }
+    text
 }
 
 enum Failure {
@@ -179,7 +213,7 @@ fn parse_start(args: Vec<OsString>, help: &'static str) -> Result<Option<StartAr
             Long("notify-fd") => notify_fd = Some(parse_fd(&parser.value()?.string()?, "--notify-fd").map_err(&bad)?),
             Long("foreground") => foreground = true,
             Long("help") | Short('h') => {
-                print!("{help}");
+                say(help);
                 return Ok(None);
             }
             Value(value) => {
@@ -259,13 +293,13 @@ fn start(args: &StartArgs) -> Result<ExitCode, Failure> {
     }
     daemon = daemon.keep_fds(args.keep_fds.iter().copied());
     if !args.foreground {
-        daemon = daemon.on_launched(|pid| println!("daemonic: started (pid {pid})"));
+        daemon = daemon.on_launched(|pid| say(&format!("daemonic: started (pid {pid})\n")));
     }
 
     let mut guard = match daemon.daemonize() {
         Ok(guard) => guard,
         Err(DaemonError::Failed { message, .. }) => return Err(Failure::Error(message)),
-        Err(e) => return Err(Failure::Error(e.to_string())),
+        Err(e) => return Err(Failure::Error(chain(&e))),
     };
 
     // In the daemon (or, in foreground mode, the same process).
@@ -273,7 +307,7 @@ fn start(args: &StartArgs) -> Result<ExitCode, Failure> {
     let error = match prepared {
         Err(message) => message,
         Ok(()) => match guard.ready_on_exec() {
-            Err(e) => e.to_string(),
+            Err(e) => chain(&e),
             Ok(()) => {
                 let error = std::process::Command::new(&args.program).args(&args.args).exec();
                 format!("cannot execute {}: {}", args.program.to_string_lossy(), os_message(&error))
@@ -283,7 +317,7 @@ fn start(args: &StartArgs) -> Result<ExitCode, Failure> {
     // Only reached when PROGRAM could not be executed: tell the launcher, remove the PID file.
     if guard.is_ready() {
         // Foreground: there is no launcher; say it here.
-        eprintln!("daemonic: {error}");
+        esay(&format!("daemonic: {error}\n"));
     }
     let _ = guard.fail(&error);
     Err(Failure::Error(error))
@@ -358,7 +392,7 @@ fn parse_stop(args: Vec<OsString>) -> Result<Option<StopArgs>, Failure> {
             }
             Long("kill") => kill = true,
             Long("help") | Short('h') => {
-                print!("{STOP_USAGE}");
+                say(STOP_USAGE);
                 return Ok(None);
             }
             _ => return Err(bad(arg.unexpected().to_string())),
@@ -419,10 +453,10 @@ fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
         Ok(Some(pid)) => pid,
         Ok(None) => {
             let detail = if path.exists() { " (the PID file is stale)" } else { "" };
-            println!("daemonic: not running{detail}");
+            say(&format!("daemonic: not running{detail}\n"));
             return Ok(false);
         }
-        Err(e) => return Err(Failure::Error(format!("cannot tell who holds the PID file: {e}"))),
+        Err(e) => return Err(Failure::Error(format!("cannot tell who holds the PID file: {}", chain(&e)))),
     };
     if pid.get() == 1 {
         return Err(Failure::Error(format!("refusing to signal PID 1 (named by {})", path.display())));
@@ -439,7 +473,7 @@ fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
     if !args.kill {
         return Err(Failure::Error(format!("pid {pid} still running after {:?}", args.timeout)));
     }
-    println!("daemonic: pid {pid} still running after {:?}; sending KILL", args.timeout);
+    say(&format!("daemonic: pid {pid} still running after {:?}; sending KILL\n", args.timeout));
     target.signal(Signal::KILL)?;
     if wait_for_exit(path, pid, args.timeout.max(Duration::from_secs(5))) {
         finish_stop(path, pid);
@@ -452,7 +486,7 @@ fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
 fn finish_stop(path: &Path, pid: Pid) {
     // The program could not remove its PID file itself; remove it now that it is stale.
     let _ = pidfile::remove_pidfile(path);
-    println!("daemonic: stopped (pid {pid})");
+    say(&format!("daemonic: stopped (pid {pid})\n"));
 }
 
 /// Waits until `path` no longer names `pid` as a running holder: its lock was released (or,
@@ -530,7 +564,7 @@ fn parse_status(args: Vec<OsString>) -> Result<Option<PathBuf>, Failure> {
         match arg {
             Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
             Long("help") | Short('h') => {
-                print!("{STATUS_USAGE}");
+                say(STATUS_USAGE);
                 return Ok(None);
             }
             _ => return Err(bad(arg.unexpected().to_string())),
@@ -542,29 +576,29 @@ fn parse_status(args: Vec<OsString>) -> Result<Option<PathBuf>, Failure> {
 fn status(path: &Path) -> ExitCode {
     match pidfile::running_pid(path) {
         Ok(Some(pid)) => {
-            println!("daemonic: running (pid {pid})");
+            say(&format!("daemonic: running (pid {pid})\n"));
             ExitCode::SUCCESS
         }
         Ok(None) if std::fs::symlink_metadata(path).is_err() => {
-            println!("daemonic: not running");
+            say(&format!("daemonic: not running\n"));
             ExitCode::from(3)
         }
         Ok(None) => match pidfile::read_pid(path) {
             Ok(pid) => {
-                println!("daemonic: not running, but {} exists (names pid {pid})", path.display());
+                say(&format!("daemonic: not running, but {} exists (names pid {pid})\n", path.display()));
                 ExitCode::from(1)
             }
             Err(PidFileError::Malformed { source, .. }) if source.kind() == pidfile::ParsePidErrorKind::Empty => {
-                println!("daemonic: not running, but {} exists (empty)", path.display());
+                say(&format!("daemonic: not running, but {} exists (empty)\n", path.display()));
                 ExitCode::from(1)
             }
             Err(e) => {
-                println!("daemonic: status unknown: {e}");
+                say(&format!("daemonic: status unknown: {}\n", chain(&e)));
                 ExitCode::from(4)
             }
         },
         Err(e) => {
-            println!("daemonic: status unknown: {e}");
+            say(&format!("daemonic: status unknown: {}\n", chain(&e)));
             ExitCode::from(4)
         }
     }

@@ -77,6 +77,24 @@ pub(crate) fn ok_or_errno(ret: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// Waits, at most `timeout`, until `pid` (not our child) has exited: on Linux a pidfd becomes
+/// readable when it has (zombie or reaped); elsewhere `kill(pid, 0)` is polled until `ESRCH`
+/// (a zombie still counts as alive there, until init reaps it).
+pub(crate) fn await_exit(pid: pidfile::Pid, timeout: std::time::Duration) {
+    let Some(raw) = rustix::process::Pid::from_raw(pid.get() as i32) else { return };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Ok(pidfd) = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let timeout = Timespec { tv_sec: timeout.as_secs() as _, tv_nsec: timeout.subsec_nanos() as _ };
+        let _ = poll(&mut [PollFd::new(&pidfd, PollFlags::IN)], Some(&timeout));
+        return;
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    while rustix::process::test_kill_process(raw).is_ok() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 /// A pipe with `FD_CLOEXEC` on both ends: `pipe2(O_CLOEXEC)` where it exists; on Apple
 /// platforms `pipe` then `fcntl` (no other thread can fork in between: daemonize runs
 /// single-threaded).
