@@ -402,3 +402,40 @@ fn an_unprivileged_caller_may_name_its_own_user() {
     s.stop(daemon);
     assert!(!s.pidfile().exists(), "the directory is writable by nobody, so stop removed the file");
 }
+
+/// A caller that ignores SIGCHLD (the kernel reaps for it) or reaps in its own handler: the
+/// intermediate process is gone before `waitpid`, which says ECHILD. Daemonizing still works.
+#[test]
+fn daemonize_works_when_the_caller_ignores_or_reaps_sigchld() {
+    for flag in ["--ignore-sigchld", "--reap-sigchld"] {
+        let s = Setup::new();
+        let (status, out, err) = run(s.launcher(&[flag]));
+        assert!(status.success(), "{flag}: {out}{err}");
+        let daemon = read_pid(s.pidfile()).unwrap().get();
+        let _kill = KillOnDrop(daemon);
+        assert_eq!(running_pid(s.pidfile()).unwrap(), Pid::new(daemon), "{flag}");
+        s.stop(daemon);
+        s.assert_nothing_left();
+    }
+}
+
+/// The launcher's `on_launched` callback panics (`println!` to a closed pipe): the daemon runs,
+/// the launcher still exits 0, and nothing in the launcher removes the daemon's PID file.
+#[test]
+fn a_panicking_launcher_callback_leaves_the_daemon_and_its_file_alone() {
+    let s = Setup::new();
+    let (read_end, write_end) = rustix::pipe::pipe().unwrap();
+    drop(read_end);
+    let mut launcher = s.launcher(&["--announce"]);
+    launcher.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::from(write_end));
+    let mut child = daemonic_tests::spawn(launcher.stderr(std::process::Stdio::piped()));
+    let status = daemonic_tests::wait_timeout(&mut child);
+    let err = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    assert!(status.success(), "{status}: {err}");
+    assert!(err.contains("panicked"), "the callback really panicked: {err}");
+    let daemon = read_pid(s.pidfile()).expect("the daemon's PID file is still there").get();
+    let _kill = KillOnDrop(daemon);
+    assert_eq!(running_pid(s.pidfile()).unwrap(), Pid::new(daemon));
+    s.stop(daemon);
+    s.assert_nothing_left();
+}

@@ -248,3 +248,44 @@ fn pid_1_is_running_for_an_unprivileged_user() {
     assert!(status.success(), "{err}");
     assert_eq!(out.trim(), "true");
 }
+
+/// Runs `fork-child-takes-over PATH HOW` and returns the child's pid and the parent's report of
+/// the file after its own guard dropped.
+fn takeover(path: &Path, how: &str) -> (u32, String) {
+    let mut parent = Spawned::new(&mut fixture(&[&"fork-child-takes-over", &path, &how]));
+    let child: u32 = parent.line().strip_prefix("child ").expect("child PID").parse().unwrap();
+    let report = parent.line();
+    assert!(parent.wait().success(), "{how}: {report}");
+    (child, report)
+}
+
+/// Rule 9 both ways: once a forked child wrote its own pid, the parent's guard (a written
+/// `PidFile`, or the launcher's empty `PidFileLock`) must not unlink or empty the file.
+#[test]
+fn parent_drop_leaves_a_file_its_forked_child_took_over() {
+    for how in ["guard", "lock"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("takeover.pid");
+        let (child, report) = takeover(&path, how);
+        let _kill = daemonic_tests::KillOnDrop(child);
+        assert_eq!(report, format!("exists=true content=\"{child}\\n\""), "{how}");
+        // Still locked by the child, and named by it.
+        assert_eq!(running_pid(&path).unwrap(), Pid::new(child), "{how}");
+        assert!(
+            matches!(PidFile::create(&path), Err(PidFileError::AlreadyRunning { pid, .. }) if pid == Pid::new(child))
+        );
+    }
+}
+
+/// The launcher's lock removes the file when no live process took it over: the child exited
+/// without writing, or wrote and died before it could clean up.
+#[test]
+fn lock_drop_removes_a_file_no_live_process_holds() {
+    for how in ["lock-child-silent", "lock-child-dies"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("takeover.pid");
+        let (_, report) = takeover(&path, how);
+        assert_eq!(report, "exists=false content=\"\"", "{how}");
+        assert!(!path.exists(), "{how}");
+    }
+}

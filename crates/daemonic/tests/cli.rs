@@ -303,3 +303,104 @@ fn help_version_and_usage_errors() {
     let out = t.daemonic(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `daemonic start … | true`: "started" goes to a closed pipe. The command neither panics nor
+/// fails, and the running program keeps its PID file.
+#[test]
+fn started_message_to_a_closed_pipe_is_not_a_failure() {
+    let t = Test::new();
+    let (read_end, write_end) = rustix::pipe::pipe().unwrap();
+    drop(read_end);
+    let pidfile = t.pidfile();
+    let mut child = Command::new(DAEMONIC)
+        .args(["start", "--pidfile", pidfile.to_str().unwrap(), "--", "sleep", "1000"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::from(write_end))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < TIMEOUT, "daemonic start hangs");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("panicked"), "{}", text(&out));
+    let pid = pidfile::read_pid(t.pidfile()).expect("the PID file is intact").get();
+    let _reaped = Reaped(pid);
+    assert_eq!(comm(pid), "sleep");
+    assert_eq!(t.status(), (0, format!("daemonic: running (pid {pid})\n")));
+    assert!(t.stop(&[]).status.success());
+    reap(pid);
+    assert!(!t.pidfile().exists());
+}
+
+fn stopped_pid(said: &str) -> Option<u32> {
+    said.split("stopped (pid ").nth(1)?.split(')').next()?.parse().ok()
+}
+
+/// Whether `pid` has exited (gone, or a zombie waiting for us to reap it).
+fn exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) == Some("Z"),
+    }
+}
+
+/// A `stop` racing a `start`, many times: the launcher is never the one signalled (the file
+/// never names it), and a `stop` that says "stopped (pid N)" really ended N.
+#[test]
+fn stop_racing_start_never_hits_the_launcher() {
+    use std::os::unix::process::ExitStatusExt;
+    let t = Test::new();
+    let pidfile = t.pidfile();
+    let pidfile = pidfile.to_str().unwrap();
+    for round in 0..60u64 {
+        let mut start = Command::new(DAEMONIC)
+            .args(["start", "--pidfile", pidfile, "--", "sleep", "1000"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Land the stop at different moments of the start: before, during, after the fork.
+        std::thread::sleep(Duration::from_micros(round % 6 * 400));
+        let stop = t.stop(&["--timeout", "30", "--kill"]);
+        let launched = start.wait().unwrap();
+        assert_eq!(launched.signal(), None, "round {round}: the launcher was killed by a signal: {launched}");
+        let said = text(&stop);
+        if let Some(pid) = stopped_pid(&said) {
+            assert!(exited(pid), "round {round}: stop said {said:?} but {pid} runs");
+            reap(pid);
+        }
+        // Whatever survived the race (a start that won), stop it.
+        let out = t.stop(&["--timeout", "30", "--kill"]);
+        assert!(out.status.success(), "round {round}: {}", text(&out));
+        if let Some(pid) = stopped_pid(&text(&out)) {
+            reap(pid);
+        }
+        assert_eq!(pidfile::running_pid(&t.pidfile()).unwrap(), None, "round {round}");
+    }
+}
+
+/// Each cause is printed once: `daemonic: cannot open PID file …: No such file or directory`.
+#[test]
+fn errors_print_each_cause_once() {
+    let t = Test::new();
+    let missing = t.path("no-such-dir/prog.pid");
+    let out = t.daemonic(&["start", "--pidfile", missing.to_str().unwrap(), "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("daemonic: cannot open PID file {}: No such file or directory\n", missing.display())
+    );
+    let out =
+        t.daemonic(&["start", "--pidfile", t.pidfile().to_str().unwrap(), "--chdir", "/nonexistent", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "daemonic: chdir to /nonexistent in the daemon: No such file or directory\n"
+    );
+    assert!(!t.pidfile().exists());
+}

@@ -84,6 +84,29 @@ fn main() {
         }
         println!("RLIMIT_NOFILE={limit} high fds open: {high:?}");
     }
+    if flag("ignore-sigchld") {
+        // The kernel then reaps children itself: waitpid reports ECHILD.
+        // SAFETY: a plain disposition change in a single-threaded process.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    }
+    if flag("reap-sigchld") {
+        // A handler that reaps every child before the library can.
+        extern "C" fn reap_all(_: libc::c_int) {
+            // SAFETY: waitpid is async-signal-safe.
+            while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+        }
+        // SAFETY: installs an async-signal-safe handler in a single-threaded process.
+        unsafe { libc::signal(libc::SIGCHLD, reap_all as *const () as libc::sighandler_t) };
+        // Make sure the handler ran before daemonize waits: a child that exits at once.
+        let child = std::process::Command::new("true").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        std::mem::forget(child);
+    }
+    if flag("announce") {
+        // `println!` panics when stdout is a closed pipe: the launcher must still exit 0 and
+        // leave the daemon's PID file alone.
+        daemon = daemon.on_launched(|pid| println!("launched {pid}"));
+    }
     if flag("threads") {
         std::thread::spawn(|| std::thread::sleep(Duration::from_secs(60)));
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::exit;
 use std::time::Duration;
 
-use pidfile::{Pid, PidFile, PidFileError};
+use pidfile::{Pid, PidFile, PidFileError, PidFileLock};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,6 +19,7 @@ fn main() {
         Some("contend") => contend(&path(), args[2].parse().unwrap(), args.get(3).map(String::as_str)),
         Some("fork-parent-exits") => fork_parent_exits(&path()),
         Some("fork-child-drops") => fork_child_drops(&path()),
+        Some("fork-child-takes-over") => fork_child_takes_over(&path(), args.get(2).map(String::as_str)),
         Some("is-running") => {
             let pid: Pid = args[1].parse().unwrap();
             println!("{}", pidfile::is_pid_running(pid));
@@ -148,4 +149,69 @@ fn fork_child_drops(path: &Path) {
     }
     println!("intact");
     guard.remove().unwrap();
+}
+
+/// A forked child takes the file over; then the parent drops its guard. `how`:
+/// - `guard`: the parent holds a written `PidFile`, the child calls `write_pid` and lives on;
+/// - `lock`: the parent holds an empty `PidFileLock`, the child calls `write_pid` and lives on;
+/// - `lock-child-dies`: as `lock`, but the child exits (without cleaning up) before the drop;
+/// - `lock-child-silent`: the child exits without writing anything.
+///
+/// Prints `child PID` then, after the parent's drop, `exists=BOOL content=STRING`; a surviving
+/// child is left running for the test to check and kill.
+fn fork_child_takes_over(path: &Path, how: Option<&str>) {
+    enum Held {
+        Guard(PidFile),
+        Lock(PidFileLock),
+    }
+    let how = how.unwrap_or("guard");
+    let held = if how == "guard" {
+        Held::Guard(PidFile::create(path).unwrap())
+    } else {
+        Held::Lock(PidFileLock::acquire(path).unwrap())
+    };
+    let lives = !how.ends_with("dies") && !how.ends_with("silent");
+    let (read_end, write_end) = rustix::pipe::pipe().unwrap();
+    std::io::stdout().flush().unwrap();
+    let child = fork();
+    if child == 0 {
+        drop(read_end);
+        if !how.ends_with("silent") {
+            let guard = match held {
+                Held::Guard(mut guard) => {
+                    guard.write_pid(Pid::current()).unwrap();
+                    guard
+                }
+                Held::Lock(lock) => lock.write_pid(Pid::current()).unwrap(),
+            };
+            // Not dropped: a daemon that dies leaves its file behind; one that lives keeps it.
+            std::mem::forget(guard);
+        }
+        rustix::io::write(&write_end, b"x").unwrap();
+        drop(write_end);
+        if lives {
+            // SAFETY: fd 1 is not used by anything else in this process afterwards; the test's
+            // read of the parent's output must not wait for this child.
+            unsafe { libc::close(1) };
+            std::thread::sleep(Duration::from_secs(600));
+        }
+        // SAFETY: `_exit` is always safe; it skips the parent's buffers and destructors.
+        unsafe { libc::_exit(0) };
+    }
+    drop(write_end);
+    println!("child {child}");
+    let mut byte = [0u8; 1];
+    rustix::io::read(&read_end, &mut byte).unwrap();
+    if !lives {
+        // Reap the child so that it is gone, not a zombie, when the parent's drop looks.
+        let mut status = 0;
+        // SAFETY: waiting for our own child with a valid status pointer.
+        unsafe { libc::waitpid(child, &mut status, 0) };
+    }
+    match held {
+        Held::Guard(guard) => drop(guard),
+        Held::Lock(lock) => drop(lock),
+    }
+    let content = std::fs::read_to_string(path);
+    println!("exists={} content={:?}", content.is_ok(), content.unwrap_or_default());
 }
