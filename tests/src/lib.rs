@@ -262,18 +262,10 @@ impl Drop for SharedBinary {
 }
 
 /// An error and each of its causes once, joined by `": "`, as a CLI or `anyhow`'s `{:#}`
-/// prints them. A wrapper whose message is only a heading over one source
-/// ([`daemonic::DaemonError::PidFile`]) is skipped.
+/// prints them (the library's [`daemonic::ErrorChain`]).
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut error = match error.downcast_ref::<daemonic::DaemonError>() {
-        Some(daemonic::DaemonError::PidFile { source }) => source as &(dyn std::error::Error + 'static),
-        _ => error,
-    };
-    let mut text = error.to_string();
-    while let Some(source) = error.source() {
-        text.push_str(": ");
-        text.push_str(&source.to_string());
-        error = source;
+    match error.downcast_ref::<daemonic::DaemonError>() {
+        Some(daemon_error) => daemon_error.chain().to_string(),
+        None => daemonic::ErrorChain::new(error).to_string(),
     }
-    text
 }

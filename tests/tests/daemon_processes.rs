@@ -439,3 +439,80 @@ fn a_panicking_launcher_callback_leaves_the_daemon_and_its_file_alone() {
     s.stop(daemon);
     s.assert_nothing_left();
 }
+
+/// The README's quick start, as root: the PID file in a runtime directory handed to the service
+/// user, `.user(..)`, and `guard.stop()` succeeds — the file is removed, not just emptied —
+/// although the directory above is root's and mode 0755.
+#[test]
+fn readme_pattern_as_root_stops_cleanly_with_a_runtime_directory() {
+    if !daemonic_tests::is_root() {
+        eprintln!("readme_pattern_as_root_stops_cleanly_with_a_runtime_directory needs root; skipped");
+        return;
+    }
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let s = Setup::new();
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run_dir = s.path("run-myapp");
+    let pidfile = run_dir.join("myapp.pid");
+    let mut launcher = Command::new(FIXTURE);
+    launcher
+        .arg("--runtime-dir")
+        .arg(&run_dir)
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .args(["--user", "nobody", "--stop-file"])
+        .arg(s.path("stop"))
+        .arg("--stdout")
+        .arg(s.path("out.log"));
+    let (status, _, err) = run(launcher);
+    assert!(status.success(), "{err}");
+    let daemon = read_pid(&pidfile).unwrap().get();
+    let _kill = KillOnDrop(daemon);
+    let meta = std::fs::symlink_metadata(&run_dir).unwrap();
+    assert!(meta.is_dir());
+    assert_eq!((meta.uid().to_string(), meta.mode() & 0o7777), (id("-u"), 0o755), "owned by nobody, 0755");
+    assert_eq!(std::fs::metadata(&pidfile).unwrap().uid(), 0, "the PID file itself is root's");
+    assert_eq!(proc_status(daemon, "Uid").split_whitespace().next().unwrap(), id("-u"));
+
+    s.stop(daemon);
+    assert_eq!(s.fact("out.log", "stop"), "ok");
+    assert!(!pidfile.exists(), "removed, not just emptied");
+
+    // A second run reuses the directory, which now belongs to nobody.
+    let (status, _, err) = run({
+        let mut again = Command::new(FIXTURE);
+        again.arg("--runtime-dir").arg(&run_dir).arg("--pidfile").arg(&pidfile).args(["--user", "nobody"]);
+        again.arg("--stop-file").arg(s.path("stop")); // exists already: the daemon stops at once
+        again
+    });
+    assert!(status.success(), "{err}");
+    wait_until("the second daemon to stop", || !pidfile.exists());
+}
+
+/// A runtime directory that is a symlink, or a directory someone else owns (the shared `/tmp`
+/// for a daemon that runs as `nobody`, or as us when we are not root), is refused before
+/// anything else happens; nothing is created or changed.
+#[test]
+fn runtime_directory_refuses_symlinks_and_foreign_directories() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Setup::new();
+    let target = s.path("target");
+    std::fs::create_dir(&target).unwrap();
+    let link = s.path("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let shared = std::path::PathBuf::from("/tmp");
+    let shared_mode = std::fs::metadata(&shared).unwrap().mode();
+    for dir in [&link, &shared] {
+        let mut launcher = Command::new(FIXTURE);
+        launcher.arg("--runtime-dir").arg(dir).arg("--pidfile").arg(dir.join("never.pid"));
+        if daemonic_tests::is_root() {
+            launcher.args(["--user", "nobody"]);
+        }
+        let (status, out, err) = run(launcher);
+        assert_eq!(status.code(), Some(1), "{out}{err}");
+        assert!(err.contains(&format!("prepare the runtime directory {}: ", dir.display())), "{err}");
+        assert!(!dir.join("never.pid").exists());
+    }
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::metadata(&shared).unwrap().mode(), shared_mode, "/tmp untouched");
+}

@@ -12,7 +12,9 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use daemonic::Daemon;
 
@@ -35,17 +37,28 @@ fn main() -> ExitCode {
     let guard = match daemon.daemonize() {
         Ok(guard) => guard,
         Err(e) => {
-            eprintln!("daemon: {e}");
+            eprintln!("daemon: {}", e.chain());
             return ExitCode::from(1);
         }
     };
 
-    // In the daemon: stdout is the log. SIGTERM is blocked and polled, so it is never lost and
-    // the heartbeat loop decides when to stop.
-    let sigterm = block_sigterm();
+    // In the daemon: stdout is the log. SIGTERM sets a flag (signal-hook installs the handler
+    // after daemonize, which reset every disposition); the loop checks it ten times a second.
+    let stop = Arc::new(AtomicBool::new(false));
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop)) {
+        println!("{} cannot handle SIGTERM: {e}", timestamp());
+        let _ = guard.stop();
+        return ExitCode::from(1);
+    }
     println!("{} started as pid {}", timestamp(), std::process::id());
     let mut beats = 0u64;
-    while !sigterm_within(&sigterm, Duration::from_secs(1)) {
+    'serve: loop {
+        for _ in 0..10 {
+            if stop.load(Ordering::Relaxed) {
+                break 'serve;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         beats += 1;
         println!("{} heartbeat {beats}", timestamp());
         let _ = std::io::stdout().flush();
@@ -57,7 +70,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            println!("{} {e}", timestamp());
+            println!("{} {}", timestamp(), e.chain());
             ExitCode::from(1)
         }
     }
@@ -83,38 +96,4 @@ fn paths() -> Result<(PathBuf, PathBuf), String> {
 fn timestamp() -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     format!("[{}.{:03}]", now.as_secs(), now.subsec_millis())
-}
-
-fn block_sigterm() -> libc::sigset_t {
-    // SAFETY: signal-set manipulation on a local, zero-initialized sigset_t.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    }
-}
-
-/// Whether a (blocked) SIGTERM arrives within `timeout`; consumes it if so. Polls `sigpending`,
-/// which every Unix has (macOS and OpenBSD lack `sigtimedwait`).
-fn sigterm_within(set: &libc::sigset_t, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        // SAFETY: `pending` is valid storage; sigpending fills it; sigwait then consumes the
-        // pending SIGTERM (blocked, and in `set`) without blocking.
-        unsafe {
-            let mut pending: libc::sigset_t = std::mem::zeroed();
-            libc::sigpending(&mut pending);
-            if libc::sigismember(&pending, libc::SIGTERM) == 1 {
-                let mut signal = 0;
-                libc::sigwait(set, &mut signal);
-                return true;
-            }
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

@@ -54,6 +54,7 @@ enum Stream {
 #[must_use = "a Daemon does nothing until `daemonize` is called"]
 pub struct Daemon {
     pidfile: Option<PathBuf>,
+    runtime_directory: Option<PathBuf>,
     working_dir: PathBuf,
     umask: u32,
     stdin: Stream,
@@ -96,6 +97,7 @@ impl Daemon {
     pub fn new() -> Daemon {
         Daemon {
             pidfile: None,
+            runtime_directory: None,
             working_dir: PathBuf::from("/"),
             umask: 0,
             stdin: Stream::Default,
@@ -112,8 +114,9 @@ impl Daemon {
         }
     }
 
-    /// Locks this PID file in the launcher (so "already running (pid N)" reaches the terminal)
-    /// and writes the daemon's pid into it before the launcher exits. See [`pidfile::PidFile`].
+    /// Locks this PID file in the launcher (so "already running (pid N)" reaches the terminal),
+    /// leaving it empty, and has the daemon write its own pid before the launcher exits: the
+    /// file never names the launcher. See [`pidfile::PidFileLock`] and [`pidfile::PidFile`].
     ///
     /// # Examples
     ///
@@ -123,6 +126,38 @@ impl Daemon {
     /// ```
     pub fn pidfile(mut self, path: impl AsRef<Path>) -> Self {
         self.pidfile = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Creates this directory for the daemon's PID file (and sockets) and gives it to the
+    /// [`user`](Daemon::user), as systemd's `RuntimeDirectory=` does: the daemon, no longer
+    /// root, can then still remove its PID file at [`stop`](crate::DaemonGuard::stop). Without
+    /// it, a PID file in a root-owned directory can only be emptied at stop
+    /// ([`RemoveDenied`](pidfile::PidFileError::RemoveDenied)).
+    ///
+    /// Done in the launcher, before the PID file is locked: the directory is created with mode
+    /// 0755 and handed to the user and group the daemon will run as (without
+    /// [`user`](Daemon::user)/[`group`](Daemon::group): the caller's). An existing directory is
+    /// used as it is, never modified, and only if it already belongs to that user (a previous
+    /// run made it so); a symlink, a non-directory, or a directory owned by anyone else is
+    /// refused with [`Step::RuntimeDirectory`] — so a shared directory such as `/run` or `/tmp`
+    /// is never handed over to the service user. Its parent must exist.
+    ///
+    /// Inside it, the PID file is removed by the service user; the directory is writable by that
+    /// user alone, who could also replace the file: a root `stop` command must decide on what it
+    /// opened (see the `daemonic` command).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new()
+    ///     .runtime_directory("/run/myapp")
+    ///     .pidfile("/run/myapp/myapp.pid")
+    ///     .user("myapp");
+    /// # let _ = daemon;
+    /// ```
+    pub fn runtime_directory(mut self, path: impl AsRef<Path>) -> Self {
+        self.runtime_directory = Some(path.as_ref().to_path_buf());
         self
     }
 
@@ -357,6 +392,10 @@ impl Daemon {
     /// launcher exits 0 — e.g. to tell the user where the daemon runs. Not called in foreground
     /// mode (there is no launcher) nor when daemonizing fails.
     ///
+    /// By then the launcher holds nothing of the daemon's: a panic in the callback (`println!`
+    /// to a closed pipe) is reported by the panic hook, and the launcher still exits 0, because
+    /// the daemon runs.
+    ///
     /// # Examples
     ///
     /// ```
@@ -379,8 +418,8 @@ impl Daemon {
     ///
     /// In the launcher: refuse if the process has more than one thread; make sure fds 0–2 are
     /// open; resolve user and group; open the stdio targets and `/dev/null`; read
-    /// `NOTIFY_SOCKET`; lock the PID file; create the readiness pipe; flush std's
-    /// stdout/stderr. Then `fork` → `setsid` → `fork` (the daemon is not a session leader, so it
+    /// `NOTIFY_SOCKET`; create the [runtime directory](Daemon::runtime_directory); lock the PID
+    /// file, empty; create the readiness pipe; flush std's stdout/stderr. Then `fork` → `setsid` → `fork` (the daemon is not a session leader, so it
     /// can never acquire a controlling terminal). In the daemon: `chroot`, `chdir`, `umask`,
     /// default signal dispositions and an empty signal mask, `dup2` of the standard streams,
     /// close every other descriptor except the PID file, the pipe and the kept ones
@@ -436,6 +475,9 @@ impl Daemon {
         let credentials = privileges::resolve(self.user.as_ref(), self.group.as_ref())?;
         let stdio = self.open_stdio()?;
         let notifier = Notifier::take_from_env()?;
+        if let Some(dir) = &self.runtime_directory {
+            privileges::prepare_runtime_directory(dir, credentials.as_ref())?;
+        }
         // Locked, but left empty: the daemon writes the first pid, so the file never names
         // the launcher (a `kill $(cat file)` meanwhile cannot hit it).
         let lock = self.pidfile.as_ref().map(PidFileLock::acquire).transpose()?;

@@ -103,6 +103,72 @@ pub enum DaemonError {
     },
 }
 
+impl DaemonError {
+    /// The error and each of its causes once, joined by `": "`, for a one-line message:
+    /// `cannot lock PID file /run/x.pid: No locks available (os error 37)`. The heading of
+    /// [`DaemonError::PidFile`] is left out (its source says it all).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use daemonic::{DaemonError, Step};
+    ///
+    /// let err = DaemonError::Daemon {
+    ///     step: Step::Chdir("/srv/app".into()),
+    ///     source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    /// };
+    /// assert_eq!(err.to_string(), "chdir to /srv/app in the daemon");
+    /// assert_eq!(err.chain().to_string(), "chdir to /srv/app in the daemon: entity not found");
+    /// ```
+    pub fn chain(&self) -> ErrorChain<'_> {
+        match self {
+            DaemonError::PidFile { source } => ErrorChain::new(source),
+            other => ErrorChain::new(other),
+        }
+    }
+}
+
+/// Displays an error and each of its [`source()`](std::error::Error::source)s once, joined by
+/// `": "` — what `anyhow`'s `{:#}` prints. See [`DaemonError::chain`].
+///
+/// # Examples
+///
+/// ```
+/// let err = pidfile::read_pid("/nonexistent/app.pid").unwrap_err();
+/// assert_eq!(
+///     daemonic::ErrorChain::new(&err).to_string(),
+///     "cannot open PID file /nonexistent/app.pid: No such file or directory (os error 2)"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl<'a> ErrorChain<'a> {
+    /// The chain that starts at `error`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = std::io::Error::other("boom");
+    /// assert_eq!(daemonic::ErrorChain::new(&err).to_string(), "boom");
+    /// ```
+    pub fn new(error: &'a (dyn std::error::Error + 'static)) -> ErrorChain<'a> {
+        ErrorChain(error)
+    }
+}
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut error = self.0;
+        while let Some(source) = error.source() {
+            write!(f, ": {source}")?;
+            error = source;
+        }
+        Ok(())
+    }
+}
+
 struct DaemonPid(Option<Pid>);
 
 impl fmt::Display for DaemonPid {
@@ -154,6 +220,9 @@ pub enum Step {
     OpenDevNull,
     /// Opening a file for a standard stream (`"stdout"` or `"stderr"`).
     OpenStdio(&'static str, PathBuf),
+    /// Creating or adopting the runtime directory
+    /// ([`Daemon::runtime_directory`](crate::Daemon::runtime_directory)).
+    RuntimeDirectory(PathBuf),
     /// Creating the readiness pipe.
     CreatePipe,
     /// The first `fork`.
@@ -201,6 +270,7 @@ impl fmt::Display for Step {
             Step::LookUpAccount => f.write_str("look up the user and groups"),
             Step::OpenDevNull => f.write_str("open /dev/null"),
             Step::OpenStdio(stream, path) => write!(f, "open {} for {stream}", path.display()),
+            Step::RuntimeDirectory(path) => write!(f, "prepare the runtime directory {}", path.display()),
             Step::CreatePipe => f.write_str("create the readiness pipe"),
             Step::Fork => f.write_str("fork"),
             Step::WaitIntermediate => f.write_str("wait for the intermediate process"),

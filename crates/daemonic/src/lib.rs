@@ -16,7 +16,7 @@ mod signals;
 mod sys;
 
 pub use crate::daemon::Daemon;
-pub use crate::error::{DaemonError, Step};
+pub use crate::error::{DaemonError, ErrorChain, Step};
 pub use crate::guard::DaemonGuard;
 pub use crate::privileges::Account;
 pub use pidfile;

@@ -237,6 +237,63 @@ pub(crate) fn drop_privileges(credentials: &Credentials) -> Result<(), (Step, io
     Ok(())
 }
 
+/// Creates the service's runtime directory (mode 0755) and gives it to the service user, as
+/// systemd's `RuntimeDirectory=` does, so that the daemon can still remove its PID file there
+/// after dropping root. Runs in the launcher, before the PID file is locked.
+///
+/// An existing directory is used as it is, never modified, and only if it already belongs to
+/// the service user (a previous run made it so, or it is root's and the daemon stays root); a
+/// symlink, a non-directory, or a directory owned by anyone else is refused. So a shared
+/// directory such as `/run` or `/tmp` is never handed to the service user, nor its mode changed.
+pub(crate) fn prepare_runtime_directory(
+    path: &std::path::Path,
+    credentials: Option<&Credentials>,
+) -> Result<(), DaemonError> {
+    use rustix::fs::{Mode, OFlags, CWD};
+    use rustix::io::Errno;
+    let fail = |source: io::Error| DaemonError::Launcher { step: Step::RuntimeDirectory(path.to_path_buf()), source };
+    let created = match rustix::fs::mkdirat(CWD, path, Mode::from_raw_mode(0o755)) {
+        Ok(()) => true,
+        Err(Errno::EXIST) => false,
+        Err(e) => return Err(fail(e.into())),
+    };
+    let dir = rustix::fs::openat(
+        CWD,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        // ELOOP: a symlink (never followed); ENOTDIR: something else.
+        Errno::LOOP | Errno::NOTDIR => {
+            fail(io::Error::new(io::ErrorKind::InvalidInput, "not a directory (or a symlink)"))
+        }
+        e => fail(e.into()),
+    })?;
+    let euid = rustix::process::geteuid().as_raw();
+    let (uid, gid) = match credentials {
+        Some(credentials) => (credentials.uid.unwrap_or(euid), credentials.gid),
+        None => (euid, rustix::process::getegid().as_raw()),
+    };
+    let stat = rustix::fs::fstat(&dir).map_err(|e| fail(e.into()))?;
+    if !created {
+        if stat.st_uid != uid {
+            return Err(fail(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("it exists and belongs to uid {}, not to the service user (uid {uid})", stat.st_uid),
+            )));
+        }
+        return Ok(());
+    }
+    if stat.st_uid != uid || stat.st_gid != gid {
+        rustix::fs::fchown(&dir, Some(rustix::fs::Uid::from_raw(uid)), Some(rustix::fs::Gid::from_raw(gid)))
+            .map_err(|e| fail(e.into()))?;
+    }
+    // Writable by the service user only, whatever the umask made of the mkdir.
+    rustix::fs::fchmod(&dir, Mode::from_raw_mode(0o755)).map_err(|e| fail(e.into()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -380,7 +380,7 @@ fn stop_racing_start_never_hits_the_launcher() {
         if let Some(pid) = stopped_pid(&text(&out)) {
             reap(pid);
         }
-        assert_eq!(pidfile::running_pid(&t.pidfile()).unwrap(), None, "round {round}");
+        assert_eq!(pidfile::running_pid(t.pidfile()).unwrap(), None, "round {round}");
     }
 }
 

@@ -26,7 +26,7 @@ fn parse() -> Args {
         let Some(name) = arg.strip_prefix("--") else { panic!("unexpected argument {arg:?}") };
         match name {
             "pidfile" | "cwd" | "umask" | "stdout" | "stderr" | "stdout-path" | "user" | "group" | "chroot"
-            | "fail-before-ready" | "ready-fd" | "ready-fifo" | "status" => {
+            | "fail-before-ready" | "ready-fd" | "ready-fifo" | "status" | "runtime-dir" => {
                 args.daemon_args.push((name.to_owned(), it.next().expect("value")));
             }
             "stop-file" => args.stop_file = Some(it.next().expect("value").into()),
@@ -121,6 +121,7 @@ fn main() {
             "user" => daemon.user(value.parse::<daemonic::Account>().unwrap()),
             "group" => daemon.group(value.parse::<daemonic::Account>().unwrap()),
             "chroot" => daemon.chroot(value),
+            "runtime-dir" => daemon.runtime_directory(value),
             "ready-fd" => daemon.ready_fd(value.parse().unwrap()),
             "ready-fifo" => {
                 // The supervisor's end is already open for reading, so this does not block.

@@ -132,8 +132,9 @@ fn esay(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
-/// An error and its causes, each once: `cannot lock PID file /x.pid: No locks available`.
-/// [`DaemonError::PidFile`] is only a heading over its source, so the chain starts there.
+/// An error and its causes, each once, without Rust's " (os error N)" suffixes:
+/// `cannot lock PID file /x.pid: No locks available`. [`DaemonError::PidFile`] is only a
+/// heading over its source, so the chain starts there (as in [`DaemonError::chain`]).
 fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut error = match error.downcast_ref::<DaemonError>() {
         Some(DaemonError::PidFile { source }) => source as &(dyn std::error::Error + 'static),
@@ -141,12 +142,11 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     };
     let mut text = error.to_string();
     while let Some(source) = error.source() {
-        let cause = match source.downcast_ref::<std::io::Error>() {
-            Some(io) => os_message(io),
-            None => source.to_string(),
-        };
         text.push_str(": ");
-        text.push_str(&cause);
+        match source.downcast_ref::<std::io::Error>() {
+            Some(io) => text.push_str(&os_message(io)),
+            None => text.push_str(&source.to_string()),
+        }
         error = source;
     }
     text
@@ -580,7 +580,7 @@ fn status(path: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(None) if std::fs::symlink_metadata(path).is_err() => {
-            say(&format!("daemonic: not running\n"));
+            say("daemonic: not running\n");
             ExitCode::from(3)
         }
         Ok(None) => match pidfile::read_pid(path) {
