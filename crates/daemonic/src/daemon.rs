@@ -489,6 +489,8 @@ impl Daemon {
 
         let (read_end, write_end) =
             sys::cloexec_pipe().map_err(|source| DaemonError::Launcher { step: Step::CreatePipe, source })?;
+        // Room for the descriptors the daemon adds (PID file, pipe, ready fd), allocated here.
+        plan.daemon.keep_fds.reserve(3);
         let _ = io::stdout().flush();
         let _ = io::stderr().flush();
 
@@ -502,8 +504,10 @@ impl Daemon {
             Some(intermediate) => {
                 drop(write_end);
                 let on_launched = plan.daemon.on_launched.take();
-                drop(plan);
-                launcher_wait(intermediate, read_end, lock, on_launched)
+                // The stdio descriptors are the daemon's now; the rest of the plan is freed
+                // only if the launcher returns (it `_exit`s on success).
+                plan.stdio = [None, None, None];
+                launcher_wait(intermediate, read_end, lock, on_launched, plan)
             }
         }
     }
@@ -610,7 +614,7 @@ impl Plan {
         lock: Option<PidFileLock>,
         reporter: Option<&Reporter>,
     ) -> StepResult<(Option<PidFile>, Option<OwnedFd>, Option<Notifier>, bool)> {
-        let Plan { daemon, credentials, stdio, notifier } = self;
+        let Plan { mut daemon, credentials, stdio, notifier } = self;
         if let Some(root) = &daemon.chroot {
             rustix::process::chroot(root).map_err(|e| (Step::Chroot(root.clone()), e.into()))?;
             rustix::process::chdir("/").map_err(|e| (Step::Chroot(root.clone()), e.into()))?;
@@ -636,11 +640,19 @@ impl Plan {
             // here on the guard owns it and closes it once readiness is written.
             unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
         });
-        let mut keep = daemon.keep_fds.clone();
+        // The launcher reserved room for these three: no allocation after the fork.
+        let mut keep = std::mem::take(&mut daemon.keep_fds);
         keep.extend(lock.as_ref().map(|p| p.as_fd().as_raw_fd()));
         keep.extend(reporter.map(|r| r.fd().as_raw_fd()));
         keep.extend(ready_fd.as_ref().map(|fd| fd.as_raw_fd()));
-        fds::close_inherited_fds(&keep).map_err(at(Step::CloseFds))?;
+        fds::close_inherited_fds(&mut keep).map_err(at(Step::CloseFds))?;
+        let manual_readiness = daemon.manual_readiness;
+        if reporter.is_some() {
+            // After the fork, freeing the launcher's copies of the configuration (paths, the
+            // callback) would only dirty copy-on-write pages of the heap: a few hundred bytes
+            // stay allocated in the daemon instead.
+            std::mem::forget((daemon, keep));
+        }
 
         let pidfile = match lock {
             Some(lock) => Some(lock.write_pid(Pid::current()).map_err(|e| (Step::WritePidFile, os_error(e)))?),
@@ -649,7 +661,7 @@ impl Plan {
         if let Some(credentials) = &credentials {
             privileges::drop_privileges(credentials)?;
         }
-        Ok((pidfile, ready_fd, notifier, daemon.manual_readiness))
+        Ok((pidfile, ready_fd, notifier, manual_readiness))
     }
 }
 
@@ -729,6 +741,7 @@ fn launcher_wait(
     read_end: OwnedFd,
     lock: Option<PidFileLock>,
     on_launched: Option<OnLaunched>,
+    plan: Plan,
 ) -> Result<DaemonGuard, DaemonError> {
     let intermediate = rustix::process::Pid::from_raw(intermediate.get() as i32);
     loop {
@@ -768,6 +781,7 @@ fn launcher_wait(
         sys::await_exit(pid, std::time::Duration::from_secs(1));
     }
     drop(lock);
+    drop(plan);
     Err(error)
 }
 

@@ -6,13 +6,16 @@ use std::os::fd::RawFd;
 use crate::sys;
 
 /// Closes every descriptor `>= 3` that is not in `keep`, with one `close_range` per gap between
-/// kept descriptors (never a loop over the whole `RLIMIT_NOFILE`, which can be 2^30).
-pub(crate) fn close_inherited_fds(keep: &[RawFd]) -> io::Result<()> {
-    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|&fd| fd >= 3).collect();
+/// kept descriptors (never a loop over the whole `RLIMIT_NOFILE`, which can be 2^30). Sorts
+/// `keep` in place: no allocation in the daemon.
+pub(crate) fn close_inherited_fds(keep: &mut [RawFd]) -> io::Result<()> {
     keep.sort_unstable();
-    keep.dedup();
     let mut next = 3;
-    for fd in keep {
+    for &fd in keep.iter() {
+        if fd < next {
+            // Below 3, or a duplicate.
+            continue;
+        }
         if fd > next {
             sys::close_range(next, fd - 1)?;
         }

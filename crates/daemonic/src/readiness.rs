@@ -35,8 +35,9 @@ impl Reporter {
     }
 
     pub(crate) fn pid(&self, pid: Pid) -> io::Result<()> {
-        let mut record = vec![b'P'];
-        record.extend_from_slice(&pid.get().to_le_bytes());
+        // On the stack: an allocation right after the fork dirties copy-on-write heap pages.
+        let mut record = [b'P', 0, 0, 0, 0];
+        record[1..].copy_from_slice(&pid.get().to_le_bytes());
         self.send(&record)
     }
 
@@ -103,25 +104,64 @@ const CLOSE_AFTER_READY: std::time::Duration = std::time::Duration::from_secs(5)
 /// returns only once the daemon no longer holds the pipe.
 pub(crate) fn await_report(fd: impl AsFd) -> io::Result<Report> {
     let fd = fd.as_fd();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 512];
+    let mut records = Records::default();
     let mut deadline = None;
     loop {
-        if deadline.is_none() && matches!(parse(&buf, false), Some(Report::Ready { .. })) {
+        if deadline.is_none() && matches!(parse(records.bytes(), false), Some(Report::Ready { .. })) {
             deadline = Some(std::time::Instant::now() + CLOSE_AFTER_READY);
         }
         if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() || !readable_within(fd, left)? {
-                return Ok(parse(&buf, true).unwrap_or(Report::Exited { pid: None }));
+                return Ok(parse(records.bytes(), true).unwrap_or(Report::Exited { pid: None }));
             }
         }
-        match rustix::io::read(fd, &mut chunk) {
-            Ok(0) => return Ok(parse(&buf, true).unwrap_or(Report::Exited { pid: None })),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        match records.read_from(fd) {
+            Ok(0) => return Ok(parse(records.bytes(), true).unwrap_or(Report::Exited { pid: None })),
+            Ok(_) => {}
             Err(Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// The bytes read so far: on the stack while they fit (success is a 5-byte pid record and a
+/// 1-byte "ready"; an allocation after the fork would dirty copy-on-write heap pages), on the
+/// heap for long error messages.
+struct Records {
+    inline: [u8; 64],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl Default for Records {
+    fn default() -> Records {
+        Records { inline: [0; 64], len: 0, heap: Vec::new() }
+    }
+}
+
+impl Records {
+    fn bytes(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+
+    fn read_from(&mut self, fd: std::os::fd::BorrowedFd<'_>) -> Result<usize, Errno> {
+        if self.heap.is_empty() && self.len < self.inline.len() {
+            let n = rustix::io::read(fd, &mut self.inline[self.len..])?;
+            self.len += n;
+            return Ok(n);
+        }
+        if self.heap.is_empty() {
+            self.heap.extend_from_slice(&self.inline);
+        }
+        let mut chunk = [0u8; 512];
+        let n = rustix::io::read(fd, &mut chunk)?;
+        self.heap.extend_from_slice(&chunk[..n]);
+        Ok(n)
     }
 }
 

@@ -320,12 +320,13 @@ fn ours_launcher(pidfile: &Path) {
 
 /// The floor: pipe, fork, setsid, fork, the daemon writes one byte, the launcher reads it.
 fn floor_launcher() {
-    double_fork_handshake(|_| {});
+    double_fork_handshake(false, |_| {});
 }
 
 /// Pipe, fork, setsid, fork; the daemon runs `in_daemon` (given the pipe's write end), writes
-/// the readiness byte and leaves; the launcher reaps the intermediate and reads the byte.
-fn double_fork_handshake(in_daemon: impl FnOnce(&OwnedFd)) {
+/// the readiness byte, closes the pipe and leaves; the launcher reaps the intermediate and reads
+/// the byte, then (`await_close`, a rule) end of file: it returns once the daemon holds no pipe.
+fn double_fork_handshake(await_close: bool, in_daemon: impl FnOnce(&OwnedFd)) {
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     // SAFETY: single-threaded.
     match unsafe { libc::fork() } {
@@ -349,6 +350,9 @@ fn double_fork_handshake(in_daemon: impl FnOnce(&OwnedFd)) {
             unsafe { libc::waitpid(intermediate, &mut status, 0) };
             let mut buf = [0u8; 1];
             rustix::io::read(&read, &mut buf).unwrap();
+            if await_close {
+                assert_eq!(rustix::io::read(&read, &mut buf).unwrap(), 0);
+            }
         }
     }
 }
@@ -356,13 +360,14 @@ fn double_fork_handshake(in_daemon: impl FnOnce(&OwnedFd)) {
 /// The floor plus exactly the steps DESIGN.md requires of a daemon start, written with
 /// rustix/libc: thread check, `/dev/null`, PID file (open, flock, fstat, lstat, write), pipe,
 /// fork, setsid, fork; in the daemon chdir, umask, every signal disposition and the mask,
-/// three dup2, close_range, the daemon's pid written; then the readiness byte.
+/// three dup2, close_range, the daemon's pid written (into the file the launcher locked
+/// empty); then the readiness byte, and the launcher waits for the pipe's end of file.
 fn rules_floor_launcher(pidfile: &Path) {
     assert_eq!(rustix::fs::stat("/proc/self/task").unwrap().st_nlink, 3);
     let null = rustix::fs::openat(CWD, "/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).unwrap();
+    // Locked empty in the launcher; the daemon writes the first pid (no truncate needed).
     let (fd, _) = rules_floor_lock(pidfile);
-    rustix::io::pwrite(&fd, b"1\n", 0).unwrap();
-    double_fork_handshake(|write| {
+    double_fork_handshake(true, |write| {
         rustix::process::chdir("/").unwrap();
         rustix::process::umask(Mode::empty());
         for signal in 1..=64 {
@@ -381,7 +386,6 @@ fn rules_floor_launcher(pidfile: &Path) {
         rustix::stdio::dup2_stdout(&null).unwrap();
         rustix::stdio::dup2_stderr(&null).unwrap();
         close_all_but(&[fd.as_raw_fd(), write.as_raw_fd()]);
-        rustix::fs::ftruncate(&fd, 0).unwrap();
         rustix::io::pwrite(&fd, b"2\n", 0).unwrap();
     });
 }
