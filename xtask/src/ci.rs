@@ -5,7 +5,8 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 /// The checks `--skip` can leave out.
-pub(crate) const CHECK_NAMES: &[&str] = &["fmt", "clippy", "test", "test-libc", "doc", "deny", "msrv", "cross"];
+pub(crate) const CHECK_NAMES: &[&str] =
+    &["fmt", "clippy", "test", "test-libc", "doc", "deny", "package", "msrv", "cross"];
 
 /// Command-line options of `cargo xtask ci`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -348,6 +349,18 @@ pub(crate) fn run(options: &Options) -> ExitCode {
             "cargo deny",
             "cargo-deny not installed; `cargo install --locked cargo-deny` (.ci/run does)",
         );
+    }
+
+    // Packages both crates and builds each against the other as the registry would see them
+    // (cargo's `--workspace` publishing overlays a local registry): a missing file, a broken
+    // dependency name or a manifest error fails here, before a release. `--allow-dirty`: the
+    // check is about what would ship, not about the state of the working tree.
+    if options.runs("package") {
+        let mut package = cargo();
+        package.args(["publish", "--dry-run", "--workspace", "--allow-dirty"]);
+        check(&mut records, "cargo publish --dry-run --workspace", in_root(package));
+    } else {
+        omit(&mut records, "cargo publish --dry-run --workspace");
     }
 
     match rust_version(&root) {

@@ -13,12 +13,13 @@ usage: cargo xtask <command>
 
 commands:
   ci [--strict] [--target T]... [--skip CHECK]...
-                  fmt, clippy, tests (both rustix backends), docs, cargo-deny, MSRV build and
-                  cross-target clippy; a check that cannot run here is SKIPPED with the reason
+                  fmt, clippy, tests (both rustix backends), docs, cargo-deny, packaging
+                  (cargo publish --dry-run --workspace), MSRV build and cross-target clippy;
+                  a check that cannot run here is SKIPPED with the reason
                   --strict       fail when any check was SKIPPED
                   --target T     check only these cross targets (`host`: this machine's)
                   --skip CHECK   leave a check out (fmt, clippy, test, test-libc, doc, deny,
-                                 msrv, cross), e.g. in a CI job that runs it elsewhere
+                                 package, msrv, cross), e.g. in a CI job that runs it elsewhere
   bench [--reps N] [--iters N] [--starts N] [--only OP]
                   benchmarks (release build): each operation beside the raw system-call
                   floor measured in the same run; prints ratios; never fails on timing

@@ -1,7 +1,7 @@
 //! A single-instance program: holds its PID file while it runs.
 //!
 //! ```text
-//! cargo run -p pidfile --example single_instance -- [PATH] [SECONDS]
+//! cargo run -p daemonic-pidfile --example single_instance -- [PATH] [SECONDS]
 //! ```
 //!
 //! A second copy started meanwhile prints `already running (pid N)` and exits with status 1.
