@@ -66,6 +66,26 @@ pub enum PidFileError {
         kind: FileKind,
     },
 
+    /// The file is locked, but by a process that cannot be identified: the file names no
+    /// credible holder (empty, garbage, a dead pid, or — on Linux — a process that does not
+    /// have the file open, such as a child that inherited someone's lock or a reader holding
+    /// `flock -s`). No pid is reported, so none can be signalled by mistake.
+    #[error("{}: locked by a process that cannot be identified (the file names no process holding it)", path.display())]
+    UnknownHolder {
+        /// The PID file.
+        path: PathBuf,
+    },
+
+    /// The file cannot be trusted to name the service: another name shares it (a hard link), or,
+    /// when running as root, another user owns it or can write it. It was left untouched.
+    #[error("refusing PID file {}: {reason}", path.display())]
+    Refused {
+        /// The PID file.
+        path: PathBuf,
+        /// Why.
+        reason: Refusal,
+    },
+
     /// A system call failed.
     #[error("cannot {op} PID file {}", path.display())]
     Io {
@@ -96,6 +116,52 @@ impl fmt::Display for HolderPid {
         match self.0 {
             Some(pid) => write!(f, "pid {pid}"),
             None => f.write_str("pid unknown"),
+        }
+    }
+}
+
+/// Why a PID file is not trusted, in [`PidFileError::Refused`].
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(
+///     pidfile::Refusal::ForeignOwner { uid: 65534 }.to_string(),
+///     "it is owned by uid 65534, not by root, who could make it name any process"
+/// );
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// `st_nlink > 1`: another name shares the file, and writing it would write that file too.
+    HardLinked {
+        /// The link count.
+        links: u64,
+    },
+    /// Running as root, the file belongs to another user.
+    ForeignOwner {
+        /// Its owner.
+        uid: u32,
+    },
+    /// Running as root, the file is writable by its group or by others.
+    WritableByOthers {
+        /// Its permission bits.
+        mode: u32,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::HardLinked { links } => {
+                write!(f, "it has {links} links, so another name shares it (a hard link) and would be written too")
+            }
+            Refusal::ForeignOwner { uid } => {
+                write!(f, "it is owned by uid {uid}, not by root, who could make it name any process")
+            }
+            Refusal::WritableByOthers { mode } => {
+                write!(f, "it is writable by group or others (mode {mode:o}), who could make it name any process")
+            }
         }
     }
 }
@@ -216,6 +282,8 @@ impl PidFileError {
     pub fn path(&self) -> &std::path::Path {
         match self {
             PidFileError::AlreadyRunning { path, .. }
+            | PidFileError::UnknownHolder { path }
+            | PidFileError::Refused { path, .. }
             | PidFileError::Malformed { path, .. }
             | PidFileError::NotRegularFile { path, .. }
             | PidFileError::Io { path, .. }
@@ -225,7 +293,8 @@ impl PidFileError {
 
     /// The [`io::ErrorKind`] this error converts to: the OS error's kind for
     /// [`Io`](PidFileError::Io) and [`RemoveDenied`](PidFileError::RemoveDenied),
-    /// [`AlreadyExists`](io::ErrorKind::AlreadyExists) for `AlreadyRunning`,
+    /// [`AlreadyExists`](io::ErrorKind::AlreadyExists) for `AlreadyRunning` and `UnknownHolder`,
+    /// [`PermissionDenied`](io::ErrorKind::PermissionDenied) for `Refused`,
     /// [`InvalidData`](io::ErrorKind::InvalidData) for `Malformed`,
     /// [`InvalidInput`](io::ErrorKind::InvalidInput) for `NotRegularFile`.
     ///
@@ -237,7 +306,8 @@ impl PidFileError {
     /// ```
     pub fn kind(&self) -> io::ErrorKind {
         match self {
-            PidFileError::AlreadyRunning { .. } => io::ErrorKind::AlreadyExists,
+            PidFileError::AlreadyRunning { .. } | PidFileError::UnknownHolder { .. } => io::ErrorKind::AlreadyExists,
+            PidFileError::Refused { .. } => io::ErrorKind::PermissionDenied,
             PidFileError::Malformed { .. } => io::ErrorKind::InvalidData,
             PidFileError::NotRegularFile { .. } => io::ErrorKind::InvalidInput,
             PidFileError::Io { source, .. } | PidFileError::RemoveDenied { source, .. } => source.kind(),

@@ -6,6 +6,7 @@
 compile_error!("the pidfile crate supports Unix platforms only");
 
 mod error;
+mod inspect;
 mod liveness;
 mod lock;
 mod pid;
@@ -14,7 +15,8 @@ mod read;
 mod stale;
 mod sys;
 
-pub use crate::error::{FileKind, Operation, PidFileError};
+pub use crate::error::{FileKind, Operation, PidFileError, Refusal};
+pub use crate::inspect::{inspect, Holder, Inspection};
 pub use crate::liveness::is_pid_running;
 pub use crate::lock::PidFileLock;
 pub use crate::pid::{ParsePidError, ParsePidErrorKind, Pid};

@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FlockOperation, OFlags, Stat, CWD};
 use rustix::io::Errno;
 
-use crate::read::{self, Content};
-use crate::stale::{judge_unlocked, wait_for_holder, Holder, Unlocked};
-use crate::{Operation, Pid, PidFile, PidFileError};
+use crate::inspect::refusal;
+use crate::read;
+use crate::stale::{judge_unlocked, wait_for_holder, Unlocked, Wait};
+use crate::{Operation, Pid, PidFile, PidFileError, Refusal};
 
 /// How many times to reopen a path that was unlinked or replaced between our `open` and our
 /// `flock` (each retry means another process removed or replaced the file in that window).
@@ -189,7 +190,7 @@ impl Locked {
     #[inline]
     pub(crate) fn acquire(path: &Path) -> Result<Locked, PidFileError> {
         let path = absolute(path)?;
-        let (fd, stat) = lock_path(&path, OFlags::RDWR | OFlags::CREATE)?;
+        let (fd, stat) = lock_trusted(&path)?;
         let mut len = 0;
         if stat.st_size != 0 {
             let content = read::read_content(&fd, &path)?;
@@ -329,6 +330,38 @@ fn absolute(path: &Path) -> Result<PathBuf, PidFileError> {
     Ok(cwd.join(path))
 }
 
+/// [`lock_path`] for writing, plus the trust rule of the security model:
+///
+/// - a file with more than one link is refused ([`Refusal::HardLinked`]): writing it would
+///   write the other name's file too (with `protected_hardlinks=0`, any file on the filesystem);
+/// - as root, an unlocked file that another user owns or that its group or others can write is
+///   never written into (its owner could keep making it name any process): since we hold its
+///   lock and the path still names it, nobody holds it, and its content is not believed — the
+///   name is unlinked and a fresh root-owned file is created in its place. This is safe in any
+///   directory: the old inode is never written, and the new one is opened `O_NOFOLLOW` by us.
+///   A locked one is reported as `AlreadyRunning` (its holder's pid only if credible).
+fn lock_trusted(path: &Path) -> Result<(OwnedFd, Stat), PidFileError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let (fd, stat) = lock_path(path, OFlags::RDWR | OFlags::CREATE)?;
+        match refusal(&stat) {
+            None => return Ok((fd, stat)),
+            Some(reason @ Refusal::HardLinked { .. }) => {
+                return Err(PidFileError::Refused { path: path.to_path_buf(), reason });
+            }
+            Some(_) => match rustix::fs::unlinkat(CWD, path, AtFlags::empty()) {
+                // Replaced below by a fresh file (the next `open` creates it).
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(PidFileError::io(path, Operation::Remove, e)),
+            },
+        }
+    }
+    Err(PidFileError::io(
+        path,
+        Operation::Lock,
+        std::io::Error::other(format!("a file owned by another user reappeared {MAX_ATTEMPTS} times")),
+    ))
+}
+
 /// Opens `path` and takes its exclusive lock, retrying while the path is unlinked or replaced
 /// between the `open` and the `flock` (DESIGN rule 2: without this re-check, two processes can
 /// each hold a lock, one on a file that no longer has a name).
@@ -342,8 +375,8 @@ pub(crate) fn lock_path(path: &Path, flags: OFlags) -> Result<(OwnedFd, Stat), P
         match locked {
             Ok(()) => {}
             Err(Errno::WOULDBLOCK) => {
-                if let Holder::Locked(content) = wait_for_holder(&fd, path, FlockOperation::NonBlockingLockExclusive)? {
-                    return Err(already_running(path, &content));
+                if let Wait::Locked(pid) = wait_for_holder(&fd, path, FlockOperation::NonBlockingLockExclusive)? {
+                    return Err(PidFileError::AlreadyRunning { path: path.to_path_buf(), pid });
                 }
             }
             Err(e) => return Err(PidFileError::io(path, Operation::Lock, e)),
@@ -357,8 +390,4 @@ pub(crate) fn lock_path(path: &Path, flags: OFlags) -> Result<(OwnedFd, Stat), P
         Operation::Lock,
         std::io::Error::other(format!("the file was removed or replaced {MAX_ATTEMPTS} times while being locked")),
     ))
-}
-
-fn already_running(path: &Path, content: &Content) -> PidFileError {
-    PidFileError::AlreadyRunning { path: path.to_path_buf(), pid: content.pid().ok() }
 }

@@ -293,6 +293,7 @@ impl AsFd for PidFile {
 ///
 /// - [`PidFileError::AlreadyRunning`] when a process holds the lock or the file names a live
 ///   non-locking writer (nothing is removed);
+/// - [`PidFileError::Refused`] for a file with more than one link (nothing is removed);
 /// - [`PidFileError::NotRegularFile`] for a symlink, FIFO, socket, device or directory;
 /// - [`PidFileError::Io`] when a system call fails.
 #[doc(alias = "remove")]
@@ -305,6 +306,11 @@ pub fn remove_pidfile(path: impl AsRef<Path>) -> Result<(), PidFileError> {
         }
         Err(e) => return Err(e),
     };
+    if let Some(reason @ crate::Refusal::HardLinked { .. }) = crate::inspect::refusal(&stat) {
+        // Removing one name of a shared file is harmless, but the file is not a PID file we
+        // can judge: someone else owns that inode too.
+        return Err(PidFileError::Refused { path: path.to_path_buf(), reason });
+    }
     let content = read::read_content(&fd, path)?;
     if let Unlocked::Live(pid) = judge_unlocked(&content, &stat) {
         return Err(PidFileError::AlreadyRunning { path: path.to_path_buf(), pid: Some(pid) });

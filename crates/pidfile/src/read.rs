@@ -29,8 +29,23 @@ const PID_FILE_MODE: Mode = Mode::from_raw_mode(0o644);
 
 /// Opens `path` with [`SAFE_OPEN`] plus `flags`, and names what is there when it is not a
 /// regular file.
+///
+/// `lstat` first: a device, FIFO or socket at the path is refused without being opened, since
+/// opening a device can act (`/dev/ptmx` allocates a terminal, `/dev/watchdog` arms the
+/// watchdog). Between the `lstat` and the `open` only someone able to create device nodes
+/// (root) could put one there; symlinks are never followed (`O_NOFOLLOW`) and the `fstat` after
+/// the open refuses anything that is not a regular file all the same.
 #[inline]
 pub(crate) fn open(path: &Path, flags: OFlags) -> Result<OwnedFd, PidFileError> {
+    match rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => {
+            if let Some(kind) = not_regular(&stat) {
+                return Err(PidFileError::NotRegularFile { path: path.to_path_buf(), kind });
+            }
+        }
+        Err(Errno::NOENT) if flags.contains(OFlags::CREATE) => {}
+        Err(e) => return Err(PidFileError::io(path, Operation::Open, e)),
+    }
     rustix::fs::openat(CWD, path, flags | SAFE_OPEN, PID_FILE_MODE).map_err(|errno| {
         // ELOOP (Linux), EMLINK (FreeBSD), EFTYPE (NetBSD) for a symlink, EISDIR for a directory,
         // ENXIO for a socket: look at what is there to say so plainly.
@@ -71,7 +86,7 @@ pub(crate) fn names_inode(path: &Path, stat: &Stat) -> Result<bool, PidFileError
 }
 
 /// The first [`MAX_PID_FILE_LEN`] bytes of a PID file (one more, to tell that there is more).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Content {
     buf: [u8; MAX_PID_FILE_LEN + 1],
     len: usize,

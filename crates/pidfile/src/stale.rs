@@ -1,14 +1,15 @@
-//! Who holds a PID file: the staleness rule, [`running_pid`] and [`pidfile_is_stale`].
+//! Who holds a PID file: the staleness rule, the holder's credibility, [`running_pid`] and
+//! [`pidfile_is_stale`].
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::Duration;
 
-use rustix::fs::{FlockOperation, OFlags, Stat};
+use rustix::fs::{FlockOperation, Stat};
 use rustix::io::Errno;
 
 use crate::read::{self, Content};
-use crate::{is_pid_running, sys, Operation, Pid, PidFileError};
+use crate::{is_pid_running, sys, Holder, Operation, Pid, PidFileError};
 
 /// How often, and how long apart, a locked file is re-read while its holder has not written its
 /// pid yet (the window between its `flock` and its `write`). FreeBSD's `pidfile_open` uses the
@@ -38,87 +39,74 @@ pub(crate) fn judge_unlocked(content: &Content, stat: &Stat) -> Unlocked {
 }
 
 /// The outcome of waiting on a file someone else had locked.
-pub(crate) enum Holder {
+pub(crate) enum Wait {
     /// The lock became ours (`relock` succeeded) during the wait.
     Released,
-    /// Still locked; the last content read.
-    Locked(Content),
+    /// Still locked; the holder's pid if the file names a credible one, else `None`.
+    Locked(Option<Pid>),
 }
 
 /// Called after `flock` failed with `EWOULDBLOCK`: re-reads the file until it names a credible
 /// holder, retrying `relock` in between, for at most [`HOLDER_RETRIES`] × [`HOLDER_RETRY_DELAY`].
 ///
 /// Credible: the calling process, or a process rule 4 would call live (running, not a zombie,
-/// started before the file was written). Anything else is retried: an empty file (a new holder
-/// between its `flock` and its `write`), an old holder's pid, or a lock that is only borrowed —
-/// a child forked by another thread of some process inherits that process's descriptors until
-/// it `exec`s, `O_CLOEXEC` or not, and with them a lock taken in that instant.
-pub(crate) fn wait_for_holder(fd: impl AsFd, path: &Path, relock: FlockOperation) -> Result<Holder, PidFileError> {
+/// not a kernel thread, started before the file was written) that — on Linux, where
+/// `/proc/PID/fd` is readable — has this very file open. Anything else is retried, then
+/// reported as an unknown holder: an empty file (a new holder between its `flock` and its
+/// `write`), an old holder's pid, a lock only borrowed by a child another process is forking
+/// (it inherits descriptors until it `exec`s, `O_CLOEXEC` or not), or a lock held by a reader
+/// (`flock -s`) or a stray child while the file names someone else.
+pub(crate) fn wait_for_holder(fd: impl AsFd, path: &Path, relock: FlockOperation) -> Result<Wait, PidFileError> {
     let fd = fd.as_fd();
     let mut attempt = 0;
     loop {
         let content = read::read_content(fd, path)?;
-        if attempt == HOLDER_RETRIES || is_credible_holder(fd, path, &content)? {
-            return Ok(Holder::Locked(content));
+        if let Some(pid) = credible_holder(fd, path, &content)? {
+            return Ok(Wait::Locked(Some(pid)));
+        }
+        if attempt == HOLDER_RETRIES {
+            return Ok(Wait::Locked(None));
         }
         attempt += 1;
         std::thread::sleep(HOLDER_RETRY_DELAY);
         match rustix::fs::flock(fd, relock) {
-            Ok(()) => return Ok(Holder::Released),
+            Ok(()) => return Ok(Wait::Released),
             Err(Errno::WOULDBLOCK) => {}
             Err(e) => return Err(PidFileError::io(path, Operation::Lock, e)),
         }
     }
 }
 
-fn is_credible_holder(fd: BorrowedFd<'_>, path: &Path, content: &Content) -> Result<bool, PidFileError> {
-    Ok(match content.pid() {
-        Err(_) => false,
-        Ok(pid) if pid == Pid::current() => true,
-        // A fresh `fstat`: the holder may have just rewritten the file.
-        Ok(_) => judge_unlocked(content, &read::stat_regular(fd, path)?) != Unlocked::Stale,
-    })
-}
-
-/// What a look at a PID file found, without disturbing its holder.
-enum Probe {
-    Locked(Content),
-    Unlocked(Unlocked),
-}
-
-/// Opens `path` read-only and tests its lock with `LOCK_SH|LOCK_NB`, held only for the few
-/// microseconds of the test (a creator that meets it retries, see [`wait_for_holder`]).
-/// `Ok(None)` when there is no file.
-fn probe(path: &Path) -> Result<Option<Probe>, PidFileError> {
-    let fd = match read::open(path, OFlags::RDONLY) {
-        Ok(fd) => fd,
-        Err(PidFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let stat = read::stat_regular(&fd, path)?;
-    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
-        Ok(()) => {}
-        Err(Errno::WOULDBLOCK) => {
-            if let Holder::Locked(content) = wait_for_holder(&fd, path, FlockOperation::NonBlockingLockShared)? {
-                return Ok(Some(Probe::Locked(content)));
-            }
-        }
-        Err(e) => return Err(PidFileError::io(path, Operation::Lock, e)),
+/// The pid the locked file names, if that process can be its holder (see [`wait_for_holder`]).
+fn credible_holder(fd: BorrowedFd<'_>, path: &Path, content: &Content) -> Result<Option<Pid>, PidFileError> {
+    let Ok(pid) = content.pid() else { return Ok(None) };
+    if pid == Pid::current() {
+        return Ok(Some(pid));
     }
-    let content = read::read_content(&fd, path)?;
-    Ok(Some(Probe::Unlocked(judge_unlocked(&content, &stat))))
+    // A fresh `fstat`: the holder may have just rewritten the file.
+    let stat = read::stat_regular(fd, path)?;
+    if judge_unlocked(content, &stat) == Unlocked::Stale {
+        return Ok(None);
+    }
+    #[allow(clippy::unnecessary_cast)]
+    let open = sys::has_open(pid, stat.st_dev as u64, stat.st_ino as u64);
+    Ok((open != Some(false)).then_some(pid))
 }
 
 /// The pid of the process holding a PID file, if any (for `status` and `stop` commands).
 ///
-/// - a **locked** file: its holder's pid (a file that is empty, or names no credible holder, is
-///   re-read for up to 100 ms: a new holder may be between its `flock` and its `write`, or the
-///   lock may only be borrowed by a child some other process is forking);
+/// - a **locked** file: its holder's pid, when the file names a credible holder (a file that
+///   is empty, or names no credible holder, is re-read for up to 100 ms: a new holder may be
+///   between its `flock` and its `write`, or the lock may only be borrowed by a child some
+///   other process is forking); otherwise [`PidFileError::UnknownHolder`], never a pid that
+///   does not hold the file;
 /// - an **unlocked** file naming a live process that started before the file was written (a
 ///   non-locking writer such as the Python original): that pid;
-/// - a missing or **stale** file (no pid, a dead pid, a zombie, a reused pid): `None`.
+/// - a missing or **stale** file (no pid, a dead pid, a zombie, a reused pid, a kernel
+///   thread): `None`.
 ///
-/// The check takes a shared lock for a few microseconds and never modifies the file.
+/// The check takes a shared lock for a few microseconds and never modifies the file. To decide
+/// more than this on one descriptor (owner, mode, links), use [`inspect`](crate::inspect).
 ///
 /// # Examples
 ///
@@ -139,22 +127,26 @@ fn probe(path: &Path) -> Result<Option<Probe>, PidFileError> {
 ///
 /// # Errors
 ///
-/// - [`PidFileError::Malformed`] when the file is locked but names no valid pid;
+/// - [`PidFileError::UnknownHolder`] when the file is locked but names no credible holder;
 /// - [`PidFileError::NotRegularFile`] for a symlink, FIFO, socket, device or directory;
 /// - [`PidFileError::Io`] when it cannot be opened (other than not existing), locked or read.
 ///
 /// # Platform notes
 ///
-/// For unlocked files, Linux also reads `/proc/PID/stat`: a zombie is not a holder, nor is a
-/// process that started more than a second after the file was written (PID reuse). Elsewhere
-/// any process with the file's pid counts as the holder of an unlocked file.
+/// Linux also reads `/proc/PID/stat`: a zombie, a kernel thread, or a process that started
+/// more than a second after the file was written (PID reuse) is not a holder; and, where
+/// `/proc/PID/fd` is readable (our own processes, or any as root), a locked file's holder must
+/// have the file open. Elsewhere any running process with the file's pid counts.
 pub fn running_pid(path: impl AsRef<Path>) -> Result<Option<Pid>, PidFileError> {
     let path = path.as_ref();
-    Ok(match probe(path)? {
-        None | Some(Probe::Unlocked(Unlocked::Stale)) => None,
-        Some(Probe::Unlocked(Unlocked::Live(pid))) => Some(pid),
-        Some(Probe::Locked(content)) => Some(content.pid_or_malformed(path)?),
-    })
+    match crate::inspect(path)? {
+        None => Ok(None),
+        Some(inspection) => match inspection.holder() {
+            Holder::Nobody => Ok(None),
+            Holder::Process(pid) => Ok(Some(pid)),
+            Holder::Unknown => Err(PidFileError::UnknownHolder { path: path.to_path_buf() }),
+        },
+    }
 }
 
 /// Whether a PID file is stale: left behind by a process that is gone, so that
@@ -162,11 +154,11 @@ pub fn running_pid(path: impl AsRef<Path>) -> Result<Option<Pid>, PidFileError> 
 ///
 /// A file locked by a live holder is never stale, whatever it contains. An unlocked file is
 /// stale when it names no valid pid (empty, garbage), a process that is not running, the calling
-/// process, or (Linux) a zombie or a process that started after the file was last modified (the
-/// pid was reused). An unlocked file naming a live process that predates it belongs to a non-locking
-/// writer and is not stale. A missing file is not stale (`Ok(false)`), as the Python original
-/// documents: "Returns `True` if PID file exists and contains a not-running PID". The file is
-/// never modified.
+/// process, or (Linux) a zombie, a kernel thread, or a process that started after the file was
+/// last modified (the pid was reused). An unlocked file naming a live process that predates it
+/// belongs to a non-locking writer and is not stale. A missing file is not stale (`Ok(false)`),
+/// as the Python original documents: "Returns `True` if PID file exists and contains a
+/// not-running PID". The file is never modified.
 ///
 /// # Examples
 ///
@@ -195,9 +187,5 @@ pub fn running_pid(path: impl AsRef<Path>) -> Result<Option<Pid>, PidFileError> 
 ///
 /// See [`running_pid`]: PID reuse is detected on Linux only.
 pub fn pidfile_is_stale(path: impl AsRef<Path>) -> Result<bool, PidFileError> {
-    let path = path.as_ref();
-    match probe(path)? {
-        None | Some(Probe::Locked(_)) | Some(Probe::Unlocked(Unlocked::Live(_))) => Ok(false),
-        Some(Probe::Unlocked(Unlocked::Stale)) => Ok(true),
-    }
+    Ok(crate::inspect(path.as_ref())?.is_some_and(|inspection| inspection.is_stale()))
 }

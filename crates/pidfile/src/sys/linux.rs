@@ -14,13 +14,14 @@ use crate::Pid;
 const REUSE_SLACK: Duration = Duration::from_secs(1);
 
 /// Whether the live-looking `pid` cannot be the writer of the file described by `stat`: it is a
-/// zombie (it exited; `kill(pid, 0)` still succeeds until it is reaped), or it started after the
-/// file was last modified. `false` when it cannot tell.
+/// zombie (it exited; `kill(pid, 0)` still succeeds until it is reaped), a kernel thread
+/// (`PF_KTHREAD`), or it started after the file was last modified. `false` when it cannot tell.
 pub(crate) fn not_the_writer(pid: Pid, stat: &rustix::fs::Stat) -> bool {
     let Some(process) = read_stat(pid) else {
         return false;
     };
-    if process.zombie {
+    // A kernel thread (kthreadd, pid 2, and its children) never wrote a PID file.
+    if process.zombie || process.kernel_thread {
         return true;
     }
     let (Ok(secs), Ok(nanos)) = (u64::try_from(stat.st_mtime), u32::try_from(stat.st_mtime_nsec)) else {
@@ -34,7 +35,31 @@ pub(crate) fn not_the_writer(pid: Pid, stat: &rustix::fs::Stat) -> bool {
 
 struct ProcStat {
     zombie: bool,
+    kernel_thread: bool,
     started: Option<SystemTime>,
+}
+
+/// `PF_KTHREAD` in field 9 (flags) of `/proc/PID/stat` (include/linux/sched.h).
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// Whether process `pid` has the file (`dev`, `ino`) open, from `/proc/PID/fd`: `None` when that
+/// cannot be read (another user's process without privileges, no `/proc`, the process gone).
+/// This is how a lock holder is told apart from a process the file merely names: the kernel
+/// does not say who holds an `flock` lock, but the holder must have the file open.
+pub(crate) fn has_open(pid: Pid, dev: u64, ino: u64) -> Option<bool> {
+    let dir = format!("/proc/{pid}/fd");
+    let entries = std::fs::read_dir(&dir).ok()?;
+    for entry in entries {
+        let Ok(entry) = entry else { continue };
+        // `stat` follows the magic link to the open file itself.
+        if let Ok(stat) = rustix::fs::stat(entry.path()) {
+            #[allow(clippy::unnecessary_cast)]
+            if (stat.st_dev as u64, stat.st_ino as u64) == (dev, ino) {
+                return Some(true);
+            }
+        }
+    }
+    Some(false)
 }
 
 /// Field 3 (state) and 22 (start time, in clock ticks since boot) of `/proc/PID/stat`; `None`
@@ -58,8 +83,11 @@ fn read_stat(pid: Pid) -> Option<ProcStat> {
     // After ')': field 3 (state) is index 0, so field 22 (starttime) is index 19.
     let mut fields = std::str::from_utf8(after_comm).ok()?.split_ascii_whitespace();
     let zombie = fields.next()? == "Z";
-    let started = fields.nth(18).and_then(|ticks| ticks.parse().ok()).and_then(start_time);
-    Some(ProcStat { zombie, started })
+    // Field 9 (flags) is index 6, so 5 fields after the state.
+    let flags: u64 = fields.nth(5)?.parse().ok()?;
+    // Field 22 (starttime) is index 19: 12 fields after the flags.
+    let started = fields.nth(12).and_then(|ticks| ticks.parse().ok()).and_then(start_time);
+    Some(ProcStat { zombie, kernel_thread: flags & PF_KTHREAD != 0, started })
 }
 
 /// The wall-clock time `ticks` clock ticks after boot.
@@ -92,6 +120,27 @@ mod tests {
         let age = SystemTime::now().duration_since(started).expect("started before now");
         // The test binary started at most minutes ago (generous: slow CI machines).
         assert!(age < Duration::from_secs(3600), "age {age:?}");
+    }
+
+    #[test]
+    fn kthreadd_is_a_kernel_thread_and_we_are_not() {
+        let is_kernel_thread = |pid: Pid| read_stat(pid).is_some_and(|p| p.kernel_thread);
+        assert!(!is_kernel_thread(Pid::current()));
+        // In a PID namespace pid 2 may be an ordinary process, or none: only check the real one.
+        let comm = std::fs::read_to_string("/proc/2/comm").unwrap_or_default();
+        if comm.trim() == "kthreadd" {
+            assert!(is_kernel_thread(Pid::new(2).unwrap()));
+        }
+    }
+
+    #[test]
+    fn we_have_our_own_open_file_open() {
+        let file = tempfile::tempfile().unwrap();
+        let stat = rustix::fs::fstat(&file).unwrap();
+        #[allow(clippy::unnecessary_cast)]
+        let (dev, ino) = (stat.st_dev as u64, stat.st_ino as u64);
+        assert_eq!(has_open(Pid::current(), dev, ino), Some(true));
+        assert_eq!(has_open(Pid::current(), dev, ino.wrapping_add(1)), Some(false));
     }
 
     #[test]

@@ -1,0 +1,416 @@
+//! [`inspect`]: one open of a PID file, and every fact a `status` or `stop` command decides on,
+//! taken from that one descriptor.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, FlockOperation, OFlags, Stat, CWD};
+use rustix::io::Errno;
+
+use crate::read::{self, Content};
+use crate::stale::{judge_unlocked, wait_for_holder, Unlocked, Wait};
+use crate::{sys, Operation, Pid, PidFileError, Refusal};
+
+/// Who holds a PID file, as [`Inspection::holder`] judges it.
+///
+/// # Examples
+///
+/// ```
+/// use pidfile::{Holder, PidFile};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.pid");
+/// let guard = PidFile::create(&path)?;
+/// let seen = pidfile::inspect(&path)?.expect("the file exists");
+/// assert_eq!(seen.holder(), Holder::Process(guard.pid()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Holder {
+    /// Nobody: the file is stale (unlocked, and names no live process that could have written it).
+    Nobody,
+    /// This process: the lock's holder named in the file, or the live non-locking writer of an
+    /// unlocked file.
+    Process(Pid),
+    /// The file is locked, but names no credible holder (see
+    /// [`PidFileError::UnknownHolder`]). No pid is given, so none can be signalled by mistake.
+    Unknown,
+}
+
+/// What one look at a PID file found, all of it through one descriptor: its lock, its content,
+/// its owner, mode and link count (`fstat`). Returned by [`inspect`].
+///
+/// A command that acts on a PID file (signals its holder, removes it) must decide on one
+/// descriptor, never on a second lookup of the path: between two lookups anyone who can write
+/// the directory can delete, replace or exchange (`renameat2(RENAME_EXCHANGE)`) the file. The
+/// inspection keeps its descriptor open, so later checks ([`is_released`](Inspection::is_released),
+/// [`holds_open`](Inspection::holds_open)) and the removal
+/// ([`remove_if_stale`](Inspection::remove_if_stale)) are about the same file.
+///
+/// # Examples
+///
+/// ```
+/// use pidfile::{Holder, PidFile};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.pid");
+/// assert!(pidfile::inspect(&path)?.is_none());
+///
+/// std::fs::write(&path, "999999999\n")?; // left by a crash
+/// let seen = pidfile::inspect(&path)?.unwrap();
+/// assert_eq!((seen.holder(), seen.pid(), seen.links()), (Holder::Nobody, pidfile::Pid::new(999999999), 1));
+/// assert!(seen.remove_if_stale()?);
+/// assert!(!path.exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Inspection {
+    fd: OwnedFd,
+    path: PathBuf,
+    stat: Stat,
+    content: Content,
+    /// `Some(holder)` when it was locked (the holder if credible), `None` when it was not.
+    locked: Option<Option<Pid>>,
+    unlocked: Unlocked,
+}
+
+/// Opens the PID file once, read-only, and reports what it shows: holder, content, owner, mode
+/// and link count, all from that descriptor. `Ok(None)` when there is no file.
+///
+/// The lock is tested with `LOCK_SH|LOCK_NB`, held only for the microseconds of the test. A
+/// locked file whose content names no credible holder is re-read for up to 100 ms (a new
+/// holder between its `flock` and its `write`), as in [`running_pid`](crate::running_pid).
+/// The file is never modified.
+///
+/// # Examples
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.pid");
+/// let guard = pidfile::PidFile::create(&path)?;
+/// let seen = pidfile::inspect(&path)?.unwrap();
+/// assert!(seen.is_locked());
+/// assert_eq!(seen.pid(), Some(guard.pid()));
+/// assert_eq!(seen.mode() & 0o022, 0); // 0644 less the umask
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// - [`PidFileError::NotRegularFile`] for a symlink, FIFO, socket, device or directory (never
+///   opened);
+/// - [`PidFileError::Io`] when the file exists but cannot be opened, locked or read.
+pub fn inspect(path: impl AsRef<Path>) -> Result<Option<Inspection>, PidFileError> {
+    let path = path.as_ref();
+    let fd = match read::open(path, OFlags::RDONLY) {
+        Ok(fd) => fd,
+        Err(PidFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let locked = match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => None,
+        Err(Errno::WOULDBLOCK) => match wait_for_holder(&fd, path, FlockOperation::NonBlockingLockShared)? {
+            Wait::Released => None,
+            Wait::Locked(holder) => Some(holder),
+        },
+        Err(e) => return Err(PidFileError::io(path, Operation::Lock, e)),
+    };
+    if locked.is_none() {
+        unlock_private(&fd, path)?;
+    }
+    // After the lock test: what the holder wrote, and the mtime of that write.
+    let stat = read::stat_regular(&fd, path)?;
+    let content = read::read_content(&fd, path)?;
+    let unlocked = judge_unlocked(&content, &stat);
+    Ok(Some(Inspection { fd, path: path.to_path_buf(), stat, content, locked, unlocked }))
+}
+
+/// Drops the shared lock our test just took. `LOCK_UN` releases a lock for every descriptor of
+/// the same open file description; this one was opened here, is close-on-exec and is never
+/// shared, so only our own test lock goes (kept, it would make a `create` meanwhile fail).
+fn unlock_private(fd: &OwnedFd, path: &Path) -> Result<(), PidFileError> {
+    rustix::fs::flock(fd, FlockOperation::Unlock).map_err(|e| PidFileError::io(path, Operation::Lock, e))
+}
+
+impl Inspection {
+    /// The path given to [`inspect`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// std::fs::write(&path, "")?;
+    /// assert_eq!(pidfile::inspect(&path)?.unwrap().path(), path);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Who holds the file (see [`Holder`]): the credible holder of a locked file, the live
+    /// non-locking writer of an unlocked one, [`Holder::Unknown`] for a lock nobody credible
+    /// claims, [`Holder::Nobody`] for a stale file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// std::fs::write(&path, "garbage")?;
+    /// assert_eq!(pidfile::inspect(&path)?.unwrap().holder(), pidfile::Holder::Nobody);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn holder(&self) -> Holder {
+        match (self.locked, &self.unlocked) {
+            (Some(Some(pid)), _) => Holder::Process(pid),
+            (Some(None), _) => Holder::Unknown,
+            (None, Unlocked::Live(pid)) => Holder::Process(*pid),
+            (None, Unlocked::Stale) => Holder::Nobody,
+        }
+    }
+
+    /// Whether the file was locked when inspected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// let guard = pidfile::PidFile::create(&path)?;
+    /// assert!(pidfile::inspect(&path)?.unwrap().is_locked());
+    /// # drop(guard);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_locked(&self) -> bool {
+        self.locked.is_some()
+    }
+
+    /// Whether the file is stale: unlocked, and naming no live process that could have written
+    /// it (see [`pidfile_is_stale`](crate::pidfile_is_stale)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// std::fs::write(&path, "")?;
+    /// assert!(pidfile::inspect(&path)?.unwrap().is_stale());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_stale(&self) -> bool {
+        self.holder() == Holder::Nobody
+    }
+
+    /// The pid the file's content names, if it is a valid pid — whether or not that process
+    /// holds the file ([`holder`](Inspection::holder) says that).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// std::fs::write(&path, "42\n")?;
+    /// assert_eq!(pidfile::inspect(&path)?.unwrap().pid(), pidfile::Pid::new(42));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pid(&self) -> Option<Pid> {
+        self.content.pid().ok()
+    }
+
+    /// The file's owner (`st_uid`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// std::fs::write(&path, "")?;
+    /// assert_eq!(pidfile::inspect(&path)?.unwrap().owner(), rustix::process::geteuid().as_raw());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn owner(&self) -> u32 {
+        self.stat.st_uid
+    }
+
+    /// The file's permission bits (`st_mode & 0o7777`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// std::fs::write(&path, "")?;
+    /// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640))?;
+    /// assert_eq!(pidfile::inspect(&path)?.unwrap().mode(), 0o640);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn mode(&self) -> u32 {
+        #[allow(clippy::unnecessary_cast)] // `mode_t` is u16 on macOS and the BSDs.
+        let mode = self.stat.st_mode as u32;
+        mode & 0o7777
+    }
+
+    /// The file's link count (`st_nlink`): more than 1 means another name shares it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// std::fs::write(&path, "")?;
+    /// std::fs::hard_link(&path, dir.path().join("other"))?;
+    /// assert_eq!(pidfile::inspect(&path)?.unwrap().links(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn links(&self) -> u64 {
+        #[allow(clippy::unnecessary_cast)] // `nlink_t` differs in width per platform.
+        let links = self.stat.st_nlink as u64;
+        links
+    }
+
+    /// Why the calling process should not act on this file's word (signal the pid it names):
+    /// it has more than one link, or — when the caller is root — another user owns it or its
+    /// group or others can write it, so someone else could have made it name any process.
+    /// `None` when it is trustworthy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// std::fs::write(&path, "")?;
+    /// std::fs::hard_link(&path, dir.path().join("other"))?;
+    /// assert_eq!(
+    ///     pidfile::inspect(&path)?.unwrap().refusal(),
+    ///     Some(pidfile::Refusal::HardLinked { links: 2 })
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn refusal(&self) -> Option<Refusal> {
+        refusal(&self.stat)
+    }
+
+    /// Whether process `pid` has this very file open (Linux: `/proc/PID/fd`, compared by device
+    /// and inode). `None` when that cannot be told: another user's process without privileges,
+    /// or a platform without `/proc`. A process that does not have the file open cannot hold its
+    /// lock: check this before signalling the pid a locked file names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// let guard = pidfile::PidFile::create(&path)?;
+    /// let seen = pidfile::inspect(&path)?.unwrap();
+    /// if cfg!(target_os = "linux") {
+    ///     assert_eq!(seen.holds_open(guard.pid()), Some(true));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Platform notes
+    ///
+    /// Linux only; `None` elsewhere.
+    pub fn holds_open(&self, pid: Pid) -> Option<bool> {
+        #[allow(clippy::unnecessary_cast)]
+        sys::has_open(pid, self.stat.st_dev as u64, self.stat.st_ino as u64)
+    }
+
+    /// Whether nobody holds this file's lock any more (tested on the inspection's own
+    /// descriptor with `LOCK_SH|LOCK_NB`, so it is about the same file whatever happened to the
+    /// path): after a signal, the proof that the holder exited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// let guard = pidfile::PidFile::create(&path)?;
+    /// let seen = pidfile::inspect(&path)?.unwrap();
+    /// assert!(!seen.is_released()?);
+    /// drop(guard);
+    /// assert!(seen.is_released()?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PidFileError::Io`] with [`Operation::Lock`].
+    pub fn is_released(&self) -> Result<bool, PidFileError> {
+        match rustix::fs::flock(&self.fd, FlockOperation::NonBlockingLockShared) {
+            Ok(()) => unlock_private(&self.fd, &self.path).map(|()| true),
+            Err(Errno::WOULDBLOCK) => Ok(false),
+            Err(e) => Err(PidFileError::io(&self.path, Operation::Lock, e)),
+        }
+    }
+
+    /// Removes the file if it is (still) stale and the path still names the inspected file:
+    /// takes its exclusive lock on the inspection's descriptor, re-reads it, checks the path
+    /// with `lstat`, and unlinks while locked. Returns whether it removed the file; a file
+    /// someone holds, rewrote with a live pid, or replaced at the path is left alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// std::fs::write(&path, "999999999\n")?;
+    /// assert!(pidfile::inspect(&path)?.unwrap().remove_if_stale()?);
+    /// assert!(!path.exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PidFileError::Io`] when locking, reading or unlinking fails (other than the file being
+    /// gone already).
+    pub fn remove_if_stale(self) -> Result<bool, PidFileError> {
+        let path = &self.path;
+        match rustix::fs::flock(&self.fd, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(Errno::WOULDBLOCK) => return Ok(false),
+            Err(e) => return Err(PidFileError::io(path, Operation::Lock, e)),
+        }
+        let stat = read::stat_regular(&self.fd, path)?;
+        let content = read::read_content(&self.fd, path)?;
+        if judge_unlocked(&content, &stat) != Unlocked::Stale || !read::names_inode(path, &stat)? {
+            return Ok(false);
+        }
+        match rustix::fs::unlinkat(CWD, path, AtFlags::empty()) {
+            Ok(()) => Ok(true),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(PidFileError::io(path, Operation::Remove, e)),
+        }
+    }
+}
+
+impl AsFd for Inspection {
+    /// The inspection's read-only descriptor.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// The trust rule of the security model: never more than one link; as root, owned by root and
+/// writable by nobody else.
+pub(crate) fn refusal(stat: &Stat) -> Option<Refusal> {
+    #[allow(clippy::unnecessary_cast)]
+    let (links, mode) = (stat.st_nlink as u64, stat.st_mode as u32 & 0o7777);
+    if links > 1 {
+        return Some(Refusal::HardLinked { links });
+    }
+    if !rustix::process::geteuid().is_root() {
+        return None;
+    }
+    if stat.st_uid != 0 {
+        return Some(Refusal::ForeignOwner { uid: stat.st_uid });
+    }
+    if mode & 0o022 != 0 {
+        return Some(Refusal::WritableByOthers { mode });
+    }
+    None
+}
