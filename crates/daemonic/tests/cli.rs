@@ -189,6 +189,7 @@ fn stop_harms_nothing_it_does_not_hold() {
     stop_refuses(&t, "1\n", "refusing to signal PID 1");
     // An unlocked file naming an unrelated process that started after the file was written.
     let mut bystander = Command::new("sleep").arg("1000").spawn().unwrap();
+    let _reaped = Reaped(bystander.id()); // even if an assertion fails
     std::fs::write(t.pidfile(), format!("{}\n", bystander.id())).unwrap();
     let old = rustix::fs::Timespec { tv_sec: 1_000_000_000, tv_nsec: 0 };
     let times = rustix::fs::Timestamps { last_access: old, last_modification: old };
@@ -214,11 +215,12 @@ fn root_refuses_a_world_writable_or_foreign_pid_file() {
     use std::os::unix::fs::PermissionsExt;
     let t = Test::new();
     let mut bystander = Command::new("sleep").arg("1000").spawn().unwrap();
+    let _reaped = Reaped(bystander.id()); // even if an assertion fails
     std::fs::write(t.pidfile(), format!("{}\n", bystander.id())).unwrap();
     std::fs::set_permissions(t.pidfile(), std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = t.stop(&[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("is group- or world-writable"), "{}", text(&out));
+    assert!(text(&out).contains("writable by group or others (mode 666)"), "{}", text(&out));
     std::fs::set_permissions(t.pidfile(), std::fs::Permissions::from_mode(0o644)).unwrap();
     rustix::fs::chown(t.pidfile(), Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
     let out = t.stop(&[]);

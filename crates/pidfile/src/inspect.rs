@@ -219,6 +219,27 @@ impl Inspection {
         self.content.pid().ok()
     }
 
+    /// The pid the content names, read strictly as [`read_pid`](crate::read_pid) does but from
+    /// the inspected descriptor's content.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// std::fs::write(&path, "12abc\n")?;
+    /// let err = pidfile::inspect(&path)?.unwrap().read_pid().unwrap_err();
+    /// assert!(matches!(err, pidfile::PidFileError::Malformed { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PidFileError::Malformed`] when the content is not exactly one valid pid.
+    pub fn read_pid(&self) -> Result<Pid, PidFileError> {
+        self.content.pid_or_malformed(&self.path)
+    }
+
     /// The file's owner (`st_uid`).
     ///
     /// # Examples

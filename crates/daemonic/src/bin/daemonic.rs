@@ -4,14 +4,13 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, RawFd};
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use daemonic::{Account, Daemon, DaemonError};
-use pidfile::{Pid, PidFileError};
+use pidfile::{Holder, Pid, PidFileError};
 use rustix::process::Signal;
 
 const USAGE: &str = "\
@@ -58,10 +57,12 @@ const STOP_USAGE: &str = "\
 usage: daemonic stop --pidfile FILE [--signal SIG] [--timeout SECS] [--kill]
 
 Sends SIG (default TERM) to the process holding FILE and waits until the kernel releases the
-file's lock, the proof that it exited. Only a locked file, or an unlocked one naming a live
-process that wrote it without locking, is acted on; PID 1 is never signalled; on Linux a pidfd
-guards against a pid reused in between. As root, a PID file that is group- or world-writable
-or owned by another user is refused (CVE-2017-11747).
+file's lock, the proof that it exited. Every decision is taken on one open of FILE, never on a
+second lookup of the path. Only a locked file whose holder it names (on Linux: a process that
+has FILE open), or an unlocked one naming a live process that wrote it without locking, is
+acted on; PID 1 and kernel threads are never signalled; on Linux a pidfd guards against a pid
+reused in between. A hard-linked PID file, and as root one that is group- or world-writable
+or owned by another user, is refused (CVE-2017-11747).
 
 options:
   --pidfile FILE    the PID file (required)
@@ -76,7 +77,8 @@ const STATUS_USAGE: &str = "\
 usage: daemonic status --pidfile FILE
 
 exit status (LSB): 0 running (the pid is printed); 1 not running but the PID file exists;
-3 not running; 4 unknown (the file cannot be read or is malformed; the reason is printed).
+3 not running; 4 unknown (the file cannot be read, is malformed, or is locked by a process
+that cannot be identified; the reason is printed).
 ";
 
 const RESTART_USAGE: &str = "\
@@ -425,38 +427,41 @@ fn parse_signal(name: &str) -> Option<Signal> {
     Signal::from_named_raw(raw)
 }
 
-/// As root, refuses PID files another user could have written (CVE-2017-11747).
-fn check_ownership(path: &Path) -> Result<(), Failure> {
-    if !rustix::process::geteuid().is_root() {
-        return Ok(());
-    }
-    let Ok(meta) = std::fs::symlink_metadata(path) else { return Ok(()) };
-    let refuse = |why: String| Err(Failure::Error(format!("refusing to act on {}: {why}", path.display())));
-    if meta.uid() != 0 {
-        return refuse(format!("it is owned by uid {}, not root, and could name any process", meta.uid()));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return refuse(format!("it is group- or world-writable (mode {:o})", meta.mode() & 0o7777));
-    }
-    Ok(())
-}
-
 fn stop(args: &StopArgs) -> Result<ExitCode, Failure> {
     stop_holder(args).map(|_| ExitCode::SUCCESS)
 }
 
 /// Stops the holder; `Ok(false)` when nothing was running.
+///
+/// Every decision is taken on one open of the PID file ([`pidfile::inspect`]): who holds it,
+/// who owns it, its mode and links, and later whether its lock was released — never on a
+/// second lookup of the path, which anyone who can write the directory could change between
+/// two lookups.
 fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
     let path = &args.pidfile;
-    check_ownership(path)?;
-    let pid = match pidfile::running_pid(path) {
-        Ok(Some(pid)) => pid,
+    let inspection = match pidfile::inspect(path) {
+        Ok(Some(inspection)) => inspection,
         Ok(None) => {
-            let detail = if path.exists() { " (the PID file is stale)" } else { "" };
-            say(&format!("daemonic: not running{detail}\n"));
+            say("daemonic: not running\n");
             return Ok(false);
         }
         Err(e) => return Err(Failure::Error(format!("cannot tell who holds the PID file: {}", chain(&e)))),
+    };
+    if let Some(reason) = inspection.refusal() {
+        // CVE-2017-11747: a PID file someone else can write could name any process.
+        return Err(Failure::Error(format!("refusing to act on {}: {reason}", path.display())));
+    }
+    let pid = match inspection.holder() {
+        Holder::Process(pid) => pid,
+        Holder::Nobody => {
+            say("daemonic: not running (the PID file is stale)\n");
+            return Ok(false);
+        }
+        // `Holder::Unknown`, and whatever a later `pidfile` may add: never signal.
+        _ => {
+            let e = PidFileError::UnknownHolder { path: path.clone() };
+            return Err(Failure::Error(format!("refusing to signal: {}", chain(&e))));
+        }
     };
     if pid.get() == 1 {
         return Err(Failure::Error(format!("refusing to signal PID 1 (named by {})", path.display())));
@@ -464,10 +469,10 @@ fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
     if pid == Pid::current() {
         return Err(Failure::Error(format!("refusing to signal myself (named by {})", path.display())));
     }
-    let target = Target::open(pid, path)?;
+    let target = Target::open(pid, &inspection)?;
     target.signal(args.signal)?;
-    if wait_for_exit(path, pid, args.timeout) {
-        finish_stop(path, pid);
+    if target.wait_for_exit(&inspection, args.timeout) {
+        finish_stop(inspection, pid);
         return Ok(true);
     }
     if !args.kill {
@@ -475,38 +480,27 @@ fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
     }
     say(&format!("daemonic: pid {pid} still running after {:?}; sending KILL\n", args.timeout));
     target.signal(Signal::KILL)?;
-    if wait_for_exit(path, pid, args.timeout.max(Duration::from_secs(5))) {
-        finish_stop(path, pid);
+    if target.wait_for_exit(&inspection, args.timeout.max(Duration::from_secs(5))) {
+        finish_stop(inspection, pid);
         Ok(true)
     } else {
         Err(Failure::Error(format!("pid {pid} survived KILL")))
     }
 }
 
-fn finish_stop(path: &Path, pid: Pid) {
-    // The program could not remove its PID file itself; remove it now that it is stale.
-    let _ = pidfile::remove_pidfile(path);
+fn finish_stop(inspection: pidfile::Inspection, pid: Pid) {
+    // The program could not remove its PID file itself (it never can: it is exec'd); remove it
+    // now that it is stale — the same file we inspected, only if the path still names it.
+    let _ = inspection.remove_if_stale();
     say(&format!("daemonic: stopped (pid {pid})\n"));
 }
 
-/// Waits until `path` no longer names `pid` as a running holder: its lock was released (or,
-/// for a non-locking writer, the process is gone).
-fn wait_for_exit(path: &Path, pid: Pid, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match pidfile::running_pid(path) {
-            Ok(Some(holder)) if holder == pid => {}
-            _ => return true,
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// The process to signal: on Linux a pidfd, opened and then re-checked against the PID file, so
-/// that a pid reused between the check and the signal is never hit.
+/// The process to signal, proven to be the PID file's holder.
+///
+/// On Linux a pidfd pins the process: it is opened first, then the process is checked to still
+/// hold the file (it has the locked file open, `/proc/PID/fd`; the lock is still held), so a
+/// pid reused in between is never hit. Elsewhere the lock and the content are re-checked on the
+/// inspection's descriptor just before `kill`; a pid reused in that instant cannot be excluded.
 struct Target {
     pid: Pid,
     #[cfg(target_os = "linux")]
@@ -514,28 +508,37 @@ struct Target {
 }
 
 impl Target {
-    fn open(pid: Pid, path: &Path) -> Result<Target, Failure> {
+    fn open(pid: Pid, inspection: &pidfile::Inspection) -> Result<Target, Failure> {
         let raw = rustix::process::Pid::from_raw(pid.get() as i32).ok_or_else(|| Failure::Error("bad pid".into()))?;
+        let path = inspection.path();
         #[cfg(target_os = "linux")]
-        {
-            let pidfd = match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
-                Ok(fd) => Some(fd),
-                Err(rustix::io::Errno::NOSYS) => None, // before Linux 5.3
-                Err(rustix::io::Errno::SRCH) => return Err(Failure::Error(format!("pid {pid} exited"))),
-                Err(e) => return Err(Failure::Error(format!("pidfd_open({pid}): {}", os_message(&e.into())))),
-            };
-            // The pidfd names whatever process had `pid` when it was opened; if the file still
-            // names `pid` as its live holder now, that process is the holder.
-            if pidfile::running_pid(path).ok().flatten() != Some(pid) {
-                return Err(Failure::Error(format!("pid {pid} no longer holds {}", path.display())));
-            }
-            Ok(Target { pid, pidfd })
-        }
+        let pidfd = match rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
+            Ok(fd) => Some(fd),
+            Err(rustix::io::Errno::NOSYS) => None, // before Linux 5.3
+            Err(rustix::io::Errno::SRCH) => return Err(Failure::Error(format!("pid {pid} exited"))),
+            Err(e) => return Err(Failure::Error(format!("pidfd_open({pid}): {}", os_message(&e.into())))),
+        };
         #[cfg(not(target_os = "linux"))]
-        {
-            let _ = (raw, path);
-            Ok(Target { pid })
+        let _ = raw;
+        if inspection.is_locked() {
+            // The kernel does not say who holds a lock, but the holder has the file open.
+            if inspection.holds_open(pid) == Some(false) {
+                return Err(Failure::Error(format!(
+                    "refusing to signal pid {pid}: it does not have {} open, so it does not hold it",
+                    path.display()
+                )));
+            }
+            match inspection.is_released() {
+                Ok(false) => {}
+                Ok(true) => return Err(Failure::Error(format!("pid {pid} no longer holds {}", path.display()))),
+                Err(e) => return Err(Failure::Error(chain(&e))),
+            }
         }
+        Ok(Target {
+            pid,
+            #[cfg(target_os = "linux")]
+            pidfd,
+        })
     }
 
     fn signal(&self, signal: Signal) -> Result<(), Failure> {
@@ -552,6 +555,53 @@ impl Target {
             Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
             Err(e) => Err(Failure::Error(format!("cannot signal pid {}: {}", self.pid, os_message(&e.into())))),
         }
+    }
+
+    /// Waits until the holder is gone: its lock released (a locked file), or the process gone (a
+    /// non-locking writer). On Linux the pidfd becomes readable when the process exits, so the
+    /// wait blocks in `poll` instead of polling; the lock is then confirmed on the inspection's
+    /// descriptor.
+    fn wait_for_exit(&self, inspection: &pidfile::Inspection, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let gone = if inspection.is_locked() {
+                inspection.is_released().unwrap_or(false)
+            } else {
+                !pidfile::is_pid_running(self.pid) || self.exited()
+            };
+            if gone {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            self.block_until_exit(left.min(Duration::from_millis(10)));
+        }
+    }
+
+    /// Sleeps up to `at_most`, waking as soon as the process exits where a pidfd says so.
+    fn block_until_exit(&self, at_most: Duration) {
+        #[cfg(target_os = "linux")]
+        if let Some(pidfd) = &self.pidfd {
+            use rustix::event::{poll, PollFd, PollFlags, Timespec};
+            let timeout = Timespec { tv_sec: at_most.as_secs() as _, tv_nsec: at_most.subsec_nanos() as _ };
+            // Readable once the process exited; the lock is released a moment before that.
+            let _ = poll(&mut [PollFd::new(pidfd, PollFlags::IN)], Some(&timeout));
+            return;
+        }
+        std::thread::sleep(at_most);
+    }
+
+    /// Whether the pidfd says the process exited (Linux); `false` elsewhere.
+    fn exited(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(pidfd) = &self.pidfd {
+            use rustix::event::{poll, PollFd, PollFlags, Timespec};
+            let now = Timespec { tv_sec: 0, tv_nsec: 0 };
+            return matches!(poll(&mut [PollFd::new(pidfd, PollFlags::IN)], Some(&now)), Ok(1));
+        }
+        false
     }
 }
 
@@ -574,16 +624,23 @@ fn parse_status(args: Vec<OsString>) -> Result<Option<PathBuf>, Failure> {
 }
 
 fn status(path: &Path) -> ExitCode {
-    match pidfile::running_pid(path) {
-        Ok(Some(pid)) => {
+    let inspection = match pidfile::inspect(path) {
+        Ok(Some(inspection)) => inspection,
+        Ok(None) => {
+            say("daemonic: not running\n");
+            return ExitCode::from(3);
+        }
+        Err(e) => {
+            say(&format!("daemonic: status unknown: {}\n", chain(&e)));
+            return ExitCode::from(4);
+        }
+    };
+    match inspection.holder() {
+        Holder::Process(pid) => {
             say(&format!("daemonic: running (pid {pid})\n"));
             ExitCode::SUCCESS
         }
-        Ok(None) if std::fs::symlink_metadata(path).is_err() => {
-            say("daemonic: not running\n");
-            ExitCode::from(3)
-        }
-        Ok(None) => match pidfile::read_pid(path) {
+        Holder::Nobody => match inspection.read_pid() {
             Ok(pid) => {
                 say(&format!("daemonic: not running, but {} exists (names pid {pid})\n", path.display()));
                 ExitCode::from(1)
@@ -597,7 +654,9 @@ fn status(path: &Path) -> ExitCode {
                 ExitCode::from(4)
             }
         },
-        Err(e) => {
+        // `Holder::Unknown`, and whatever a later `pidfile` may add.
+        _ => {
+            let e = PidFileError::UnknownHolder { path: path.to_path_buf() };
             say(&format!("daemonic: status unknown: {}\n", chain(&e)));
             ExitCode::from(4)
         }
