@@ -235,8 +235,15 @@ impl Daemon {
     }
 
     /// Appends standard output to this file, opened by `daemonize` in the launcher
-    /// (`O_WRONLY|O_CREAT|O_APPEND`, mode 0644 less the umask), so that "cannot open
-    /// /var/log/x.log" is reported before forking. Standard error follows unless set.
+    /// (`O_WRONLY|O_CREAT|O_APPEND|O_NOFOLLOW|O_NOCTTY`, mode 0644 less the umask), so that
+    /// "cannot open /var/log/x.log" is reported before forking. Standard error follows unless
+    /// set.
+    ///
+    /// A symlink is never followed, and only a regular file or a character device (`/dev/null`,
+    /// a terminal) is accepted: a FIFO, socket or directory is refused (a FIFO never hangs the
+    /// launcher). When root starts a daemon that drops to a [`user`](Daemon::user), a regular
+    /// file with more than one link, or owned by anyone but root or that user, is refused too:
+    /// the service user could have planted it to make root write another file.
     ///
     /// # Examples
     ///
@@ -249,7 +256,8 @@ impl Daemon {
         self
     }
 
-    /// Appends standard error to this file, like [`stdout_path`](Daemon::stdout_path).
+    /// Appends standard error to this file, like [`stdout_path`](Daemon::stdout_path) (with the
+    /// same refusals).
     ///
     /// # Examples
     ///
@@ -313,6 +321,8 @@ impl Daemon {
 
     /// Keeps this descriptor open in the daemon (every other descriptor above 2 is closed).
     /// Use it for listening sockets and for systemd socket activation (`LISTEN_FDS`).
+    /// `daemonize` refuses ([`Step::CheckDescriptor`]) a descriptor that is not open when it is
+    /// called, before it opens anything of its own.
     ///
     /// # Examples
     ///
@@ -375,7 +385,8 @@ impl Daemon {
     }
 
     /// s6-style readiness: when ready, write `"\n"` to this descriptor and close it (s6's
-    /// `notification-fd`). It is kept open until then.
+    /// `notification-fd`). It is kept open until then. It must be open when `daemonize` is
+    /// called and cannot be 0, 1 or 2 ([`Step::CheckDescriptor`]).
     ///
     /// # Examples
     ///
@@ -471,9 +482,12 @@ impl Daemon {
                 return Err(DaemonError::Threads { threads });
             }
         }
+        // Before any descriptor of ours exists: a number the caller names but does not have
+        // open would otherwise land on ours (the PID file, the pipe) in the daemon.
+        self.check_named_fds()?;
         ensure_standard_fds_open()?;
         let credentials = privileges::resolve(self.user.as_ref(), self.group.as_ref())?;
-        let stdio = self.open_stdio()?;
+        let stdio = self.open_stdio(credentials.as_ref())?;
         let notifier = Notifier::take_from_env()?;
         if let Some(dir) = &self.runtime_directory {
             privileges::prepare_runtime_directory(dir, credentials.as_ref())?;
@@ -512,9 +526,49 @@ impl Daemon {
         }
     }
 
+    /// Every descriptor named by [`keep_fd`](Daemon::keep_fd)/[`keep_fds`](Daemon::keep_fds)
+    /// and [`ready_fd`](Daemon::ready_fd) must be open now; the ready fd cannot be a standard
+    /// stream (it is closed once readiness is written). Kept descriptors 0–2 are always kept.
+    fn check_named_fds(&self) -> Result<(), DaemonError> {
+        let check = |fd: RawFd| -> Result<(), DaemonError> {
+            let bad = |why: &str| DaemonError::Launcher {
+                step: Step::CheckDescriptor(fd),
+                source: io::Error::new(io::ErrorKind::InvalidInput, why.to_owned()),
+            };
+            if fd < 0 {
+                return Err(bad("not a descriptor number"));
+            }
+            // SAFETY: only asks whether the descriptor number is open.
+            let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            match rustix::io::fcntl_getfd(borrowed) {
+                Ok(_) => Ok(()),
+                Err(Errno::BADF) => Err(bad("not open in the calling process")),
+                Err(e) => Err(DaemonError::Launcher { step: Step::CheckDescriptor(fd), source: e.into() }),
+            }
+        };
+        for &fd in &self.keep_fds {
+            if !(0..=2).contains(&fd) {
+                check(fd)?;
+            }
+        }
+        if let Some(fd) = self.ready_fd {
+            if (0..=2).contains(&fd) {
+                return Err(DaemonError::Launcher {
+                    step: Step::CheckDescriptor(fd),
+                    source: io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "a standard stream cannot be the readiness descriptor (it is closed once ready)",
+                    ),
+                });
+            }
+            check(fd)?;
+        }
+        Ok(())
+    }
+
     /// Opens `/dev/null` and the stdio targets in the launcher, as descriptors above 2 (so
     /// redirecting one stream never clobbers another's source); `None` leaves a stream alone.
-    fn open_stdio(&mut self) -> Result<[Option<OwnedFd>; 3], DaemonError> {
+    fn open_stdio(&mut self, credentials: Option<&Credentials>) -> Result<[Option<OwnedFd>; 3], DaemonError> {
         let foreground = self.foreground;
         let mut dev_null: Option<OwnedFd> = None;
         let mut open = |stream: Stream, name: &'static str| -> Result<Option<OwnedFd>, DaemonError> {
@@ -532,13 +586,8 @@ impl Daemon {
                     return rustix::io::fcntl_dupfd_cloexec(null, 3).map(Some).map_err(redirect_error);
                 }
                 Stream::File(file) => file.into(),
-                Stream::Append(path) => rustix::fs::openat(
-                    CWD,
-                    &path,
-                    OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND | OFlags::CLOEXEC | OFlags::NOCTTY,
-                    Mode::from_raw_mode(0o644),
-                )
-                .map_err(|e| DaemonError::Launcher { step: Step::OpenStdio(name, path), source: e.into() })?,
+                Stream::Append(path) => open_output(&path, credentials)
+                    .map_err(|source| DaemonError::Launcher { step: Step::OpenStdio(name, path), source })?,
             };
             rustix::io::fcntl_dupfd_cloexec(&fd, 3).map(Some).map_err(redirect_error)
         };
@@ -671,6 +720,61 @@ fn os_error(error: pidfile::PidFileError) -> io::Error {
         pidfile::PidFileError::Io { source, .. } => source,
         other => io::Error::other(other.to_string()),
     }
+}
+
+/// Opens a [`stdout_path`](Daemon::stdout_path)/[`stderr_path`](Daemon::stderr_path) output:
+/// `O_WRONLY|O_CREAT|O_APPEND|O_NOFOLLOW|O_NOCTTY`, mode 0644 (less the umask), non-blocking
+/// while it is checked so that a FIFO cannot hang the launcher.
+///
+/// Accepted: a regular file, or a character device named explicitly (`/dev/null`, a terminal).
+/// Refused: a symlink (never followed: a root launcher must not be steered into another file),
+/// a FIFO, socket, block device or directory; and, when root starts a daemon that drops to
+/// another user, a regular file with more than one link or owned by anyone but root or that
+/// user — files the service user could have prepared to make root write elsewhere.
+fn open_output(path: &Path, credentials: Option<&Credentials>) -> io::Result<OwnedFd> {
+    let refuse = |why: String| io::Error::new(io::ErrorKind::PermissionDenied, why);
+    let fd = rustix::fs::openat(
+        CWD,
+        path,
+        OFlags::WRONLY
+            | OFlags::CREATE
+            | OFlags::APPEND
+            | OFlags::CLOEXEC
+            | OFlags::NOCTTY
+            | OFlags::NOFOLLOW
+            | OFlags::NONBLOCK,
+        Mode::from_raw_mode(0o644),
+    )
+    .map_err(|e| match e {
+        // Linux says ELOOP for a symlink under O_NOFOLLOW, FreeBSD EMLINK, NetBSD EFTYPE.
+        Errno::LOOP | Errno::MLINK => refuse("it is a symbolic link, which is never followed".to_owned()),
+        e => e.into(),
+    })?;
+    let stat = rustix::fs::fstat(&fd)?;
+    #[allow(clippy::unnecessary_cast)] // `mode_t` is u16 on macOS and the BSDs.
+    let file_type = rustix::fs::FileType::from_raw_mode(stat.st_mode as _);
+    match file_type {
+        rustix::fs::FileType::RegularFile => {
+            let drop_to = credentials.and_then(|c| c.uid).filter(|&uid| uid != 0);
+            if let (true, Some(uid)) = (rustix::process::geteuid().is_root(), drop_to) {
+                #[allow(clippy::unnecessary_cast)]
+                if stat.st_nlink as u64 > 1 {
+                    return Err(refuse(format!("it has {} links (a hard link)", stat.st_nlink)));
+                }
+                if stat.st_uid != 0 && stat.st_uid != uid {
+                    return Err(refuse(format!(
+                        "it is owned by uid {}, neither root nor the service user",
+                        stat.st_uid
+                    )));
+                }
+            }
+        }
+        rustix::fs::FileType::CharacterDevice => {}
+        other => return Err(refuse(format!("it is not a regular file or a character device ({other:?})"))),
+    }
+    let flags = rustix::fs::fcntl_getfl(&fd)?;
+    rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK)?;
+    Ok(fd)
 }
 
 /// Makes sure descriptors 0, 1 and 2 are open (on `/dev/null` if not), so that nothing opened

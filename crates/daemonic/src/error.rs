@@ -214,6 +214,9 @@ impl From<DaemonError> for io::Error {
 pub enum Step {
     /// Counting the launcher's threads (`/proc/self/task`).
     CountThreads,
+    /// Checking a descriptor the caller named ([`keep_fd`](crate::Daemon::keep_fd),
+    /// [`ready_fd`](crate::Daemon::ready_fd)) before anything else is opened.
+    CheckDescriptor(std::os::fd::RawFd),
     /// Looking up a user or group (`getpwnam_r`, `getgrnam_r`, `getgrouplist`).
     LookUpAccount,
     /// Opening `/dev/null` for the standard streams.
@@ -267,6 +270,7 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::CountThreads => f.write_str("count the process's threads"),
+            Step::CheckDescriptor(fd) => write!(f, "check descriptor {fd}"),
             Step::LookUpAccount => f.write_str("look up the user and groups"),
             Step::OpenDevNull => f.write_str("open /dev/null"),
             Step::OpenStdio(stream, path) => write!(f, "open {} for {stream}", path.display()),

@@ -2,7 +2,6 @@
 //! the `daemonic` and `pidfile` crates. Build with `--features cli`.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -251,16 +250,6 @@ fn parse_fd(value: &str, option: &str) -> Result<RawFd, String> {
     value.parse::<RawFd>().ok().filter(|fd| *fd >= 3).ok_or(format!("{option} {value:?}: not a descriptor number >= 3"))
 }
 
-fn open_output(path: &Path) -> Result<File, Failure> {
-    // Never truncated here: the file may be a running daemon's log, and whether we may start is
-    // only known once the PID file is locked. Truncation (without --append) happens in the daemon.
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| Failure::Error(format!("cannot open {}: {}", path.display(), os_message(&e))))
-}
-
 /// An OS error's text without Rust's " (os error N)" suffix.
 fn os_message(error: &std::io::Error) -> String {
     let text = error.to_string();
@@ -278,11 +267,16 @@ fn start(args: &StartArgs) -> Result<ExitCode, Failure> {
     if let Some(mask) = args.umask {
         daemon = daemon.umask(mask);
     }
+    // Opened by `daemonize` (append mode, never following a symlink), after it checked the
+    // descriptors named by --keep-fd/--notify-fd: a file opened here first could take the
+    // number of one the caller does not have open. Never truncated there: the file may be a
+    // running daemon's log, and whether we may start is only known once the PID file is
+    // locked; truncation (without --append) happens in the daemon.
     if let Some(path) = &args.stdout {
-        daemon = daemon.stdout(open_output(path)?);
+        daemon = daemon.stdout_path(path);
     }
     if let Some(path) = &args.stderr {
-        daemon = daemon.stderr(open_output(path)?);
+        daemon = daemon.stderr_path(path);
     }
     if let Some(user) = &args.user {
         daemon = daemon.user(user.clone());
