@@ -748,6 +748,8 @@ fn open_output(path: &Path, credentials: Option<&Credentials>) -> io::Result<Own
     .map_err(|e| match e {
         // Linux says ELOOP for a symlink under O_NOFOLLOW, FreeBSD EMLINK, NetBSD EFTYPE.
         Errno::LOOP | Errno::MLINK => refuse("it is a symbolic link, which is never followed".to_owned()),
+        // O_NONBLOCK: a FIFO without a reader (or a socket) says so instead of hanging us.
+        Errno::NXIO => refuse("it is not a regular file or a character device (a FIFO or a socket)".to_owned()),
         e => e.into(),
     })?;
     let stat = rustix::fs::fstat(&fd)?;

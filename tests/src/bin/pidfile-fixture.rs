@@ -20,6 +20,7 @@ fn main() {
         Some("fork-parent-exits") => fork_parent_exits(&path()),
         Some("fork-child-drops") => fork_child_drops(&path()),
         Some("fork-child-takes-over") => fork_child_takes_over(&path(), args.get(2).map(String::as_str)),
+        Some("exchange") => exchange(&path(), Path::new(&args[2]), args[3].parse().unwrap()),
         Some("is-running") => {
             let pid: Pid = args[1].parse().unwrap();
             println!("{}", pidfile::is_pid_running(pid));
@@ -214,4 +215,25 @@ fn fork_child_takes_over(path: &Path, how: Option<&str>) {
     }
     let content = std::fs::read_to_string(path);
     println!("exists={} content={:?}", content.is_ok(), content.unwrap_or_default());
+}
+
+/// The attacker of the hostile-user tests (run as `nobody`): exchanges the two names with
+/// `renameat2(RENAME_EXCHANGE)` as fast as it can for `millis` milliseconds, so that whoever
+/// looks up `a` twice may see two different files. Prints `exchanged N`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn exchange(a: &Path, b: &Path, millis: u64) {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    let deadline = std::time::Instant::now() + Duration::from_millis(millis);
+    let mut exchanged = 0u64;
+    while std::time::Instant::now() < deadline {
+        if renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).is_ok() {
+            exchanged += 1;
+        }
+    }
+    println!("exchanged {exchanged}");
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn exchange(_a: &Path, _b: &Path, _millis: u64) {
+    panic!("renameat2(RENAME_EXCHANGE) is Linux-only");
 }

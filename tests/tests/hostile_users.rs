@@ -1,0 +1,376 @@
+//! The security model, attacked for real: a local user (`nobody`) who can write the PID file's
+//! directory (a sticky, world-writable one like `/tmp`) tries to make root — through the
+//! `pidfile` crate or the `daemonic` command — signal another process, write or truncate another
+//! file, or hang. Root only (the attacker must be another user); Linux only (`renameat2`,
+//! `/proc`).
+#![cfg(target_os = "linux")]
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
+
+use daemonic_tests::{become_subreaper, is_root, run, KillOnDrop, SharedBinary};
+use pidfile::{Holder, PidFile, PidFileError, Refusal};
+
+const CLI: &str = env!("CARGO_BIN_EXE_daemonic-command");
+const FIXTURE: &str = env!("CARGO_BIN_EXE_pidfile-fixture");
+const DAEMON_FIXTURE: &str = env!("CARGO_BIN_EXE_daemon-fixture");
+const NOBODY: u32 = 65534;
+
+/// A sticky, world-writable directory (like `/tmp`) for the attacker and root to share.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    /// `None` (the test is skipped, and says so) unless we are root.
+    fn new(test: &str) -> Option<World> {
+        if !is_root() {
+            eprintln!("{test} needs root (the attacker is another user); skipped");
+            return None;
+        }
+        become_subreaper();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        Some(World { dir })
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn pidfile(&self) -> PathBuf {
+        self.path("app.pid")
+    }
+    /// The `daemonic` command, run by root.
+    fn cli(&self, args: &[&str]) -> (ExitStatus, String) {
+        let mut command = Command::new(CLI);
+        command.args(args);
+        let (status, out, err) = run(command);
+        (status, format!("{out}{err}"))
+    }
+    fn start(&self, extra: &[&str], program: &[&str]) -> (ExitStatus, String) {
+        let pidfile = self.pidfile();
+        let mut args = vec!["start", "--pidfile", pidfile.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push("--");
+        args.extend_from_slice(program);
+        self.cli(&args)
+    }
+    fn stop(&self) -> (ExitStatus, String) {
+        self.cli(&["stop", "--pidfile", self.pidfile().to_str().unwrap(), "--timeout", "30"])
+    }
+    fn status(&self) -> (ExitStatus, String) {
+        self.cli(&["status", "--pidfile", self.pidfile().to_str().unwrap()])
+    }
+}
+
+fn as_nobody(command: &mut Command) -> &mut Command {
+    // As root, std clears the supplementary groups (`setgroups(0)`) when a uid is set.
+    command.uid(NOBODY).gid(NOBODY)
+}
+
+/// Runs a shell script as `nobody`; it must succeed.
+fn nobody_sh(script: &str) {
+    let mut command = Command::new("sh");
+    as_nobody(command.arg("-c").arg(script));
+    let (status, out, err) = run(command);
+    assert!(status.success(), "nobody's `{script}` failed: {out}{err}");
+}
+
+/// A process of root's that an attacker would like root to kill.
+fn victim() -> (Child, KillOnDrop) {
+    let child = Command::new("sleep").arg("600").spawn().unwrap();
+    let guard = KillOnDrop(child.id());
+    (child, guard)
+}
+
+fn alive(child: &mut Child) -> bool {
+    child.try_wait().unwrap().is_none()
+}
+
+fn started_pid(output: &str) -> u32 {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix("daemonic: started (pid ")?.strip_suffix(')')?.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {output:?}"))
+}
+
+/// Point 1 of the security issue: `stop` must decide on the descriptor it read. In a directory
+/// the service user owns (a runtime directory; in a sticky one it could not rename root's
+/// file), the attacker exchanges root's PID file with its own file naming a victim, as fast as
+/// it can, while root stops the service, many times over. The victim is never signalled; every
+/// stop either stops the service or refuses the attacker's file.
+#[test]
+fn stop_decides_on_one_descriptor_while_the_attacker_exchanges_files() {
+    let Some(w) = World::new("stop_decides_on_one_descriptor_while_the_attacker_exchanges_files") else { return };
+    let fixture = SharedBinary::new(FIXTURE);
+    let (mut victim, _v) = victim();
+    let run_dir = w.path("run");
+    nobody_sh(&format!("mkdir -m 755 {}", run_dir.display()));
+    let pidfile = run_dir.join("app.pid");
+    let pidfile_arg = pidfile.to_str().unwrap();
+    let decoy = run_dir.join("decoy");
+    let mut exchanges = 0u64;
+    let (mut stopped, mut refused) = (0, 0);
+    for round in 0..100 {
+        let _ = std::fs::remove_file(&pidfile);
+        let _ = std::fs::remove_file(&decoy);
+        nobody_sh(&format!("echo {} > {}", victim.id(), decoy.display()));
+        let (status, out) = w.cli(&["start", "--pidfile", pidfile_arg, "--", "sleep", "600"]);
+        assert!(status.success(), "round {round}: {out}");
+        let service = started_pid(&out);
+        let _service = KillOnDrop(service);
+        let mut attacker = Command::new(fixture.path());
+        as_nobody(attacker.arg("exchange").arg(&pidfile).arg(&decoy).arg("40"));
+        let attacker = daemonic_tests::Spawned::new(&mut attacker);
+        // Let it get going: the stop lands among the exchanges, not before them.
+        std::thread::sleep(std::time::Duration::from_millis(round % 5 * 2));
+        let (status, out) = w.cli(&["stop", "--pidfile", pidfile_arg, "--timeout", "30"]);
+        let mut attacker = attacker;
+        let report = attacker.line();
+        attacker.wait();
+        exchanges += report.strip_prefix("exchanged ").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        assert!(alive(&mut victim), "round {round}: root signalled the victim: {out}");
+        if status.success() {
+            assert!(out.contains(&format!("stopped (pid {service})")), "round {round}: {out}");
+            stopped += 1;
+        } else {
+            assert!(out.contains("refusing to act on") && out.contains("owned by uid 65534"), "round {round}: {out}");
+            refused += 1;
+        }
+    }
+    eprintln!(
+        "100 stops under attack ({exchanges} exchanges): {stopped} stopped the service, {refused} refused the \
+         attacker's file"
+    );
+    assert!(exchanges > 0, "the attack really ran");
+}
+
+/// Point 2: a hard-linked PID file is refused by `create`, `remove_pidfile`, `inspect` and the
+/// command; the file its other name belongs to keeps its content.
+#[test]
+fn a_hard_linked_pid_file_is_refused_and_the_other_file_untouched() {
+    let Some(w) = World::new("a_hard_linked_pid_file_is_refused_and_the_other_file_untouched") else { return };
+    let precious = w.path("precious");
+    nobody_sh(&format!("echo 'nobody data' > {0} && ln {0} {1}", precious.display(), w.pidfile().display()));
+    let expect = Refusal::HardLinked { links: 2 };
+    assert!(matches!(PidFile::create(w.pidfile()), Err(PidFileError::Refused { reason, .. }) if reason == expect));
+    assert!(matches!(pidfile::PidFileLock::acquire(w.pidfile()), Err(PidFileError::Refused { .. })));
+    assert!(matches!(pidfile::remove_pidfile(w.pidfile()), Err(PidFileError::Refused { .. })));
+    assert_eq!(pidfile::inspect(w.pidfile()).unwrap().unwrap().refusal(), Some(expect));
+    let (status, out) = w.start(&[], &["sleep", "600"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("hard link"), "{out}");
+    let (status, out) = w.stop();
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "nobody data\n");
+    assert!(w.pidfile().exists(), "the name is left alone too");
+}
+
+/// Point 3: root never writes into a file another user owns. A stale file the attacker made in
+/// the sticky directory is replaced by a fresh root-owned one (the attacker's inode is never
+/// written), which the attacker can then neither write nor swap for its own.
+#[test]
+fn root_replaces_a_foreign_stale_file_and_never_writes_into_it() {
+    let Some(w) = World::new("root_replaces_a_foreign_stale_file_and_never_writes_into_it") else { return };
+    let (mut victim, _v) = victim();
+    // The attacker's file names a live victim, written "before" it started (a non-locking
+    // writer, by rule 4): root must not believe a file it does not own.
+    nobody_sh(&format!("echo {} > {1} && touch -d '2000-01-01' {1}", victim.id(), w.pidfile().display()));
+    // The attacker keeps its file open, so its inode cannot be freed and reused: what root
+    // writes can be told apart from it.
+    let mut keeper = Command::new("sh");
+    as_nobody(keeper.arg("-c").arg(format!("exec 3< {}; exec sleep 600", w.pidfile().display())));
+    let keeper = daemonic_tests::Spawned::new(&mut keeper);
+    let kept = PathBuf::from(format!("/proc/{}/fd/3", keeper.id()));
+    daemonic_tests::wait_until("the attacker's descriptor", || kept.exists());
+    let attacker_inode = std::fs::metadata(&kept).unwrap().ino();
+    let (status, out) = w.start(&[], &["sleep", "600"]);
+    assert!(status.success(), "{out}");
+    let service = started_pid(&out);
+    let _service = KillOnDrop(service);
+    let meta = std::fs::metadata(w.pidfile()).unwrap();
+    assert_ne!(meta.ino(), attacker_inode, "a fresh file, not the attacker's");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), format!("{}\n", victim.id()), "never written into");
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o644));
+    assert_eq!(std::fs::read_to_string(w.pidfile()).unwrap(), format!("{service}\n"));
+    let mut write = Command::new("sh");
+    as_nobody(write.arg("-c").arg(format!("echo {} > {}", victim.id(), w.pidfile().display())));
+    assert!(!run(write).0.success(), "nobody cannot write root's PID file");
+    let (status, out) = w.stop();
+    assert!(status.success() && out.contains(&format!("stopped (pid {service})")), "{out}");
+    assert!(alive(&mut victim));
+}
+
+/// Point 4: a lock can be held by a process the file does not name (a reader's `flock`, a
+/// child that inherited it). The holder is then unknown: never named, never signalled.
+#[test]
+fn an_unidentifiable_lock_holder_is_never_named_or_signalled() {
+    let Some(w) = World::new("an_unidentifiable_lock_holder_is_never_named_or_signalled") else { return };
+    let (mut victim, _v) = victim();
+    // Root's own file (a leftover naming the victim, old enough to look like its writer)...
+    std::fs::write(w.pidfile(), format!("{}\n", victim.id())).unwrap();
+    daemonic_tests::age_file(&w.pidfile(), 3600);
+    // ...which the attacker locks: readable by all, so `flock` can open it.
+    for mode in ["-x", "-s"] {
+        let mut holder = Command::new("flock");
+        as_nobody(holder.arg(mode).arg(w.pidfile()).args(["sleep", "600"]));
+        let _holder = daemonic_tests::Spawned::new(&mut holder);
+        daemonic_tests::wait_until("the attacker's lock", || {
+            pidfile::inspect(w.pidfile()).unwrap().is_some_and(|seen| seen.is_locked())
+        });
+        match PidFile::create(w.pidfile()) {
+            Err(PidFileError::AlreadyRunning { pid: None, .. }) => {}
+            other => panic!("flock {mode}: the holder must be unknown, not the victim: {other:?}"),
+        }
+        if mode == "-x" {
+            assert!(matches!(pidfile::running_pid(w.pidfile()), Err(PidFileError::UnknownHolder { .. })));
+            assert_eq!(pidfile::inspect(w.pidfile()).unwrap().unwrap().holder(), Holder::Unknown);
+            let (status, out) = w.status();
+            assert_eq!(status.code(), Some(4), "{out}");
+            assert!(out.contains("cannot be identified"), "{out}");
+            let (status, out) = w.stop();
+            assert_eq!(status.code(), Some(1), "{out}");
+            assert!(out.contains("refusing to signal"), "{out}");
+        }
+        assert!(alive(&mut victim), "flock {mode}: the victim was signalled");
+    }
+    assert_eq!(std::fs::read_to_string(w.pidfile()).unwrap(), format!("{}\n", victim.id()), "untouched");
+}
+
+/// A kernel thread's pid, if this PID namespace shows one.
+fn kernel_thread() -> Option<u32> {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    std::fs::read_dir("/proc").ok()?.filter_map(Result::ok).find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let flags: u64 = daemonic_tests::proc_stat_field(pid, 9)?.parse().ok()?;
+        (flags & PF_KTHREAD != 0).then_some(pid)
+    })
+}
+
+/// Point 5: a kernel thread never wrote a PID file: an unlocked file naming one is stale, and
+/// no command signals it.
+#[test]
+fn a_file_naming_a_kernel_thread_is_stale() {
+    let Some(w) = World::new("a_file_naming_a_kernel_thread_is_stale") else { return };
+    let Some(kthread) = kernel_thread() else {
+        eprintln!("no kernel thread visible in this PID namespace; skipped");
+        return;
+    };
+    std::fs::write(w.pidfile(), format!("{kthread}\n")).unwrap();
+    daemonic_tests::age_file(&w.pidfile(), 3600);
+    assert!(pidfile::pidfile_is_stale(w.pidfile()).unwrap(), "pid {kthread}");
+    assert_eq!(pidfile::running_pid(w.pidfile()).unwrap(), None);
+    let (status, out) = w.stop();
+    assert!(status.success() && out.contains("not running"), "{out}");
+    let (status, out) = w.status();
+    assert_eq!(status.code(), Some(1), "{out}");
+    // And the attacker holding a lock on it does not make the kernel thread a holder.
+    let mut holder = Command::new("flock");
+    as_nobody(holder.arg("-x").arg(w.pidfile()).args(["sleep", "600"]));
+    let _holder = daemonic_tests::Spawned::new(&mut holder);
+    daemonic_tests::wait_until("the attacker's lock", || pidfile::inspect(w.pidfile()).unwrap().unwrap().is_locked());
+    assert!(matches!(pidfile::running_pid(w.pidfile()), Err(PidFileError::UnknownHolder { .. })));
+    let guard = PidFile::create(w.path("other.pid")).unwrap(); // unrelated: still works
+    drop(guard);
+}
+
+/// Point 6: a descriptor the caller names but does not have open is refused before anything is
+/// opened — it would otherwise be the PID file's or the pipe's number in the daemon.
+#[test]
+fn descriptors_the_caller_does_not_have_are_refused_before_anything_is_opened() {
+    let Some(w) = World::new("descriptors_the_caller_does_not_have_are_refused_before_anything_is_opened") else {
+        return;
+    };
+    for option in ["--notify-fd", "--keep-fd"] {
+        // `run` gives the command stdin, stdout and stderr only: 3 and up are free.
+        let (status, out) = w.start(&[option, "3"], &["sleep", "600"]);
+        assert_eq!(status.code(), Some(1), "{option}: {out}");
+        assert!(out.contains("check descriptor 3: not open in the calling process"), "{option}: {out}");
+        assert!(!w.pidfile().exists(), "{option}: nothing was created");
+    }
+    let mut fixture = Command::new(DAEMON_FIXTURE);
+    fixture.arg("--pidfile").arg(w.pidfile()).args(["--ready-fd", "1"]);
+    let (status, _, err) = run(fixture);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("check descriptor 1: a standard stream cannot be the readiness descriptor"), "{err}");
+    assert!(!w.pidfile().exists());
+}
+
+/// Point 7: outputs never follow a symlink, and a root launcher dropping to a user refuses
+/// files that user (or another) could have planted; a FIFO never hangs it.
+#[test]
+fn outputs_refuse_symlinks_fifos_and_planted_files() {
+    let Some(w) = World::new("outputs_refuse_symlinks_fifos_and_planted_files") else { return };
+    let secret = w.path("root-secret");
+    std::fs::write(&secret, "root only\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let logs = w.path("logs");
+    nobody_sh(&format!("mkdir {0} && ln -s {1} {0}/link.log && mkfifo {0}/fifo.log", logs.display(), secret.display()));
+    let foreign = logs.join("foreign.log");
+    std::fs::write(&foreign, "").unwrap();
+    std::os::unix::fs::chown(&foreign, Some(1), Some(1)).unwrap();
+    for (log, expect) in [
+        ("link.log", "symbolic link"),
+        ("fifo.log", "not a regular file"),
+        ("foreign.log", "owned by uid 1, neither root nor the service user"),
+    ] {
+        let path = logs.join(log);
+        let (status, out) =
+            w.start(&["--user", "nobody", "--stdout", path.to_str().unwrap()], &["sh", "-c", "echo pwned"]);
+        assert_eq!(status.code(), Some(1), "{log}: {out}");
+        assert!(out.contains(expect), "{log}: {out}");
+        assert!(!w.pidfile().exists(), "{log}");
+    }
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "root only\n");
+    // nobody's own log in nobody's directory is fine.
+    let own = logs.join("own.log");
+    let (status, out) = w.start(&["--user", "nobody", "--stdout", own.to_str().unwrap()], &["sleep", "600"]);
+    assert!(status.success(), "{out}");
+    let _service = KillOnDrop(started_pid(&out));
+    assert!(w.stop().0.success());
+}
+
+/// Point 8: a device at the PID file's path is refused without being opened (opening one can
+/// act: `/dev/ptmx` allocates a terminal, `/dev/watchdog` arms the watchdog). inotify sees
+/// every open of the node.
+#[test]
+fn a_device_at_the_path_is_refused_without_being_opened() {
+    let Some(w) = World::new("a_device_at_the_path_is_refused_without_being_opened") else { return };
+    use rustix::fs::inotify;
+    let node = w.path("device.pid");
+    // A character device with /dev/null's numbers: harmless, and its opens are visible.
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &node,
+        rustix::fs::FileType::CharacterDevice,
+        rustix::fs::Mode::from_raw_mode(0o666),
+        rustix::fs::makedev(1, 3),
+    )
+    .unwrap();
+    let watch = inotify::init(inotify::CreateFlags::NONBLOCK | inotify::CreateFlags::CLOEXEC).unwrap();
+    inotify::add_watch(&watch, &node, inotify::WatchFlags::OPEN).unwrap();
+    let opened = |what: &str| {
+        let mut buf = [std::mem::MaybeUninit::uninit(); 1024];
+        let mut events = inotify::Reader::new(&watch, &mut buf);
+        assert!(events.next().is_err(), "{what} opened the device");
+    };
+    // The watch works: our own open is seen.
+    drop(std::fs::File::open(&node).unwrap());
+    let mut buf = [std::mem::MaybeUninit::uninit(); 1024];
+    assert!(inotify::Reader::new(&watch, &mut buf).next().is_ok(), "inotify sees opens");
+    for (what, err) in [
+        ("create", PidFile::create(&node).err()),
+        ("acquire", pidfile::PidFileLock::acquire(&node).err()),
+        ("read_pid", pidfile::read_pid(&node).err()),
+        ("inspect", pidfile::inspect(&node).err()),
+        ("remove_pidfile", pidfile::remove_pidfile(&node).err()),
+    ] {
+        assert!(matches!(err, Some(PidFileError::NotRegularFile { .. })), "{what}: {err:?}");
+        opened(what);
+    }
+    let (status, out) = w.cli(&["stop", "--pidfile", node.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    opened("daemonic stop");
+    let _ = Path::new(&node);
+}
