@@ -95,7 +95,7 @@ impl PidFileLock {
     /// As for [`PidFile::create`]: [`PidFileError::AlreadyRunning`],
     /// [`PidFileError::NotRegularFile`], [`PidFileError::Io`].
     pub fn acquire(path: impl AsRef<Path>) -> Result<PidFileLock, PidFileError> {
-        Locked::acquire(path.as_ref()).map(|locked| PidFileLock { locked })
+        Locked::acquire(path.as_ref(), Pid::current()).map(|locked| PidFileLock { locked })
     }
 
     /// The PID file's path (absolute: a relative path was resolved when it was locked).
@@ -133,7 +133,7 @@ impl PidFileLock {
     /// [`PidFileError::Io`] with [`Operation::Write`] (e.g. a full disk). The file is left
     /// empty and the lock is dropped, which removes the file if the calling process acquired it.
     pub fn write_pid(mut self, pid: Pid) -> Result<PidFile, PidFileError> {
-        self.locked.write(pid)?;
+        self.locked.write(pid, Pid::current())?;
         Ok(PidFile::from_locked(self.locked, pid))
     }
 
@@ -186,9 +186,10 @@ impl AsFd for PidFileLock {
 }
 
 impl Locked {
-    /// Locks `path`, takes a stale file over (emptied), refuses a live one.
+    /// Locks `path`, takes a stale file over (emptied), refuses a live one. `me` is the calling
+    /// process (asked once by the caller: every `getpid` is a system call).
     #[inline]
-    pub(crate) fn acquire(path: &Path) -> Result<Locked, PidFileError> {
+    pub(crate) fn acquire(path: &Path, me: Pid) -> Result<Locked, PidFileError> {
         let path = absolute(path)?;
         let (fd, stat) = lock_trusted(&path)?;
         let mut len = 0;
@@ -201,7 +202,7 @@ impl Locked {
         }
         #[allow(clippy::unnecessary_cast)] // `dev_t`/`ino_t` differ in width per platform.
         let (dev, ino) = (stat.st_dev as u64, stat.st_ino as u64);
-        let mut locked = Locked { fd, path, owner: Some(Pid::current()), dev, ino, len, written: None };
+        let mut locked = Locked { fd, path, owner: Some(me), dev, ino, len, written: None };
         // A stale pid must not stay readable while we hold the lock: readers would take it for
         // ours. On failure `locked` drops here and removes the file it took over.
         locked.truncate()?;
@@ -216,9 +217,9 @@ impl Locked {
         Ok(())
     }
 
-    /// Rewrites the file with `"{pid}\n"` and makes the calling process its owner.
+    /// Rewrites the file with `"{pid}\n"` and makes the calling process (`me`) its owner.
     #[inline]
-    pub(crate) fn write(&mut self, pid: Pid) -> Result<(), PidFileError> {
+    pub(crate) fn write(&mut self, pid: Pid, me: Pid) -> Result<(), PidFileError> {
         let line = PidLine::new(pid);
         self.truncate()?;
         self.written = None;
@@ -240,7 +241,7 @@ impl Locked {
         }
         self.len = written;
         self.written = Some(pid);
-        self.owner = Some(Pid::current());
+        self.owner = Some(me);
         Ok(())
     }
 

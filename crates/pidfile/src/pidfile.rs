@@ -101,7 +101,7 @@ impl PidFile {
     ///  - [OpenBSD `flock(2)`](https://man.openbsd.org/flock.2)
     #[doc(alias = "pidfile")]
     pub fn create(path: impl AsRef<Path>) -> Result<PidFile, PidFileError> {
-        PidFile::lock_and_write(path.as_ref(), Pid::current())
+        PidFile::lock_and_write(path.as_ref(), None)
     }
 
     /// Like [`create`](PidFile::create), but writes `pid` instead of the caller's pid: the
@@ -126,14 +126,17 @@ impl PidFile {
     /// As for [`create`](PidFile::create).
     #[doc(alias = "make_pidfile")]
     pub fn create_with_pid(path: impl AsRef<Path>, pid: Pid) -> Result<PidFile, PidFileError> {
-        PidFile::lock_and_write(path.as_ref(), pid)
+        PidFile::lock_and_write(path.as_ref(), Some(pid))
     }
 
+    /// `create` (pid `None`: the caller's) and `create_with_pid`; `getpid` is asked once.
     #[inline]
-    fn lock_and_write(path: &Path, pid: Pid) -> Result<PidFile, PidFileError> {
-        let mut locked = Locked::acquire(path)?;
+    fn lock_and_write(path: &Path, pid: Option<Pid>) -> Result<PidFile, PidFileError> {
+        let me = Pid::current();
+        let pid = pid.unwrap_or(me);
+        let mut locked = Locked::acquire(path, me)?;
         // On failure `locked` drops here, and removes the (empty) file it created or took over.
-        locked.write(pid)?;
+        locked.write(pid, me)?;
         Ok(PidFile { locked, pid })
     }
 
@@ -197,7 +200,7 @@ impl PidFile {
     /// [`PidFileError::Io`] with [`Operation::Truncate`] or [`Operation::Write`] (e.g. a full
     /// disk); the file is then left empty, naming no process.
     pub fn write_pid(&mut self, pid: Pid) -> Result<(), PidFileError> {
-        self.locked.write(pid)?;
+        self.locked.write(pid, Pid::current())?;
         self.pid = pid;
         Ok(())
     }

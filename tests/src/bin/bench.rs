@@ -139,10 +139,14 @@ fn floor_create_remove(path: &Path) {
     drop(fd);
 }
 
-/// The rules' part of taking a PID file, raw: open with the safe flags, lock, `fstat` after
-/// the lock (rule 3: a regular file; rule 2: its inode) and `lstat(path)` to compare inodes
-/// (rule 2). Returns the descriptor and the locked inode.
+/// The rules' part of taking a PID file, raw: `lstat(path)` before opening (a device is refused
+/// without being opened), open with the safe flags, lock, `fstat` after the lock (rule 3: a
+/// regular file with one link; rule 2: its inode) and `lstat(path)` to compare inodes (rule 2).
+/// Returns the descriptor and the locked inode.
 fn rules_floor_lock(path: &Path) -> (OwnedFd, rustix::fs::Stat) {
+    if let Ok(there) = rustix::fs::statat(CWD, path, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+        assert_eq!(rustix::fs::FileType::from_raw_mode(there.st_mode), rustix::fs::FileType::RegularFile);
+    }
     let fd = rustix::fs::openat(
         CWD,
         path,
@@ -158,13 +162,17 @@ fn rules_floor_lock(path: &Path) -> (OwnedFd, rustix::fs::Stat) {
 }
 
 /// The floor plus exactly what DESIGN.md's rules add: the checks of [`rules_floor_lock`],
-/// `lstat(path)` again before unlinking (rule 2), and `getpid` to record and check the owning
-/// process (rule 9).
+/// `lstat(path)` again before unlinking (rule 2), `getpid` to record and check the owning
+/// process (rule 9), and a `pread` before unlinking (the file still holds our pid: no forked
+/// child took it over).
 fn rules_floor_create_remove(path: &Path) {
     let (fd, locked) = rules_floor_lock(path);
+    assert_eq!(locked.st_nlink, 1);
     let owner = rustix::process::getpid();
     rustix::io::pwrite(&fd, b"12345\n", 0).unwrap();
     assert_eq!(rustix::process::getpid(), owner);
+    let mut buf = [0u8; 65];
+    assert_eq!(rustix::io::pread(&fd, &mut buf, 0).unwrap(), 6);
     let named = rustix::fs::statat(CWD, path, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
     assert_eq!((locked.st_dev, locked.st_ino), (named.st_dev, named.st_ino));
     rustix::fs::unlinkat(CWD, path, rustix::fs::AtFlags::empty()).unwrap();
