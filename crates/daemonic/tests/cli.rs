@@ -38,10 +38,14 @@ impl Test {
         self.path("prog.pid")
     }
     fn daemonic(&self, args: &[&str]) -> Output {
+        self.daemonic_with_stdout(args, std::process::Stdio::piped())
+    }
+    /// Runs the command to completion (at most [`TIMEOUT`]) with this stdout.
+    fn daemonic_with_stdout(&self, args: &[&str], stdout: std::process::Stdio) -> Output {
         let mut child = Command::new(DAEMONIC)
             .args(args)
             .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
+            .stdout(stdout)
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -314,19 +318,10 @@ fn started_message_to_a_closed_pipe_is_not_a_failure() {
     let (read_end, write_end) = rustix::pipe::pipe().unwrap();
     drop(read_end);
     let pidfile = t.pidfile();
-    let mut child = Command::new(DAEMONIC)
-        .args(["start", "--pidfile", pidfile.to_str().unwrap(), "--", "sleep", "1000"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::from(write_end))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(start.elapsed() < TIMEOUT, "daemonic start hangs");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = t.daemonic_with_stdout(
+        &["start", "--pidfile", pidfile.to_str().unwrap(), "--", "sleep", "1000"],
+        std::process::Stdio::from(write_end),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!text(&out).contains("panicked"), "{}", text(&out));
     let pid = pidfile::read_pid(t.pidfile()).expect("the PID file is intact").get();
