@@ -214,7 +214,8 @@ fn an_unidentifiable_lock_holder_is_never_named_or_signalled() {
     // ...which the attacker locks: readable by all, so `flock` can open it.
     for mode in ["-x", "-s"] {
         let mut holder = Command::new("flock");
-        as_nobody(holder.arg(mode).arg(w.pidfile()).args(["sleep", "600"]));
+        // `--no-fork`: the lock holder is the process we kill, not a child that would outlive it.
+        as_nobody(holder.arg("--no-fork").arg(mode).arg(w.pidfile()).args(["sleep", "600"]));
         let _holder = daemonic_tests::Spawned::new(&mut holder);
         daemonic_tests::wait_until("the attacker's lock", || {
             pidfile::inspect(w.pidfile()).unwrap().is_some_and(|seen| seen.is_locked())
@@ -267,7 +268,7 @@ fn a_file_naming_a_kernel_thread_is_stale() {
     assert_eq!(status.code(), Some(1), "{out}");
     // And the attacker holding a lock on it does not make the kernel thread a holder.
     let mut holder = Command::new("flock");
-    as_nobody(holder.arg("-x").arg(w.pidfile()).args(["sleep", "600"]));
+    as_nobody(holder.args(["--no-fork", "-x"]).arg(w.pidfile()).args(["sleep", "600"]));
     let _holder = daemonic_tests::Spawned::new(&mut holder);
     daemonic_tests::wait_until("the attacker's lock", || pidfile::inspect(w.pidfile()).unwrap().unwrap().is_locked());
     assert!(matches!(pidfile::running_pid(w.pidfile()), Err(PidFileError::UnknownHolder { .. })));
