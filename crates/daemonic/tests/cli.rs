@@ -401,3 +401,14 @@ fn errors_print_each_cause_once() {
     );
     assert!(!t.pidfile().exists());
 }
+
+/// `--stdout /dev/null` (a character device, nothing to truncate) starts like any file.
+#[test]
+fn stdout_to_a_character_device_starts() {
+    let t = Test::new();
+    let pid = started_pid(&t.start(&["--stdout", "/dev/null"], &["sleep", "1000"]));
+    let _reaped = Reaped(pid);
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap(), Path::new("/dev/null"));
+    assert!(t.stop(&[]).status.success());
+    reap(pid);
+}

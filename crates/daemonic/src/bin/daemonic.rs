@@ -342,7 +342,17 @@ fn prepare_exec(args: &StartArgs, guard: &daemonic::DaemonGuard) -> Result<(), S
     Ok(())
 }
 
+/// Empties a regular output file; a character device (`--stdout /dev/null`, a terminal) has
+/// nothing to truncate and is left alone.
 fn truncate(fd: BorrowedFd<'_>, path: Option<&Path>) -> Result<(), String> {
+    let regular = rustix::fs::fstat(fd).is_ok_and(|stat| {
+        #[allow(clippy::unnecessary_cast)] // `mode_t` is u16 on macOS and the BSDs.
+        let file_type = rustix::fs::FileType::from_raw_mode(stat.st_mode as _);
+        file_type == rustix::fs::FileType::RegularFile
+    });
+    if !regular {
+        return Ok(());
+    }
     rustix::fs::ftruncate(fd, 0).map_err(|e| {
         format!(
             "cannot truncate {}: {}",
