@@ -503,8 +503,6 @@ impl Daemon {
 
         let (read_end, write_end) =
             sys::cloexec_pipe().map_err(|source| DaemonError::Launcher { step: Step::CreatePipe, source })?;
-        // Room for the descriptors the daemon adds (PID file, pipe, ready fd), allocated here.
-        plan.daemon.keep_fds.reserve(3);
         let _ = io::stdout().flush();
         let _ = io::stderr().flush();
 
@@ -530,36 +528,22 @@ impl Daemon {
     /// and [`ready_fd`](Daemon::ready_fd) must be open now; the ready fd cannot be a standard
     /// stream (it is closed once readiness is written). Kept descriptors 0–2 are always kept.
     fn check_named_fds(&self) -> Result<(), DaemonError> {
-        let check = |fd: RawFd| -> Result<(), DaemonError> {
-            let bad = |why: &str| DaemonError::Launcher {
-                step: Step::CheckDescriptor(fd),
-                source: io::Error::new(io::ErrorKind::InvalidInput, why.to_owned()),
-            };
-            if fd < 0 {
-                return Err(bad("not a descriptor number"));
-            }
-            // SAFETY: only asks whether the descriptor number is open.
-            let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-            match rustix::io::fcntl_getfd(borrowed) {
-                Ok(_) => Ok(()),
-                Err(Errno::BADF) => Err(bad("not open in the calling process")),
-                Err(e) => Err(DaemonError::Launcher { step: Step::CheckDescriptor(fd), source: e.into() }),
-            }
+        let refuse = |fd: RawFd, source: io::Error| DaemonError::Launcher { step: Step::CheckDescriptor(fd), source };
+        let invalid = |fd: RawFd, why: &str| refuse(fd, io::Error::new(io::ErrorKind::InvalidInput, why.to_owned()));
+        let check = |fd: RawFd| match is_open(fd) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(invalid(fd, "not open in the calling process")),
+            Err(e) => Err(refuse(fd, e)),
         };
-        for &fd in &self.keep_fds {
-            if !(0..=2).contains(&fd) {
-                check(fd)?;
-            }
+        for &fd in self.keep_fds.iter().filter(|fd| !(0..=2).contains(*fd)) {
+            check(fd)?;
         }
         if let Some(fd) = self.ready_fd {
             if (0..=2).contains(&fd) {
-                return Err(DaemonError::Launcher {
-                    step: Step::CheckDescriptor(fd),
-                    source: io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "a standard stream cannot be the readiness descriptor (it is closed once ready)",
-                    ),
-                });
+                return Err(invalid(
+                    fd,
+                    "a standard stream cannot be the readiness descriptor (it is closed once ready)",
+                ));
             }
             check(fd)?;
         }
@@ -689,19 +673,11 @@ impl Plan {
             // here on the guard owns it and closes it once readiness is written.
             unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
         });
-        // The launcher reserved room for these three: no allocation after the fork.
         let mut keep = std::mem::take(&mut daemon.keep_fds);
         keep.extend(lock.as_ref().map(|p| p.as_fd().as_raw_fd()));
         keep.extend(reporter.map(|r| r.fd().as_raw_fd()));
         keep.extend(ready_fd.as_ref().map(|fd| fd.as_raw_fd()));
         fds::close_inherited_fds(&mut keep).map_err(at(Step::CloseFds))?;
-        let manual_readiness = daemon.manual_readiness;
-        if reporter.is_some() {
-            // After the fork, freeing the launcher's copies of the configuration (paths, the
-            // callback) would only dirty copy-on-write pages of the heap: a few hundred bytes
-            // stay allocated in the daemon instead.
-            std::mem::forget((daemon, keep));
-        }
 
         let pidfile = match lock {
             Some(lock) => Some(lock.write_pid(Pid::current()).map_err(|e| (Step::WritePidFile, os_error(e)))?),
@@ -710,7 +686,7 @@ impl Plan {
         if let Some(credentials) = &credentials {
             privileges::drop_privileges(credentials)?;
         }
-        Ok((pidfile, ready_fd, notifier, manual_readiness))
+        Ok((pidfile, ready_fd, notifier, daemon.manual_readiness))
     }
 }
 
@@ -783,9 +759,7 @@ fn open_output(path: &Path, credentials: Option<&Credentials>) -> io::Result<Own
 /// later (the PID file, the pipe) can land on them and be clobbered by the stdio redirection.
 fn ensure_standard_fds_open() -> Result<(), DaemonError> {
     for fd in 0..3 {
-        // SAFETY: only asks whether the descriptor number is open.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        if let Err(Errno::BADF) = rustix::io::fcntl_getfd(borrowed) {
+        if !is_open(fd).unwrap_or(true) {
             let null = rustix::fs::openat(CWD, "/dev/null", OFlags::RDWR, Mode::empty())
                 .map_err(|e| DaemonError::Launcher { step: Step::OpenDevNull, source: e.into() })?;
             // The lowest free descriptor is `fd`: it now belongs to the process's stdio.
@@ -793,6 +767,21 @@ fn ensure_standard_fds_open() -> Result<(), DaemonError> {
         }
     }
     Ok(())
+}
+
+/// `fcntl(fd, F_GETFD)`: whether the descriptor number is open (`EBADF`: no); a negative
+/// number is not.
+fn is_open(fd: RawFd) -> io::Result<bool> {
+    if fd < 0 {
+        return Ok(false);
+    }
+    // SAFETY: only asks whether the descriptor number is open; nothing is done with it.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    match rustix::io::fcntl_getfd(borrowed) {
+        Ok(_) => Ok(true),
+        Err(Errno::BADF) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `fork(2)` through libc: rustix offers it only in its unstable runtime module. `None` in the

@@ -104,78 +104,22 @@ const CLOSE_AFTER_READY: std::time::Duration = std::time::Duration::from_secs(5)
 /// returns only once the daemon no longer holds the pipe.
 pub(crate) fn await_report(fd: impl AsFd) -> io::Result<Report> {
     let fd = fd.as_fd();
-    let mut records = Records::default();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 512];
     let mut deadline = None;
     loop {
-        if deadline.is_none() && matches!(parse(records.bytes(), false), Some(Report::Ready { .. })) {
+        if deadline.is_none() && matches!(parse(&buf, false), Some(Report::Ready { .. })) {
             deadline = Some(std::time::Instant::now() + CLOSE_AFTER_READY);
         }
         if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() || !readable_within(fd, left)? {
-                return Ok(parse(records.bytes(), true).unwrap_or(Report::Exited { pid: None }));
+            if left.is_zero() || !crate::sys::poll_readable(fd, left)? {
+                return Ok(parse(&buf, true).unwrap_or(Report::Exited { pid: None }));
             }
         }
-        match records.read_from(fd) {
-            Ok(0) => return Ok(parse(records.bytes(), true).unwrap_or(Report::Exited { pid: None })),
-            Ok(_) => {}
-            Err(Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// The bytes read so far: on the stack while they fit (success is a 5-byte pid record and a
-/// 1-byte "ready"; an allocation after the fork would dirty copy-on-write heap pages), on the
-/// heap for long error messages.
-struct Records {
-    inline: [u8; 64],
-    len: usize,
-    heap: Vec<u8>,
-}
-
-impl Default for Records {
-    fn default() -> Records {
-        Records { inline: [0; 64], len: 0, heap: Vec::new() }
-    }
-}
-
-impl Records {
-    fn bytes(&self) -> &[u8] {
-        if self.heap.is_empty() {
-            &self.inline[..self.len]
-        } else {
-            &self.heap
-        }
-    }
-
-    fn read_from(&mut self, fd: std::os::fd::BorrowedFd<'_>) -> Result<usize, Errno> {
-        if self.heap.is_empty() && self.len < self.inline.len() {
-            let n = rustix::io::read(fd, &mut self.inline[self.len..])?;
-            self.len += n;
-            return Ok(n);
-        }
-        if self.heap.is_empty() {
-            self.heap.extend_from_slice(&self.inline);
-        }
-        let mut chunk = [0u8; 512];
-        let n = rustix::io::read(fd, &mut chunk)?;
-        self.heap.extend_from_slice(&chunk[..n]);
-        Ok(n)
-    }
-}
-
-/// `poll(POLLIN)`: whether `fd` has data or end of file within `timeout`.
-fn readable_within(fd: std::os::fd::BorrowedFd<'_>, timeout: std::time::Duration) -> io::Result<bool> {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    let timeout = Timespec {
-        tv_sec: timeout.as_secs().try_into().unwrap_or(i64::MAX as _),
-        tv_nsec: timeout.subsec_nanos().into(),
-    };
-    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-    loop {
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(n) => return Ok(n > 0),
+        match rustix::io::read(fd, &mut chunk) {
+            Ok(0) => return Ok(parse(&buf, true).unwrap_or(Report::Exited { pid: None })),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }

@@ -4,9 +4,10 @@
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, FlockOperation, OFlags, Stat, CWD};
+use rustix::fs::{FlockOperation, OFlags, Stat};
 use rustix::io::Errno;
 
+use crate::pidfile::{unlink_stale, Unlinked};
 use crate::read::{self, Content};
 use crate::stale::{judge_unlocked, wait_for_holder, Unlocked, Wait};
 use crate::{sys, Operation, Pid, PidFileError, Refusal};
@@ -108,20 +109,24 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<Option<Inspection>, PidFileErro
         Err(PidFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let locked = match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
-        Ok(()) => None,
+    let (locked, read) = match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
+        Ok(()) => (None, None),
         Err(Errno::WOULDBLOCK) => match wait_for_holder(&fd, path, FlockOperation::NonBlockingLockShared)? {
-            Wait::Released => None,
-            Wait::Locked(holder) => Some(holder),
+            Wait::Released => (None, None),
+            Wait::Locked(holder, content) => (Some(holder), Some(content)),
         },
         Err(e) => return Err(PidFileError::io(path, Operation::Lock, e)),
     };
     if locked.is_none() {
         unlock_private(&fd, path)?;
     }
-    // After the lock test: what the holder wrote, and the mtime of that write.
+    // After the lock test: what the holder wrote (the wait's last read, if it waited), and the
+    // mtime of that write.
     let stat = read::stat_regular(&fd, path)?;
-    let content = read::read_content(&fd, path)?;
+    let content = match read {
+        Some(content) => content,
+        None => read::read_content(&fd, path)?,
+    };
     let unlocked = judge_unlocked(&content, &stat);
     Ok(Some(Inspection { fd, path: path.to_path_buf(), stat, content, locked, unlocked }))
 }
@@ -397,15 +402,10 @@ impl Inspection {
             Err(e) => return Err(PidFileError::io(path, Operation::Lock, e)),
         }
         let stat = read::stat_regular(&self.fd, path)?;
-        let content = read::read_content(&self.fd, path)?;
-        if judge_unlocked(&content, &stat) != Unlocked::Stale || !read::names_inode(path, &stat)? {
+        if !read::names_inode(path, &stat)? {
             return Ok(false);
         }
-        match rustix::fs::unlinkat(CWD, path, AtFlags::empty()) {
-            Ok(()) => Ok(true),
-            Err(Errno::NOENT) => Ok(false),
-            Err(e) => Err(PidFileError::io(path, Operation::Remove, e)),
-        }
+        Ok(matches!(unlink_stale(&self.fd, path, &stat)?, Unlinked::Removed))
     }
 }
 

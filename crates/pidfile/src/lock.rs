@@ -376,7 +376,7 @@ pub(crate) fn lock_path(path: &Path, flags: OFlags) -> Result<(OwnedFd, Stat), P
         match locked {
             Ok(()) => {}
             Err(Errno::WOULDBLOCK) => {
-                if let Wait::Locked(pid) = wait_for_holder(&fd, path, FlockOperation::NonBlockingLockExclusive)? {
+                if let Wait::Locked(pid, _) = wait_for_holder(&fd, path, FlockOperation::NonBlockingLockExclusive)? {
                     return Err(PidFileError::AlreadyRunning { path: path.to_path_buf(), pid });
                 }
             }

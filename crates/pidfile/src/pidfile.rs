@@ -1,9 +1,9 @@
 //! [`PidFile`], the kernel-locked guard that names its holder, and [`remove_pidfile`].
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use rustix::fs::{AtFlags, OFlags, CWD};
+use rustix::fs::{AtFlags, OFlags, Stat, CWD};
 use rustix::io::Errno;
 
 use crate::lock::{lock_path, Locked};
@@ -314,12 +314,33 @@ pub fn remove_pidfile(path: impl AsRef<Path>) -> Result<(), PidFileError> {
         // can judge: someone else owns that inode too.
         return Err(PidFileError::Refused { path: path.to_path_buf(), reason });
     }
-    let content = read::read_content(&fd, path)?;
-    if let Unlocked::Live(pid) = judge_unlocked(&content, &stat) {
-        return Err(PidFileError::AlreadyRunning { path: path.to_path_buf(), pid: Some(pid) });
+    match unlink_stale(&fd, path, &stat)? {
+        Unlinked::Live(pid) => Err(PidFileError::AlreadyRunning { path: path.to_path_buf(), pid: Some(pid) }),
+        Unlinked::Removed | Unlinked::Gone => Ok(()),
+    }
+}
+
+/// What [`unlink_stale`] did.
+pub(crate) enum Unlinked {
+    Removed,
+    /// The path was gone already.
+    Gone,
+    /// Not stale: the file names this live non-locking writer.
+    Live(Pid),
+}
+
+/// The removal of a file this process does not own, for [`remove_pidfile`] and
+/// [`Inspection::remove_if_stale`](crate::Inspection::remove_if_stale): with the file's
+/// exclusive lock held on `fd` (whose `fstat` is `stat`) and the path just checked to name it,
+/// unlinks it unless it names a live process (rule 4).
+pub(crate) fn unlink_stale(fd: &OwnedFd, path: &Path, stat: &Stat) -> Result<Unlinked, PidFileError> {
+    let content = read::read_content(fd, path)?;
+    if let Unlocked::Live(pid) = judge_unlocked(&content, stat) {
+        return Ok(Unlinked::Live(pid));
     }
     match rustix::fs::unlinkat(CWD, path, AtFlags::empty()) {
-        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Ok(()) => Ok(Unlinked::Removed),
+        Err(Errno::NOENT) => Ok(Unlinked::Gone),
         Err(e) => Err(PidFileError::io(path, Operation::Remove, e)),
     }
 }

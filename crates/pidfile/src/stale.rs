@@ -42,8 +42,9 @@ pub(crate) fn judge_unlocked(content: &Content, stat: &Stat) -> Unlocked {
 pub(crate) enum Wait {
     /// The lock became ours (`relock` succeeded) during the wait.
     Released,
-    /// Still locked; the holder's pid if the file names a credible one, else `None`.
-    Locked(Option<Pid>),
+    /// Still locked: the holder's pid if the file names a credible one, else `None`; and the
+    /// content last read.
+    Locked(Option<Pid>, Content),
 }
 
 /// Called after `flock` failed with `EWOULDBLOCK`: re-reads the file until it names a credible
@@ -62,10 +63,10 @@ pub(crate) fn wait_for_holder(fd: impl AsFd, path: &Path, relock: FlockOperation
     loop {
         let content = read::read_content(fd, path)?;
         if let Some(pid) = credible_holder(fd, path, &content)? {
-            return Ok(Wait::Locked(Some(pid)));
+            return Ok(Wait::Locked(Some(pid), content));
         }
         if attempt == HOLDER_RETRIES {
-            return Ok(Wait::Locked(None));
+            return Ok(Wait::Locked(None, content));
         }
         attempt += 1;
         std::thread::sleep(HOLDER_RETRY_DELAY);

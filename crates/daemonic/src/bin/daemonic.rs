@@ -563,7 +563,7 @@ impl Target {
 
     /// Waits until the holder is gone: its lock released (a locked file), or the process gone (a
     /// non-locking writer). On Linux the pidfd becomes readable when the process exits, so the
-    /// wait blocks in `poll` instead of polling; the lock is then confirmed on the inspection's
+    /// wait blocks in `poll` instead of sleeping; the lock is then confirmed on the inspection's
     /// descriptor.
     fn wait_for_exit(&self, inspection: &pidfile::Inspection, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
@@ -571,7 +571,7 @@ impl Target {
             let gone = if inspection.is_locked() {
                 inspection.is_released().unwrap_or(false)
             } else {
-                !pidfile::is_pid_running(self.pid) || self.exited()
+                !pidfile::is_pid_running(self.pid) || self.exited_within(Duration::ZERO)
             };
             if gone {
                 return true;
@@ -580,31 +580,21 @@ impl Target {
             if left.is_zero() {
                 return false;
             }
-            self.block_until_exit(left.min(Duration::from_millis(10)));
+            self.exited_within(left.min(Duration::from_millis(10)));
         }
     }
 
-    /// Sleeps up to `at_most`, waking as soon as the process exits where a pidfd says so.
-    fn block_until_exit(&self, at_most: Duration) {
+    /// Whether the process exits within `timeout`, as its pidfd says (Linux; the lock is
+    /// released a moment before the pidfd becomes readable). Without a pidfd: sleeps `timeout`
+    /// and answers `false`.
+    fn exited_within(&self, timeout: Duration) -> bool {
         #[cfg(target_os = "linux")]
         if let Some(pidfd) = &self.pidfd {
             use rustix::event::{poll, PollFd, PollFlags, Timespec};
-            let timeout = Timespec { tv_sec: at_most.as_secs() as _, tv_nsec: at_most.subsec_nanos() as _ };
-            // Readable once the process exited; the lock is released a moment before that.
-            let _ = poll(&mut [PollFd::new(pidfd, PollFlags::IN)], Some(&timeout));
-            return;
+            let timeout = Timespec { tv_sec: timeout.as_secs() as _, tv_nsec: timeout.subsec_nanos() as _ };
+            return matches!(poll(&mut [PollFd::new(pidfd, PollFlags::IN)], Some(&timeout)), Ok(1));
         }
-        std::thread::sleep(at_most);
-    }
-
-    /// Whether the pidfd says the process exited (Linux); `false` elsewhere.
-    fn exited(&self) -> bool {
-        #[cfg(target_os = "linux")]
-        if let Some(pidfd) = &self.pidfd {
-            use rustix::event::{poll, PollFd, PollFlags, Timespec};
-            let now = Timespec { tv_sec: 0, tv_nsec: 0 };
-            return matches!(poll(&mut [PollFd::new(pidfd, PollFlags::IN)], Some(&now)), Ok(1));
-        }
+        std::thread::sleep(timeout);
         false
     }
 }

@@ -84,14 +84,30 @@ pub(crate) fn await_exit(pid: pidfile::Pid, timeout: std::time::Duration) {
     let Some(raw) = rustix::process::Pid::from_raw(pid.get() as i32) else { return };
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if let Ok(pidfd) = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) {
-        use rustix::event::{poll, PollFd, PollFlags, Timespec};
-        let timeout = Timespec { tv_sec: timeout.as_secs() as _, tv_nsec: timeout.subsec_nanos() as _ };
-        let _ = poll(&mut [PollFd::new(&pidfd, PollFlags::IN)], Some(&timeout));
+        let _ = poll_readable(std::os::fd::AsFd::as_fd(&pidfd), timeout);
         return;
     }
     let deadline = std::time::Instant::now() + timeout;
     while rustix::process::test_kill_process(raw).is_ok() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// `poll(POLLIN)` on one descriptor: whether it is readable (data, end of file, or for a pidfd
+/// an exited process) within `timeout`.
+pub(crate) fn poll_readable(fd: std::os::fd::BorrowedFd<'_>, timeout: std::time::Duration) -> io::Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let timeout = Timespec {
+        tv_sec: timeout.as_secs().try_into().unwrap_or(i64::MAX as _),
+        tv_nsec: timeout.subsec_nanos().into(),
+    };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    loop {
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(n) => return Ok(n > 0),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
