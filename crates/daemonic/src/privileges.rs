@@ -285,6 +285,14 @@ pub(crate) fn prepare_runtime_directory(
         }
         return Ok(());
     }
+    if stat.st_uid != euid {
+        // We just made it, so it is ours: anything else is a directory someone swapped in
+        // between our mkdir and our open (the parent is writable by them). Never hand that over.
+        return Err(fail(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("it was replaced while being created (now owned by uid {})", stat.st_uid),
+        )));
+    }
     if stat.st_uid != uid || stat.st_gid != gid {
         rustix::fs::fchown(&dir, Some(rustix::fs::Uid::from_raw(uid)), Some(rustix::fs::Gid::from_raw(gid)))
             .map_err(|e| fail(e.into()))?;
