@@ -424,7 +424,9 @@ fn daemonize_works_when_the_caller_ignores_or_reaps_sigchld() {
 #[test]
 fn a_panicking_launcher_callback_leaves_the_daemon_and_its_file_alone() {
     let s = Setup::new();
-    let (read_end, write_end) = rustix::pipe::pipe().unwrap();
+    // Close-on-exec: a fixture another test thread spawns meanwhile must not inherit the read
+    // end and keep the pipe open (then the write would succeed).
+    let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     drop(read_end);
     let mut launcher = s.launcher(&["--announce"]);
     launcher.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::from(write_end));

@@ -315,7 +315,9 @@ fn help_version_and_usage_errors() {
 #[test]
 fn started_message_to_a_closed_pipe_is_not_a_failure() {
     let t = Test::new();
-    let (read_end, write_end) = rustix::pipe::pipe().unwrap();
+    // Close-on-exec: a fixture another test thread spawns meanwhile must not inherit the read
+    // end and keep the pipe open (then the write would succeed).
+    let (read_end, write_end) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     drop(read_end);
     let pidfile = t.pidfile();
     let out = t.daemonic_with_stdout(
