@@ -65,6 +65,7 @@ pub struct Daemon {
     chroot: Option<PathBuf>,
     keep_fds: Vec<RawFd>,
     manual_readiness: bool,
+    keep_privileges: bool,
     foreground: bool,
     ready_fd: Option<RawFd>,
     on_launched: Option<OnLaunched>,
@@ -108,6 +109,7 @@ impl Daemon {
             chroot: None,
             keep_fds: Vec::new(),
             manual_readiness: false,
+            keep_privileges: false,
             foreground: false,
             ready_fd: None,
             on_launched: None,
@@ -368,6 +370,28 @@ impl Daemon {
         self
     }
 
+    /// The daemon keeps the caller's privileges; [`user`](Daemon::user) and
+    /// [`group`](Daemon::group) are still resolved in the launcher, files are still judged for
+    /// that user (the [runtime directory](Daemon::runtime_directory) is handed to it, output
+    /// files it could have planted are refused), and
+    /// [`DaemonGuard::credentials`](crate::DaemonGuard::credentials) returns them for the
+    /// daemon to [`apply`](crate::Credentials::apply) in the programs it starts.
+    ///
+    /// For a supervisor: it stays root so that the program it runs as the service user can
+    /// neither signal nor trace it (nor, through it, reach the PID file's descriptor), and so
+    /// that it can remove the PID file from a root-owned directory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().user("nobody").keep_privileges();
+    /// # let _ = daemon;
+    /// ```
+    pub fn keep_privileges(mut self) -> Self {
+        self.keep_privileges = true;
+        self
+    }
+
     /// Foreground mode, for supervisors (systemd `Type=notify`/`simple`, s6, runit, containers):
     /// no fork and no new session, the same pid; everything else applies (PID file, working
     /// directory, umask, signals, fd hygiene, user, readiness). Standard streams that were not
@@ -609,8 +633,8 @@ impl Plan {
     /// Foreground mode: the same steps in this process; failures are returned.
     fn run_in_foreground(self, lock: Option<PidFileLock>) -> Result<DaemonGuard, DaemonError> {
         let in_daemon = |(step, source): (Step, io::Error)| DaemonError::Daemon { step, source };
-        let (pidfile, ready_fd, notifier, manual) = self.setup(lock, None).map_err(in_daemon)?;
-        let mut guard = DaemonGuard::new(pidfile, None, notifier, ready_fd, false);
+        let (pidfile, ready_fd, notifier, manual, credentials) = self.setup(lock, None).map_err(in_daemon)?;
+        let mut guard = DaemonGuard::new(pidfile, None, notifier, ready_fd, false, credentials);
         if !manual {
             guard.ready()?;
         }
@@ -621,8 +645,8 @@ impl Plan {
     /// removed and the process exits; only success returns.
     fn run_in_daemon(self, lock: Option<PidFileLock>, reporter: Reporter) -> DaemonGuard {
         match self.setup(lock, Some(&reporter)) {
-            Ok((pidfile, ready_fd, notifier, manual)) => {
-                let mut guard = DaemonGuard::new(pidfile, Some(reporter), notifier, ready_fd, true);
+            Ok((pidfile, ready_fd, notifier, manual, credentials)) => {
+                let mut guard = DaemonGuard::new(pidfile, Some(reporter), notifier, ready_fd, true, credentials);
                 if !manual && guard.ready().is_err() {
                     // `ready` has told the launcher which step failed.
                     drop(guard);
@@ -646,7 +670,7 @@ impl Plan {
         self,
         lock: Option<PidFileLock>,
         reporter: Option<&Reporter>,
-    ) -> StepResult<(Option<PidFile>, Option<OwnedFd>, Option<Notifier>, bool)> {
+    ) -> StepResult<(Option<PidFile>, Option<OwnedFd>, Option<Notifier>, bool, Option<Credentials>)> {
         let Plan { mut daemon, credentials, stdio, notifier } = self;
         if let Some(root) = &daemon.chroot {
             rustix::process::chroot(root).map_err(|e| (Step::Chroot(root.clone()), e.into()))?;
@@ -683,10 +707,10 @@ impl Plan {
             Some(lock) => Some(lock.write_pid(Pid::current()).map_err(|e| (Step::WritePidFile, os_error(e)))?),
             None => None,
         };
-        if let Some(credentials) = &credentials {
+        if let Some(credentials) = credentials.as_ref().filter(|_| !daemon.keep_privileges) {
             privileges::drop_privileges(credentials)?;
         }
-        Ok((pidfile, ready_fd, notifier, daemon.manual_readiness))
+        Ok((pidfile, ready_fd, notifier, daemon.manual_readiness, credentials))
     }
 }
 

@@ -7,6 +7,7 @@ use std::os::fd::OwnedFd;
 use pidfile::{Pid, PidFile};
 
 use crate::notify::Notifier;
+use crate::privileges::Credentials;
 use crate::readiness::{write_all, Reporter};
 use crate::{DaemonError, Step};
 
@@ -42,6 +43,7 @@ pub struct DaemonGuard {
     ready_fd: Option<OwnedFd>,
     forked: bool,
     ready: bool,
+    credentials: Option<Credentials>,
 }
 
 impl DaemonGuard {
@@ -51,8 +53,21 @@ impl DaemonGuard {
         notifier: Option<Notifier>,
         ready_fd: Option<OwnedFd>,
         forked: bool,
+        credentials: Option<Credentials>,
     ) -> DaemonGuard {
-        DaemonGuard { pidfile, reporter, notifier, ready_fd, forked, ready: false }
+        DaemonGuard { pidfile, reporter, notifier, ready_fd, forked, ready: false, credentials }
+    }
+
+    /// The user and groups resolved from [`Daemon::user`](crate::Daemon::user) and
+    /// [`Daemon::group`](crate::Daemon::group), `None` when neither was set. Already applied to
+    /// this process unless [`Daemon::keep_privileges`](crate::Daemon::keep_privileges) was set,
+    /// in which case the daemon applies them to the programs it starts.
+    ///
+    /// # Examples
+    ///
+    /// See [`Credentials`].
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref()
     }
 
     /// The daemon's locked PID file, if one was configured.

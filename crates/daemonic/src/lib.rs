@@ -18,5 +18,5 @@ mod sys;
 pub use crate::daemon::Daemon;
 pub use crate::error::{DaemonError, ErrorChain, Step};
 pub use crate::guard::DaemonGuard;
-pub use crate::privileges::Account;
+pub use crate::privileges::{Account, Credentials};
 pub use pidfile;

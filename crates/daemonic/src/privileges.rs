@@ -70,14 +70,102 @@ impl std::fmt::Display for Account {
     }
 }
 
-/// What the daemon becomes, resolved in the launcher.
+/// The user, primary group and supplementary groups a service runs as, resolved from
+/// [`Daemon::user`](crate::Daemon::user)/[`Daemon::group`](crate::Daemon::group) in the launcher
+/// (before the fork and any `chroot`, so from the host's passwd and group databases).
+///
+/// A daemon that keeps its own privileges to supervise the programs it starts
+/// ([`Daemon::keep_privileges`](crate::Daemon::keep_privileges)) gets them from
+/// [`DaemonGuard::credentials`](crate::DaemonGuard::credentials) and applies them in each child
+/// with [`apply`](Credentials::apply).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::os::unix::process::CommandExt;
+///
+/// let guard = daemonic::Daemon::new().user("nobody").keep_privileges().daemonize()?;
+/// let mut command = std::process::Command::new("my-server");
+/// if let Some(credentials) = guard.credentials().cloned() {
+///     // SAFETY: `apply` makes system calls only: no allocation, no lock.
+///     unsafe { command.pre_exec(move || credentials.apply()) };
+/// }
+/// let child = command.spawn()?; // runs as nobody; the daemon stays root
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Credentials {
+pub struct Credentials {
     /// `None`: keep the user id (only the group changes).
     pub(crate) uid: Option<u32>,
     pub(crate) gid: u32,
     /// The complete supplementary group list to set (root's groups never survive).
     pub(crate) groups: Vec<libc::gid_t>,
+}
+
+impl Credentials {
+    /// The user id, or `None` when only a group was set (the user id is kept).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let guard = daemonic::Daemon::new().user(65534).group(65534).keep_privileges().daemonize()?;
+    /// assert_eq!(guard.credentials().and_then(|c| c.uid()), Some(65534));
+    /// # Ok::<(), daemonic::DaemonError>(())
+    /// ```
+    pub fn uid(&self) -> Option<u32> {
+        self.uid
+    }
+
+    /// The primary group id.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let guard = daemonic::Daemon::new().user(65534).group(65534).keep_privileges().daemonize()?;
+    /// assert_eq!(guard.credentials().map(|c| c.gid()), Some(65534));
+    /// # Ok::<(), daemonic::DaemonError>(())
+    /// ```
+    pub fn gid(&self) -> u32 {
+        self.gid
+    }
+
+    /// The supplementary groups: the user's groups (`getgrouplist`), or only the primary group
+    /// for a group without a user or a user id without a passwd entry.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let guard = daemonic::Daemon::new().user(65534).group(65534).keep_privileges().daemonize()?;
+    /// assert_eq!(guard.credentials().map(|c| c.groups().to_vec()), Some(vec![65534]));
+    /// # Ok::<(), daemonic::DaemonError>(())
+    /// ```
+    pub fn groups(&self) -> &[libc::gid_t] {
+        &self.groups
+    }
+
+    /// `setgroups`, `setgid`, `setuid` for the whole process, then proves root cannot be
+    /// regained (`setuid(0)` must fail) — the privilege drop a daemon makes, for a child between
+    /// `fork` and `exec`.
+    ///
+    /// Async-signal-safe: system calls only, no allocation and no lock, so it may run in
+    /// [`CommandExt::pre_exec`](std::os::unix::process::CommandExt::pre_exec). A caller that is
+    /// already the target user and group (and not root) changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// See [`Credentials`].
+    ///
+    /// # Errors
+    ///
+    /// The OS error of the failing call (`EPERM` when the caller may not change its ids); an
+    /// error of kind `Other` when `setuid(0)` succeeded after the drop.
+    ///
+    /// # References
+    ///  - [POSIX `setuid`](https://pubs.opengroup.org/onlinepubs/9799919799/functions/setuid.html)
+    ///  - [Linux `setgroups(2)`](https://man7.org/linux/man-pages/man2/setgroups.2.html)
+    pub fn apply(&self) -> io::Result<()> {
+        drop_privileges(self).map_err(|(_, error)| error)
+    }
 }
 
 struct Passwd {
@@ -230,7 +318,9 @@ pub(crate) fn drop_privileges(credentials: &Credentials) -> Result<(), (Step, io
         if uid != 0 {
             // SAFETY: as above. Success would mean the drop is reversible: refuse to go on.
             if unsafe { libc::setuid(0) } == 0 {
-                return Err((Step::VerifyPrivilegeDrop, io::Error::other("setuid(0) succeeded after the drop")));
+                // No message: this may run between fork and exec, where nothing allocates; the
+                // step says what happened.
+                return Err((Step::VerifyPrivilegeDrop, io::ErrorKind::Other.into()));
             }
         }
     }

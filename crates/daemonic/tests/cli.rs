@@ -13,16 +13,45 @@ struct Test {
     dir: tempfile::TempDir,
 }
 
-/// Kills and reaps a started program even when the test fails.
+/// Ends and reaps a started service even when the test fails: TERM first (a supervisor then
+/// ends its program and everything the program started), KILL after 10 s.
 struct Reaped(u32);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
-        if let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+        use rustix::process::{kill_process, waitpid, Signal, WaitOptions};
+        let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) else { return };
+        let _ = kill_process(pid, Signal::TERM);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            match waitpid(Some(pid), WaitOptions::NOHANG) {
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                _ => return,
+            }
         }
+        let _ = kill_process(pid, Signal::KILL);
+        let _ = waitpid(Some(pid), WaitOptions::empty());
     }
+}
+
+/// The only child of a supervisor: PROGRAM.
+fn program_of(supervisor: u32) -> u32 {
+    let start = Instant::now();
+    loop {
+        let children =
+            std::fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children")).unwrap_or_default();
+        let pids: Vec<u32> = children.split_whitespace().map(|p| p.parse().unwrap()).collect();
+        if let [pid] = pids[..] {
+            return pid;
+        }
+        assert!(start.elapsed() < TIMEOUT, "supervisor {supervisor} has children {pids:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn ppid(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    stat[stat.rfind(')').unwrap() + 2..].split(' ').nth(1).unwrap().parse().unwrap()
 }
 
 impl Test {
@@ -104,18 +133,22 @@ fn start_status_stop_a_real_program() {
     let out = t.start(&[], &["sleep", "1000"]);
     let pid = started_pid(&out);
     let _reaped = Reaped(pid);
-    assert_eq!(comm(pid), "sleep", "PROGRAM was executed in the daemon");
+    assert_eq!(comm(pid), "daemonic", "the daemon is the supervisor");
+    let program = program_of(pid);
+    assert_eq!(comm(program), "sleep", "PROGRAM runs as the supervisor's child");
+    assert_eq!(ppid(program), pid);
     assert_eq!(std::fs::read_to_string(t.pidfile()).unwrap(), format!("{pid}\n"));
-    assert_eq!(pidfile::running_pid(t.pidfile()).unwrap().map(pidfile::Pid::get), Some(pid), "locked by sleep");
+    assert_eq!(pidfile::running_pid(t.pidfile()).unwrap().map(pidfile::Pid::get), Some(pid), "locked");
     let (code, stdout) = t.status();
     assert_eq!(code, 0, "{stdout}");
-    assert_eq!(stdout.trim(), format!("daemonic: running (pid {pid})"));
+    assert_eq!(stdout.trim(), format!("daemonic: running (pid {pid}; program pid {program})"));
 
     let out = t.stop(&[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains(&format!("daemonic: stopped (pid {pid})")), "{}", text(&out));
     reap(pid);
-    assert!(!t.pidfile().exists(), "the stale file is removed after the stop");
+    assert!(!std::path::Path::new(&format!("/proc/{program}")).exists(), "PROGRAM ended with the service");
+    assert!(!t.pidfile().exists(), "the supervisor removed its PID file");
     assert_eq!(t.status(), (3, "daemonic: not running\n".into()));
     // Stopping again: not running, exit 0.
     let out = t.stop(&[]);
@@ -153,7 +186,16 @@ fn second_start_reports_the_first() {
 fn sigkilled_daemon_is_dead_with_a_pid_file_then_restartable() {
     let t = Test::new();
     let first = started_pid(&t.start(&[], &["sleep", "1000"]));
-    drop(Reaped(first)); // SIGKILL and reap
+    let program = program_of(first);
+    let pid = rustix::process::Pid::from_raw(first as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    reap(first);
+    // PROGRAM dies with its supervisor (parent-death signal): no instance runs unlocked.
+    let start = Instant::now();
+    while !exited(program) {
+        assert!(start.elapsed() < TIMEOUT, "PROGRAM outlived its supervisor");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let (code, stdout) = t.status();
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains(&format!("names pid {first}")), "{stdout}");
@@ -270,10 +312,23 @@ fn user_nobody_runs_the_program_as_nobody() {
     let t = Test::new();
     let pid = started_pid(&t.start(&["--user", "nobody"], &["sleep", "1000"]));
     let _reaped = Reaped(pid);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = |key: &str| status.lines().find(|l| l.starts_with(key)).unwrap().to_owned();
-    assert_eq!(line("Uid:"), "Uid:\t65534\t65534\t65534\t65534");
-    assert_eq!(line("Gid:"), "Gid:\t65534\t65534\t65534\t65534");
+    let line = |pid: u32, key: &str| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status.lines().find(|l| l.starts_with(key)).unwrap().to_owned()
+    };
+    let program = program_of(pid);
+    assert_eq!(line(program, "Uid:"), "Uid:\t65534\t65534\t65534\t65534");
+    assert_eq!(line(program, "Gid:"), "Gid:\t65534\t65534\t65534\t65534");
+    assert!(!line(program, "Groups:").split_whitespace().any(|g| g == "0"), "root's groups are gone");
+    // The supervisor stays root: PROGRAM can neither signal nor trace it.
+    assert_eq!(line(pid, "Uid:"), "Uid:\t0\t0\t0\t0");
+
+    // Without the supervisor, PROGRAM itself drops privileges.
+    let t = Test::new();
+    let pid = started_pid(&t.start(&["--user", "nobody", "--no-supervise"], &["sleep", "1000"]));
+    let _reaped = Reaped(pid);
+    assert_eq!(comm(pid), "sleep");
+    assert_eq!(line(pid, "Uid:"), "Uid:\t65534\t65534\t65534\t65534");
 }
 
 #[test]
@@ -288,7 +343,9 @@ fn restart_replaces_the_running_program() {
     let _second = Reaped(second);
     assert_ne!(first, second);
     assert!(text(&out).contains(&format!("stopped (pid {first})")), "{}", text(&out));
-    assert_eq!(t.status(), (0, format!("daemonic: running (pid {second})\n")));
+    let (code, stdout) = t.status();
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with(&format!("daemonic: running (pid {second}; program pid ")), "{stdout}");
 }
 
 #[test]
@@ -328,8 +385,8 @@ fn started_message_to_a_closed_pipe_is_not_a_failure() {
     assert!(!text(&out).contains("panicked"), "{}", text(&out));
     let pid = pidfile::read_pid(t.pidfile()).expect("the PID file is intact").get();
     let _reaped = Reaped(pid);
-    assert_eq!(comm(pid), "sleep");
-    assert_eq!(t.status(), (0, format!("daemonic: running (pid {pid})\n")));
+    assert_eq!(comm(program_of(pid)), "sleep");
+    assert_eq!(t.status().0, 0);
     assert!(t.stop(&[]).status.success());
     reap(pid);
     assert!(!t.pidfile().exists());
@@ -413,4 +470,41 @@ fn stdout_to_a_character_device_starts() {
     assert_eq!(std::fs::read_link(format!("/proc/{pid}/fd/1")).unwrap(), Path::new("/dev/null"));
     assert!(t.stop(&[]).status.success());
     reap(pid);
+}
+
+/// `--no-supervise`: PROGRAM is the daemon and holds the lock itself, through a read-only
+/// descriptor (it cannot rewrite its PID file); options that need the supervisor are refused.
+#[test]
+fn unsupervised_program_holds_the_lock_read_only() {
+    let t = Test::new();
+    let pid = started_pid(&t.start(&["--no-supervise"], &["sleep", "1000"]));
+    let _reaped = Reaped(pid);
+    assert_eq!(comm(pid), "sleep", "PROGRAM was executed in the daemon");
+    assert_eq!(std::fs::read_to_string(t.pidfile()).unwrap(), format!("{pid}\n"));
+    assert_eq!(pidfile::running_pid(t.pidfile()).unwrap().map(pidfile::Pid::get), Some(pid), "locked by sleep");
+    let target = std::fs::canonicalize(t.pidfile()).unwrap();
+    let open: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| std::fs::read_link(entry.path()).is_ok_and(|link| link == target))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(open.len(), 1, "one descriptor of the PID file: {open:?}");
+    let fdinfo = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", open[0])).unwrap();
+    let flags = fdinfo.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim();
+    assert_eq!(u32::from_str_radix(flags, 8).unwrap() & 0o3, 0, "O_RDONLY, not {flags}");
+    assert_eq!(t.status(), (0, format!("daemonic: running (pid {pid})\n")));
+    let out = t.stop(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    reap(pid);
+    assert!(!t.pidfile().exists(), "stop removed the stale file");
+
+    for option in [&["--restart", "always"][..], &["--notify-await"], &["--child-pidfile", "x"], &["--notify-fd", "9"]]
+    {
+        let mut args = vec!["--no-supervise"];
+        args.extend_from_slice(option);
+        let out = t.start(&args, &["true"]);
+        assert_eq!(out.status.code(), Some(2), "{option:?}: {}", text(&out));
+        assert!(text(&out).contains("needs the supervisor"), "{}", text(&out));
+    }
 }

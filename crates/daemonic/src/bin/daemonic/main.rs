@@ -1,0 +1,81 @@
+//! `daemonic` — start, stop, status and restart any program as a daemon, with the guarantees of
+//! the `daemonic` and `pidfile` crates. Build with `--features cli`.
+
+mod notify_socket;
+mod options;
+mod report;
+mod restart;
+mod signals;
+mod start;
+mod status;
+mod stop;
+mod supervise;
+mod sys;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use crate::report::{esay, say};
+
+const USAGE: &str = "\
+usage: daemonic <command> [options]
+
+Runs any program as a daemon with a kernel-locked PID file, and stops it safely.
+
+commands:
+  start     daemonize and execute a program
+  stop      signal the program holding a PID file and wait until it exited
+  status    report whether the program holding a PID file runs (LSB exit codes)
+  restart   stop, then start with the same arguments as start
+
+`daemonic <command> --help` describes each command. Messages start with `daemonic:`.
+";
+
+fn main() -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let command = if args.is_empty() { String::new() } else { args.remove(0).to_string_lossy().into_owned() };
+    let result = match command.as_str() {
+        "start" => start::parse(args, start::USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| start::run(&a))),
+        "stop" => stop::parse(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| stop::run(&a))),
+        "status" => status::parse(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |p| Ok(status::run(&p)))),
+        "restart" => {
+            start::parse(args, restart::USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| restart::run(&a)))
+        }
+        "--version" | "-V" => {
+            say(&format!("daemonic {}\n", env!("CARGO_PKG_VERSION")));
+            return ExitCode::SUCCESS;
+        }
+        "--help" | "-h" | "help" => {
+            say(USAGE);
+            return ExitCode::SUCCESS;
+        }
+        "" => Err(Failure::Usage("a command is required".into(), USAGE)),
+        other => Err(Failure::Usage(format!("unknown command {other:?}"), USAGE)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Usage(message, usage)) => {
+            esay(&format!("daemonic: {message}\n\n{usage}\n"));
+            ExitCode::from(2)
+        }
+        Err(Failure::Error(message)) => {
+            esay(&format!("daemonic: {message}\n"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+pub(crate) enum Failure {
+    Usage(String, &'static str),
+    Error(String),
+}
+
+impl From<lexopt::Error> for Failure {
+    fn from(e: lexopt::Error) -> Failure {
+        Failure::Usage(e.to_string(), USAGE)
+    }
+}
+
+pub(crate) fn usage(usage: &'static str) -> impl Fn(String) -> Failure {
+    move |message| Failure::Usage(message, usage)
+}

@@ -1,0 +1,82 @@
+//! Option values shared by several commands: descriptors, durations, signals.
+
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use rustix::process::Signal;
+
+/// A descriptor number the caller passes on: 3 or more (0–2 are the standard streams).
+pub(crate) fn parse_fd(value: &str, option: &str) -> Result<RawFd, String> {
+    value.parse::<RawFd>().ok().filter(|fd| *fd >= 3).ok_or(format!("{option} {value:?}: not a descriptor number >= 3"))
+}
+
+/// The longest duration any option accepts: a year. Longer values are refused rather than
+/// overflowing a deadline (`Instant + Duration` panics on overflow).
+const LONGEST: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Seconds, with a fraction (`0.5`, `10`), from 0 to a year.
+pub(crate) fn parse_seconds(value: &str, option: &str) -> Result<Duration, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .filter(|d| *d <= LONGEST)
+        .ok_or(format!("{option} {value:?}: not a number of seconds from 0 to 31622400"))
+}
+
+/// A signal name (`TERM`, `SIGHUP`, case-insensitive) or number.
+pub(crate) fn parse_signal(name: &str, option: &str) -> Result<Signal, String> {
+    let unknown = || format!("{option} {name:?}: unknown signal");
+    if let Ok(number) = name.parse::<i32>() {
+        return Signal::from_named_raw(number).ok_or_else(unknown);
+    }
+    let upper = name.to_ascii_uppercase();
+    let raw = match upper.strip_prefix("SIG").unwrap_or(&upper) {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "ALRM" => libc::SIGALRM,
+        "TERM" => libc::SIGTERM,
+        "CONT" => libc::SIGCONT,
+        "STOP" => libc::SIGSTOP,
+        "TSTP" => libc::SIGTSTP,
+        "WINCH" => libc::SIGWINCH,
+        _ => return Err(unknown()),
+    };
+    Signal::from_named_raw(raw).ok_or_else(unknown)
+}
+
+/// A signal's name for messages: `SIGTERM`, or `signal 34`.
+pub(crate) fn signal_name(raw: i32) -> String {
+    let name = match raw {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGALRM => "SIGALRM",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGUSR1 => "SIGUSR1",
+        libc::SIGUSR2 => "SIGUSR2",
+        libc::SIGBUS => "SIGBUS",
+        _ => return format!("signal {raw}"),
+    };
+    name.to_owned()
+}
+
+/// A duration for messages: `1.5s`, `250ms`.
+pub(crate) fn seconds(duration: Duration) -> String {
+    if duration < Duration::from_secs(1) && !duration.is_zero() {
+        format!("{}ms", duration.as_millis())
+    } else {
+        format!("{}s", duration.as_secs_f64())
+    }
+}

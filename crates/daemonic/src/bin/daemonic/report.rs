@@ -1,0 +1,51 @@
+//! What the command prints: each message once, never a panic on a closed stream.
+
+use daemonic::DaemonError;
+
+/// Writes to stdout, ignoring errors: a closed pipe (`daemonic start | true`) must not turn a
+/// started service into a panic or a failure status.
+pub(crate) fn say(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Writes to stderr, ignoring errors (see [`say`]).
+pub(crate) fn esay(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// An error and its causes, each once, without Rust's " (os error N)" suffixes:
+/// `cannot lock PID file /x.pid: No locks available`. [`DaemonError::PidFile`] is only a
+/// heading over its source, so the chain starts there (as in [`DaemonError::chain`]).
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut error = match error.downcast_ref::<DaemonError>() {
+        Some(DaemonError::PidFile { source }) => source as &(dyn std::error::Error + 'static),
+        _ => error,
+    };
+    let mut text = error.to_string();
+    while let Some(source) = error.source() {
+        text.push_str(": ");
+        match source.downcast_ref::<std::io::Error>() {
+            Some(io) => text.push_str(&os_message(io)),
+            None => text.push_str(&source.to_string()),
+        }
+        error = source;
+    }
+    text
+}
+
+/// An OS error's text without Rust's " (os error N)" suffix.
+pub(crate) fn os_message(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_owned(),
+        _ => text,
+    }
+}
+
+/// [`os_message`] for a rustix error.
+pub(crate) fn errno_message(error: rustix::io::Errno) -> String {
+    os_message(&error.into())
+}

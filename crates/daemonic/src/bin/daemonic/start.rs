@@ -1,0 +1,403 @@
+//! `daemonic start`: daemonize, then supervise PROGRAM (or, with `--no-supervise`, become it).
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use daemonic::{Account, Daemon, DaemonError, DaemonGuard};
+use rustix::fs::{FlockOperation, OFlags};
+
+use crate::options::{parse_fd, parse_seconds};
+use crate::report::{chain, errno_message, esay, os_message, say};
+use crate::supervise::{self, Restart, RestartLimit};
+use crate::{usage, Failure};
+
+pub(crate) const USAGE: &str = "\
+usage: daemonic start --pidfile FILE [options] -- PROGRAM [ARGS...]
+
+Daemonizes (double fork, new session, stdio, umask, working directory, fd hygiene, signals
+reset) into a supervisor that holds the PID file's lock and runs PROGRAM (looked up in PATH)
+as its child. Exits 0 only once PROGRAM was really executed (with --notify-await: once it
+reported READY=1), with the PID file naming the supervisor and locked for as long as the
+service runs. PROGRAM gets no descriptor of the PID file and none of the supervisor's: only
+stdio and --keep-fd descriptors.
+
+The supervisor forwards TERM, INT, QUIT, HUP, USR1, USR2, WINCH and CONT to PROGRAM. When
+PROGRAM exits, whatever it left running is ended too (TERM, then KILL after --timeout): on
+Linux the supervisor is their subreaper, on FreeBSD their reaper, elsewhere PROGRAM's process
+group is signalled. Then the PID file is removed and the supervisor exits with PROGRAM's
+status (after a stop request: 0), unless --restart says otherwise.
+
+options:
+  --pidfile FILE          the PID file (required)
+  --chdir DIR             working directory (default /)
+  --umask MODE            octal file-mode creation mask (default 0)
+  --stdout FILE           standard output (default /dev/null); standard error follows unless set
+  --stderr FILE           standard error
+  --append                append to --stdout/--stderr files instead of truncating them
+  --user U                run PROGRAM as this user (name or id), with its groups; the
+                          supervisor stays root, out of PROGRAM's reach
+  --group G               run PROGRAM with this primary group (name or id)
+  --keep-fd N             keep descriptor N open for PROGRAM (repeatable; socket activation)
+  --notify-fd N           write a newline to descriptor N once PROGRAM is ready, then close it
+                          (s6 notification-fd)
+  --notify-await          give PROGRAM a NOTIFY_SOCKET and wait for READY=1 (systemd
+                          Type=notify, start-stop-daemon --notify-await); STATUS= lines are
+                          logged and shown if PROGRAM fails first
+  --notify-timeout SECS   how long to wait for READY=1 (default 60)
+  --child-pidfile FILE    also write PROGRAM's pid to FILE (a plain file, for tools that
+                          need the program's own pid; removed when PROGRAM exits)
+  --timeout SECS          after forwarding a stop signal, and for what PROGRAM left running,
+                          how long to wait before KILL (default 5)
+  --restart WHEN          no (default), on-failure (non-zero exit or a signal), always
+  --restart-delay SECS    delay before the first restart (default 1), doubled after each
+                          quick failure up to 60 s, reset once PROGRAM ran for the limit's
+                          interval
+  --restart-limit N/SECS  give up after N restarts within SECS seconds: the PID file is
+                          removed and the supervisor exits non-zero (default 5/60)
+  --no-supervise          no supervisor: PROGRAM becomes the daemon and holds the lock
+                          itself, through a read-only descriptor (see README); --restart,
+                          --notify-await, --notify-fd and --child-pidfile need the supervisor
+  --foreground            do not fork (for service managers); everything else applies;
+                          NOTIFY_SOCKET gets READY=1 once PROGRAM is ready
+
+exit status: 0 started; 1 failed (the reason is printed; no process and no PID file remain);
+2 usage error.
+";
+
+pub(crate) struct StartArgs {
+    pub(crate) pidfile: PathBuf,
+    pub(crate) chdir: Option<PathBuf>,
+    pub(crate) umask: Option<u32>,
+    pub(crate) stdout: Option<PathBuf>,
+    pub(crate) stderr: Option<PathBuf>,
+    pub(crate) append: bool,
+    pub(crate) user: Option<Account>,
+    pub(crate) group: Option<Account>,
+    pub(crate) keep_fds: Vec<RawFd>,
+    pub(crate) notify_fd: Option<RawFd>,
+    pub(crate) notify_await: bool,
+    pub(crate) notify_timeout: Duration,
+    pub(crate) child_pidfile: Option<PathBuf>,
+    pub(crate) timeout: Duration,
+    pub(crate) restart: Restart,
+    pub(crate) restart_delay: Duration,
+    pub(crate) restart_limit: RestartLimit,
+    pub(crate) supervise: bool,
+    pub(crate) foreground: bool,
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+}
+
+pub(crate) fn parse(args: Vec<OsString>, help: &'static str) -> Result<Option<StartArgs>, Failure> {
+    use lexopt::prelude::*;
+    let bad = usage(help);
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut parsed = StartArgs {
+        pidfile: PathBuf::new(),
+        chdir: None,
+        umask: None,
+        stdout: None,
+        stderr: None,
+        append: false,
+        user: None,
+        group: None,
+        keep_fds: Vec::new(),
+        notify_fd: None,
+        notify_await: false,
+        notify_timeout: Duration::from_secs(60),
+        child_pidfile: None,
+        timeout: Duration::from_secs(5),
+        restart: Restart::No,
+        restart_delay: Duration::from_secs(1),
+        restart_limit: RestartLimit { restarts: 5, interval: Duration::from_secs(60) },
+        supervise: true,
+        foreground: false,
+        program: OsString::new(),
+        args: Vec::new(),
+    };
+    let mut pidfile = None;
+    let mut restart_options = Vec::new();
+    let mut command = Vec::new();
+    while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
+        match arg {
+            Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
+            Long("chdir") => parsed.chdir = Some(PathBuf::from(parser.value()?)),
+            Long("umask") => {
+                let value = parser.value()?.string()?;
+                parsed.umask = Some(
+                    u32::from_str_radix(&value, 8)
+                        .ok()
+                        .filter(|m| *m <= 0o777)
+                        .ok_or_else(|| bad(format!("--umask {value:?}: not an octal mode (e.g. 027)")))?,
+                );
+            }
+            Long("stdout") => parsed.stdout = Some(PathBuf::from(parser.value()?)),
+            Long("stderr") => parsed.stderr = Some(PathBuf::from(parser.value()?)),
+            Long("append") => parsed.append = true,
+            Long("user") => parsed.user = Some(parser.value()?.string()?.parse().unwrap_or_else(|e| match e {})),
+            Long("group") => parsed.group = Some(parser.value()?.string()?.parse().unwrap_or_else(|e| match e {})),
+            Long("keep-fd") => parsed.keep_fds.push(parse_fd(&parser.value()?.string()?, "--keep-fd").map_err(&bad)?),
+            Long("notify-fd") => {
+                parsed.notify_fd = Some(parse_fd(&parser.value()?.string()?, "--notify-fd").map_err(&bad)?);
+                restart_options.push("--notify-fd");
+            }
+            Long("notify-await") => {
+                parsed.notify_await = true;
+                restart_options.push("--notify-await");
+            }
+            Long("notify-timeout") => {
+                parsed.notify_timeout = parse_seconds(&parser.value()?.string()?, "--notify-timeout").map_err(&bad)?;
+            }
+            Long("child-pidfile") => {
+                parsed.child_pidfile = Some(PathBuf::from(parser.value()?));
+                restart_options.push("--child-pidfile");
+            }
+            Long("timeout") => parsed.timeout = parse_seconds(&parser.value()?.string()?, "--timeout").map_err(&bad)?,
+            Long("restart") => {
+                let value = parser.value()?.string()?;
+                parsed.restart = match value.as_str() {
+                    "no" => Restart::No,
+                    "on-failure" => Restart::OnFailure,
+                    "always" => Restart::Always,
+                    _ => return Err(bad(format!("--restart {value:?}: expected no, on-failure or always"))),
+                };
+                if parsed.restart != Restart::No {
+                    restart_options.push("--restart");
+                }
+            }
+            Long("restart-delay") => {
+                parsed.restart_delay = parse_seconds(&parser.value()?.string()?, "--restart-delay").map_err(&bad)?;
+            }
+            Long("restart-limit") => {
+                let value = parser.value()?.string()?;
+                parsed.restart_limit = value
+                    .split_once('/')
+                    .and_then(|(n, secs)| {
+                        let restarts = n.parse::<u32>().ok().filter(|n| *n > 0)?;
+                        let interval = parse_seconds(secs, "").ok().filter(|d| !d.is_zero())?;
+                        Some(RestartLimit { restarts, interval })
+                    })
+                    .ok_or_else(|| bad(format!("--restart-limit {value:?}: expected N/SECS, e.g. 5/60")))?;
+            }
+            Long("no-supervise") => parsed.supervise = false,
+            Long("foreground") => parsed.foreground = true,
+            Long("help") | Short('h') => {
+                say(help);
+                return Ok(None);
+            }
+            Value(value) => {
+                command.push(value);
+                command.extend(parser.raw_args()?);
+            }
+            _ => return Err(bad(arg.unexpected().to_string())),
+        }
+    }
+    parsed.pidfile = pidfile.ok_or_else(|| bad("--pidfile FILE is required".into()))?;
+    if command.is_empty() {
+        return Err(bad("a PROGRAM to run is required after --".into()));
+    }
+    if !parsed.supervise {
+        if let Some(option) = restart_options.first() {
+            return Err(bad(format!("{option} needs the supervisor; it cannot be used with --no-supervise")));
+        }
+    }
+    parsed.program = command.remove(0);
+    parsed.args = command;
+    Ok(Some(parsed))
+}
+
+pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
+    let mut daemon = Daemon::new().pidfile(&args.pidfile).manual_readiness().foreground(args.foreground);
+    if let Some(dir) = &args.chdir {
+        daemon = daemon.working_dir(dir);
+    }
+    if let Some(mask) = args.umask {
+        daemon = daemon.umask(mask);
+    }
+    // Opened by `daemonize` (append mode, never following a symlink), after it checked the
+    // descriptors named by --keep-fd/--notify-fd: a file opened here first could take the
+    // number of one the caller does not have open. Never truncated there: the file may be a
+    // running daemon's log, and whether we may start is only known once the PID file is
+    // locked; truncation (without --append) happens in the daemon.
+    if let Some(path) = &args.stdout {
+        daemon = daemon.stdout_path(path);
+    }
+    if let Some(path) = &args.stderr {
+        daemon = daemon.stderr_path(path);
+    }
+    if let Some(user) = &args.user {
+        daemon = daemon.user(user.clone());
+    }
+    if let Some(group) = &args.group {
+        daemon = daemon.group(group.clone());
+    }
+    if args.supervise {
+        // The supervisor stays root: see `Daemon::keep_privileges`.
+        daemon = daemon.keep_privileges();
+    }
+    if let Some(fd) = args.notify_fd {
+        daemon = daemon.ready_fd(fd);
+    }
+    daemon = daemon.keep_fds(args.keep_fds.iter().copied());
+    if !args.foreground {
+        daemon = daemon.on_launched(|pid| say(&format!("daemonic: started (pid {pid})\n")));
+    }
+
+    let guard = match daemon.daemonize() {
+        Ok(guard) => guard,
+        Err(DaemonError::Failed { message, .. }) => return Err(Failure::Error(message)),
+        Err(e) => return Err(Failure::Error(chain(&e))),
+    };
+    // In the daemon (or, in foreground mode, the same process).
+    if let Err(message) = truncate_outputs(args) {
+        return Err(fail(guard, message));
+    }
+    if args.supervise {
+        return Ok(supervise::run(guard, args));
+    }
+    Err(exec_unsupervised(guard, args))
+}
+
+/// Reports `message` to the launcher (which prints it and exits non-zero) and removes the PID
+/// file; `main` prints it here too (the log; in foreground mode, the caller's stderr).
+pub(crate) fn fail(guard: DaemonGuard, message: String) -> Failure {
+    let _ = guard.fail(&message);
+    Failure::Error(message)
+}
+
+/// `--no-supervise`: PROGRAM becomes the daemon. The lock moves to a read-only descriptor that
+/// survives `exec`; the read-write one closes on `exec`. Only returns on failure.
+fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
+    let prepared = (|| {
+        if let Some(pidfile) = guard.pidfile() {
+            let read_only = read_only_lock(pidfile.as_fd(), pidfile.path())?;
+            // Deliberately leaked: it must stay open (and locked) through `exec`.
+            std::mem::forget(read_only);
+        }
+        for &fd in &args.keep_fds {
+            // SAFETY: the user asked for this descriptor to be kept; it is open (daemonize
+            // kept it) or fcntl reports EBADF.
+            let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+            clear_cloexec(borrowed).map_err(|e| format!("--keep-fd {fd}: {}", os_message(&e)))?;
+        }
+        Ok::<(), String>(())
+    })();
+    let error = match prepared {
+        Err(message) => message,
+        Ok(()) => match guard.ready_on_exec() {
+            Err(e) => chain(&e),
+            Ok(()) => {
+                let error = std::process::Command::new(&args.program).args(&args.args).exec();
+                format!("cannot execute {}: {}", args.program.to_string_lossy(), os_message(&error))
+            }
+        },
+    };
+    // Only reached when PROGRAM could not be executed: tell the launcher, remove the PID file.
+    if guard.is_ready() {
+        // Foreground: there is no launcher; say it here.
+        esay(&format!("daemonic: {error}\n"));
+    }
+    let _ = guard.fail(&error);
+    Failure::Error(error)
+}
+
+/// A second, read-only open file description of the locked PID file, holding its lock in
+/// place of the read-write one, for a program that must not be able to write the file.
+///
+/// Reopened through `/proc/self/fd` on Linux (the same inode, no lookup of the PID file's
+/// path); elsewhere by path, and refused unless it is the same inode. `flock` cannot move a
+/// lock between descriptions, so the read-write one is unlocked first: in that instant another
+/// `start` may take the lock, and then this one fails (one instance runs, as it must).
+fn read_only_lock(read_write: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, String> {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+    let fail = |what: &str, e: rustix::io::Errno| {
+        format!("cannot reopen {} read-only: {what}: {}", path.display(), errno_message(e))
+    };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let read_only = {
+        use std::os::fd::AsRawFd as _;
+        rustix::fs::open(format!("/proc/self/fd/{}", read_write.as_raw_fd()), flags, rustix::fs::Mode::empty())
+            .map_err(|e| fail("open", e))?
+    };
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let read_only = rustix::fs::open(path, flags | OFlags::NOFOLLOW | OFlags::NONBLOCK, rustix::fs::Mode::empty())
+        .map_err(|e| fail("open", e))?;
+    let (ours, reopened) = (
+        rustix::fs::fstat(read_write).map_err(|e| fail("fstat", e))?,
+        rustix::fs::fstat(&read_only).map_err(|e| fail("fstat", e))?,
+    );
+    if (ours.st_dev, ours.st_ino) != (reopened.st_dev, reopened.st_ino) {
+        return Err(format!("{} was replaced while it was locked; not starting", path.display()));
+    }
+    rustix::fs::flock(read_write, FlockOperation::Unlock).map_err(|e| fail("unlock", e))?;
+    match rustix::fs::flock(&read_only, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            return Err(format!(
+                "{}: another start took the lock while it was handed over; not starting",
+                path.display()
+            ))
+        }
+        Err(e) => return Err(fail("lock", e)),
+    }
+    clear_cloexec(read_only.as_fd()).map_err(|e| format!("cannot keep the PID file open: {}", os_message(&e)))?;
+    Ok(read_only)
+}
+
+/// In the daemon: empty the output files unless `--append`.
+fn truncate_outputs(args: &StartArgs) -> Result<(), String> {
+    if !args.append {
+        if args.stdout.is_some() {
+            truncate(std::io::stdout().as_fd(), args.stdout.as_deref())?;
+        }
+        if args.stderr.is_some() {
+            truncate(std::io::stderr().as_fd(), args.stderr.as_deref())?;
+        }
+    }
+    Ok(())
+}
+
+/// Empties a regular output file; a character device (`--stdout /dev/null`, a terminal) has
+/// nothing to truncate and is left alone.
+fn truncate(fd: BorrowedFd<'_>, path: Option<&Path>) -> Result<(), String> {
+    let regular = rustix::fs::fstat(fd).is_ok_and(|stat| {
+        #[allow(clippy::unnecessary_cast)] // `mode_t` is u16 on macOS and the BSDs.
+        let file_type = rustix::fs::FileType::from_raw_mode(stat.st_mode as _);
+        file_type == rustix::fs::FileType::RegularFile
+    });
+    if !regular {
+        return Ok(());
+    }
+    rustix::fs::ftruncate(fd, 0).map_err(|e| {
+        format!("cannot truncate {}: {}", path.map(|p| p.display().to_string()).unwrap_or_default(), errno_message(e))
+    })
+}
+
+pub(crate) fn clear_cloexec(fd: BorrowedFd<'_>) -> std::io::Result<()> {
+    let flags = rustix::io::fcntl_getfd(fd)?;
+    rustix::io::fcntl_setfd(fd, flags - rustix::io::FdFlags::CLOEXEC)?;
+    Ok(())
+}
+
+pub(crate) fn set_cloexec(fd: BorrowedFd<'_>) -> std::io::Result<()> {
+    let flags = rustix::io::fcntl_getfd(fd)?;
+    rustix::io::fcntl_setfd(fd, flags | rustix::io::FdFlags::CLOEXEC)?;
+    Ok(())
+}
+
+/// Writes all of `bytes`, retrying short writes and `EINTR`.
+pub(crate) fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::io::write(fd, bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! `daemonic status`: whether the service holding a PID file runs, with LSB exit codes.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use pidfile::{Holder, Pid, PidFileError};
+
+use crate::report::{chain, say};
+use crate::{usage, Failure};
+
+pub(crate) const USAGE: &str = "\
+usage: daemonic status --pidfile FILE
+
+Prints whether the process holding FILE runs; for a service started by `daemonic start`, the
+supervisor's pid and (on Linux) PROGRAM's.
+
+exit status (LSB): 0 running (the pid is printed); 1 not running but the PID file exists;
+3 not running; 4 unknown (the file cannot be read, is malformed, or is locked by a process
+that cannot be identified; the reason is printed).
+";
+
+pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<PathBuf>, Failure> {
+    use lexopt::prelude::*;
+    let bad = usage(USAGE);
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut pidfile = None;
+    while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
+        match arg {
+            Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
+            Long("help") | Short('h') => {
+                say(USAGE);
+                return Ok(None);
+            }
+            _ => return Err(bad(arg.unexpected().to_string())),
+        }
+    }
+    pidfile.map(Some).ok_or_else(|| bad("--pidfile FILE is required".into()))
+}
+
+pub(crate) fn run(path: &Path) -> ExitCode {
+    let inspection = match pidfile::inspect(path) {
+        Ok(Some(inspection)) => inspection,
+        Ok(None) => {
+            say("daemonic: not running\n");
+            return ExitCode::from(3);
+        }
+        Err(e) => {
+            say(&format!("daemonic: status unknown: {}\n", chain(&e)));
+            return ExitCode::from(4);
+        }
+    };
+    match inspection.holder() {
+        Holder::Process(pid) => {
+            match supervised_program(pid) {
+                Some(program) => say(&format!("daemonic: running (pid {pid}; program pid {program})\n")),
+                None => say(&format!("daemonic: running (pid {pid})\n")),
+            }
+            ExitCode::SUCCESS
+        }
+        Holder::Nobody => match inspection.read_pid() {
+            Ok(pid) => {
+                say(&format!("daemonic: not running, but {} exists (names pid {pid})\n", path.display()));
+                ExitCode::from(1)
+            }
+            Err(PidFileError::Malformed { source, .. }) if source.kind() == pidfile::ParsePidErrorKind::Empty => {
+                say(&format!("daemonic: not running, but {} exists (empty)\n", path.display()));
+                ExitCode::from(1)
+            }
+            Err(e) => {
+                say(&format!("daemonic: status unknown: {}\n", chain(&e)));
+                ExitCode::from(4)
+            }
+        },
+        // `Holder::Unknown`, and whatever a later `pidfile` may add.
+        _ => {
+            let e = PidFileError::UnknownHolder { path: path.to_path_buf() };
+            say(&format!("daemonic: status unknown: {}\n", chain(&e)));
+            ExitCode::from(4)
+        }
+    }
+}
+
+/// PROGRAM's pid when `holder` is a `daemonic` supervisor (its command name is `daemonic`) with
+/// exactly one child: Linux only (`/proc`); `None` elsewhere or when unsure.
+fn supervised_program(holder: Pid) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        let comm = std::fs::read_to_string(format!("/proc/{holder}/comm")).ok()?;
+        if !comm.trim_end().starts_with("daemonic") {
+            return None;
+        }
+        let children = std::fs::read_to_string(format!("/proc/{holder}/task/{holder}/children")).ok()?;
+        let mut pids = children.split_whitespace().filter_map(|p| p.parse::<u32>().ok());
+        match (pids.next(), pids.next()) {
+            (Some(pid), None) => Some(pid),
+            _ => None,
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = holder;
+        None
+    }
+}

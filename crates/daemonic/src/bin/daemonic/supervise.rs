@@ -1,0 +1,591 @@
+//! The supervisor: holds the PID file's lock, runs PROGRAM as its child, forwards signals, ends
+//! what PROGRAM leaves behind, restarts it by policy, and removes the PID file last.
+//!
+//! It waits in one `poll` on the signal pipe (and the notification socket), with a timeout only
+//! while a deadline runs (a restart delay, a kill timeout, the READY=1 timeout): an idle
+//! supervisor never wakes up.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use daemonic::DaemonGuard;
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
+
+use crate::notify_socket::NotifySocket;
+use crate::options::{seconds, signal_name};
+use crate::report::{chain, esay, os_message};
+use crate::signals::SignalPipe;
+use crate::start::{clear_cloexec, set_cloexec, StartArgs};
+use crate::sys;
+
+/// `--restart`: when PROGRAM is started again after it exited by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Restart {
+    /// Never (the default): the supervisor exits with PROGRAM's status.
+    No,
+    /// After a non-zero exit status or death by a signal.
+    OnFailure,
+    /// Whenever it exits.
+    Always,
+}
+
+/// `--restart-limit N/SECS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RestartLimit {
+    pub(crate) restarts: u32,
+    pub(crate) interval: Duration,
+}
+
+/// The longest delay the backoff reaches (unless `--restart-delay` is longer).
+const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How one run of PROGRAM ended.
+#[derive(Debug, Clone, Copy)]
+enum Ended {
+    Status(WaitStatus),
+    /// `fork` or `exec` failed (a restart after PROGRAM was removed, say).
+    NotExecuted,
+}
+
+impl Ended {
+    fn failed(self) -> bool {
+        match self {
+            Ended::Status(status) => status.exit_status() != Some(0),
+            Ended::NotExecuted => true,
+        }
+    }
+
+    /// The supervisor's exit code for it: the exit status, or 128 + the signal as a shell does.
+    fn code(self) -> u8 {
+        match self {
+            Ended::Status(status) => match (status.exit_status(), status.terminating_signal()) {
+                (Some(code), _) => code as u8,
+                (None, Some(signal)) => (128 + signal) as u8,
+                _ => 1,
+            },
+            Ended::NotExecuted => 127,
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Ended::Status(status) => match (status.exit_status(), status.terminating_signal()) {
+                (Some(code), _) => format!("exited with status {code}"),
+                (None, Some(signal)) => format!("was killed by {}", signal_name(signal)),
+                _ => "ended".to_owned(),
+            },
+            Ended::NotExecuted => "could not be executed".to_owned(),
+        }
+    }
+}
+
+struct Supervisor<'a> {
+    args: &'a StartArgs,
+    guard: Option<DaemonGuard>,
+    signals: SignalPipe,
+    notify: Option<NotifySocket>,
+    me: Pid,
+    /// The signal a stop was requested with, once it was.
+    stop: Option<Signal>,
+    /// The last `STATUS=` PROGRAM sent, for a failure message.
+    last_status: Option<String>,
+    /// PROGRAM's pid in `--child-pidfile`, while it is written.
+    child_pidfile: Option<ChildPidFile>,
+}
+
+/// Runs in the daemon until the service ends; returns the supervisor's exit status.
+pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
+    let me = rustix::process::getpid();
+    let signals = match SignalPipe::install() {
+        Ok(signals) => signals,
+        Err(e) => return failed(guard, format!("cannot install signal handlers: {}", os_message(&e))),
+    };
+    if let Err(e) = sys::become_reaper() {
+        return failed(guard, format!("cannot become the reaper of the program's processes: {}", os_message(&e)));
+    }
+    // Descriptors the supervisor keeps for PROGRAM (again after each restart): close-on-exec
+    // here, made inheritable in the child only. The readiness descriptor never reaches PROGRAM.
+    for &fd in args.keep_fds.iter().chain(&args.notify_fd) {
+        // SAFETY: `daemonize` checked these are open and kept them (the guard owns the
+        // readiness one and keeps it open until ready).
+        if let Err(e) = set_cloexec(unsafe { BorrowedFd::borrow_raw(fd) }) {
+            return failed(guard, format!("descriptor {fd}: {}", os_message(&e)));
+        }
+    }
+    let notify = if args.notify_await {
+        let owner =
+            guard.credentials().map(|c| (c.uid().unwrap_or_else(|| rustix::process::getuid().as_raw()), c.gid()));
+        match NotifySocket::create(owner) {
+            Ok(socket) => Some(socket),
+            Err(e) => return failed(guard, format!("cannot create the notification socket: {}", os_message(&e))),
+        }
+    } else {
+        None
+    };
+    let mut supervisor = Supervisor {
+        args,
+        guard: Some(guard),
+        signals,
+        notify,
+        me,
+        stop: None,
+        last_status: None,
+        child_pidfile: None,
+    };
+    let code = supervisor.supervise();
+    supervisor.finish();
+    ExitCode::from(code)
+}
+
+/// A failure before PROGRAM ran: the launcher reports it, the PID file is removed.
+fn failed(guard: DaemonGuard, message: String) -> ExitCode {
+    let _ = crate::start::fail(guard, message.clone());
+    esay(&format!("daemonic: {message}\n"));
+    ExitCode::from(1)
+}
+
+impl Supervisor<'_> {
+    fn program(&self) -> String {
+        self.args.program.to_string_lossy().into_owned()
+    }
+
+    fn log(&self, message: &str) {
+        esay(&format!("daemonic[{}]: {message}\n", self.me.as_raw_nonzero()));
+    }
+
+    fn is_ready(&self) -> bool {
+        self.guard.as_ref().is_some_and(DaemonGuard::is_ready)
+    }
+
+    /// Before readiness: the launcher reports `message` and exits non-zero.
+    fn fail_start(&mut self, message: String) -> u8 {
+        self.log(&message);
+        if let Some(guard) = self.guard.take() {
+            let _ = guard.fail(&message);
+        }
+        1
+    }
+
+    /// Runs PROGRAM, again and again as the policy says; returns the exit code.
+    fn supervise(&mut self) -> u8 {
+        let policy = (self.args.restart, self.args.restart_limit);
+        let mut restarts: VecDeque<Instant> = VecDeque::new();
+        let mut delay = self.args.restart_delay;
+        loop {
+            let started = Instant::now();
+            let ended = match self.spawn() {
+                Ok(child) => {
+                    self.write_child_pidfile(child);
+                    if !self.is_ready() {
+                        if let Err((message, code)) = self.become_ready(child) {
+                            return code.max(self.fail_start(message));
+                        }
+                    }
+                    let ended = self.wait_for(child);
+                    self.child_pidfile = None;
+                    self.end_leftovers(child);
+                    ended
+                }
+                Err(e) => {
+                    let message = format!("cannot execute {}: {}", self.program(), os_message(&e));
+                    if !self.is_ready() {
+                        return self.fail_start(message);
+                    }
+                    self.log(&message);
+                    Ended::NotExecuted
+                }
+            };
+            if self.stop.is_some() {
+                return 0;
+            }
+            let restart = match policy.0 {
+                Restart::No => false,
+                Restart::OnFailure => ended.failed(),
+                Restart::Always => true,
+            };
+            if !restart {
+                self.log(&format!("{} {}", self.program(), ended.describe()));
+                return ended.code();
+            }
+            let limit = policy.1;
+            if started.elapsed() >= limit.interval {
+                delay = self.args.restart_delay;
+            }
+            let now = Instant::now();
+            while restarts.front().is_some_and(|at| now.duration_since(*at) >= limit.interval) {
+                restarts.pop_front();
+            }
+            if restarts.len() >= limit.restarts as usize {
+                self.log(&format!(
+                    "{} {}; restarted {} times within {}: giving up",
+                    self.program(),
+                    ended.describe(),
+                    restarts.len(),
+                    seconds(limit.interval)
+                ));
+                return match ended.code() {
+                    0 => 1,
+                    code => code,
+                };
+            }
+            restarts.push_back(now);
+            self.log(&format!(
+                "{} {}; restart {} in {}",
+                self.program(),
+                ended.describe(),
+                restarts.len(),
+                seconds(delay)
+            ));
+            if !self.sleep(delay) {
+                return 0;
+            }
+            delay = (delay * 2).min(LONGEST_BACKOFF.max(self.args.restart_delay));
+        }
+    }
+
+    /// Forks and executes PROGRAM: in its own process group, with no descriptor of ours
+    /// (everything the supervisor holds is close-on-exec; only stdio and `--keep-fd` ones are
+    /// inherited), as the service user, dying with the supervisor. `Ok` means the `exec`
+    /// succeeded (the standard library's close-on-exec pipe said so).
+    fn spawn(&self) -> io::Result<Pid> {
+        let mut command = std::process::Command::new(&self.args.program);
+        command.args(&self.args.args).process_group(0);
+        if let Some(notify) = &self.notify {
+            command.env("NOTIFY_SOCKET", notify.path());
+        }
+        let keep = self.args.keep_fds.clone();
+        let credentials = self.guard.as_ref().and_then(|g| g.credentials().cloned());
+        let supervisor = self.me;
+        // SAFETY: the closure runs between fork and exec in a copy of this single-threaded
+        // process and makes system calls only (fcntl, setgroups/setgid/setuid, prctl,
+        // getppid): nothing allocates or takes a lock.
+        unsafe {
+            command.pre_exec(move || {
+                for &fd in &keep {
+                    clear_cloexec(BorrowedFd::borrow_raw(fd))?;
+                }
+                if let Some(credentials) = &credentials {
+                    credentials.apply()?;
+                }
+                sys::die_with_supervisor(supervisor)
+            })
+        };
+        let child = command.spawn()?;
+        Pid::from_raw(child.id() as i32).ok_or_else(|| io::Error::other("no child pid"))
+    }
+
+    /// Readiness: `exec` succeeded, or with `--notify-await` PROGRAM sent `READY=1`. Then the
+    /// launcher exits 0. On failure: the message and the code to exit with; PROGRAM and what
+    /// it started are ended.
+    fn become_ready(&mut self, child: Pid) -> Result<(), (String, u8)> {
+        if self.notify.is_some() {
+            let deadline = Instant::now() + self.args.notify_timeout;
+            loop {
+                match self.next_event(Some(deadline), Some(child)) {
+                    Event::Ready => break,
+                    Event::Exited(ended) => {
+                        self.child_pidfile = None;
+                        self.end_leftovers(child);
+                        return Err((
+                            self.not_ready(&format!(
+                                "{} {} before it reported READY=1",
+                                self.program(),
+                                ended.describe()
+                            )),
+                            1,
+                        ));
+                    }
+                    Event::Deadline => {
+                        self.log(&format!(
+                            "{} did not report READY=1 within {}; stopping it",
+                            self.program(),
+                            seconds(self.args.notify_timeout)
+                        ));
+                        self.signal(child, Signal::TERM);
+                        let _ = self.wait_for(child);
+                        self.child_pidfile = None;
+                        self.end_leftovers(child);
+                        return Err((
+                            self.not_ready(&format!(
+                                "{} did not report READY=1 within {}",
+                                self.program(),
+                                seconds(self.args.notify_timeout)
+                            )),
+                            1,
+                        ));
+                    }
+                    Event::Other => {}
+                }
+            }
+        }
+        let guard = self.guard.as_mut().expect("the guard lives until the end");
+        guard.ready().map_err(|e| (chain(&e), 1))
+    }
+
+    fn not_ready(&self, message: &str) -> String {
+        match &self.last_status {
+            Some(status) => format!("{message} (last status: {status})"),
+            None => message.to_owned(),
+        }
+    }
+
+    /// Waits until PROGRAM exits, forwarding signals; after a stop request, KILL follows
+    /// `--timeout` later.
+    fn wait_for(&mut self, child: Pid) -> Ended {
+        let mut kill_at: Option<Instant> = self.stop.map(|_| Instant::now() + self.args.timeout);
+        loop {
+            let stop_before = self.stop.is_some();
+            match self.next_event(kill_at, Some(child)) {
+                Event::Exited(ended) => return ended,
+                Event::Deadline => {
+                    self.log(&format!(
+                        "{} (pid {child}) still running {} after the stop signal; sending SIGKILL",
+                        self.program(),
+                        seconds(self.args.timeout)
+                    ));
+                    self.signal(child, Signal::KILL);
+                    let _ = rustix::process::kill_process_group(child, Signal::KILL);
+                    kill_at = None;
+                }
+                Event::Ready | Event::Other => {}
+            }
+            if !stop_before && self.stop.is_some() {
+                kill_at = Some(Instant::now() + self.args.timeout);
+            }
+        }
+    }
+
+    /// Ends what PROGRAM left running: its process group, and (with a reaper) every process
+    /// reparented to the supervisor. TERM, then KILL after `--timeout`.
+    fn end_leftovers(&mut self, group: Pid) {
+        let mut signal = Signal::TERM;
+        let mut deadline = Instant::now() + self.args.timeout;
+        loop {
+            reap_all();
+            let children = sys::children();
+            let group_alive = rustix::process::test_kill_process_group(group).is_ok();
+            if children.is_empty() && !group_alive {
+                return;
+            }
+            if group_alive {
+                let _ = rustix::process::kill_process_group(group, signal);
+            }
+            for &pid in &children {
+                self.signal(pid, signal);
+                // A leftover may lead a process group of its own (a shell's job).
+                let _ = rustix::process::kill_process_group(pid, signal);
+            }
+            if signal == Signal::TERM {
+                let _ = rustix::process::kill_process_group(group, Signal::CONT);
+            }
+            match self.next_event(Some(deadline), None) {
+                Event::Deadline if signal == Signal::TERM => {
+                    self.log(&format!(
+                        "processes {} left are still running {} after SIGTERM; sending SIGKILL",
+                        self.program(),
+                        seconds(self.args.timeout)
+                    ));
+                    signal = Signal::KILL;
+                    deadline = Instant::now() + Duration::from_secs(5);
+                }
+                Event::Deadline => {
+                    self.log("processes survived SIGKILL; leaving them");
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits `delay` before a restart; `false` when a stop was requested meanwhile.
+    fn sleep(&mut self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        while self.stop.is_none() {
+            if let Event::Deadline = self.next_event(Some(deadline), None) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Blocks until something happens: a signal (handled here: stop requests recorded and
+    /// forwarded, other signals forwarded, children reaped), a notification, or `deadline`.
+    fn next_event(&mut self, deadline: Option<Instant>, child: Option<Pid>) -> Event {
+        loop {
+            let timeout = deadline.map(|at| {
+                let left = at.saturating_duration_since(Instant::now());
+                Timespec { tv_sec: left.as_secs().min(i32::MAX as u64) as _, tv_nsec: left.subsec_nanos() as _ }
+            });
+            if timeout.as_ref().is_some_and(|t| t.tv_sec == 0 && t.tv_nsec == 0) {
+                return Event::Deadline;
+            }
+            let mut fds = vec![PollFd::new(&self.signals, PollFlags::IN)];
+            if let Some(notify) = &self.notify {
+                fds.push(PollFd::new(notify, PollFlags::IN));
+            }
+            match rustix::event::poll(&mut fds, timeout.as_ref()) {
+                Ok(0) => return Event::Deadline,
+                Ok(_) | Err(Errno::INTR) => {}
+                Err(e) => {
+                    self.log(&format!("poll: {}", os_message(&e.into())));
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            let mut event = Event::Other;
+            let stopping = self.stop.is_some();
+            if let Some(notify) = &self.notify {
+                for message in notify.receive() {
+                    if let Some(status) = &message.status {
+                        self.log(&format!("{}: {status}", self.program()));
+                        self.last_status = Some(status.clone());
+                    }
+                    if message.ready && !self.is_ready() {
+                        event = Event::Ready;
+                    } else if let Some(guard) = &self.guard {
+                        // After readiness, an outer service manager hears what PROGRAM says.
+                        if guard.is_ready() {
+                            let _ = guard.notify(&message.text);
+                        }
+                    }
+                }
+            }
+            for signal in self.signals.take() {
+                match signal {
+                    libc::SIGCHLD => {
+                        if let Some(ended) = reap_all().into_iter().find(|(pid, _)| Some(*pid) == child).map(|(_, s)| s)
+                        {
+                            return Event::Exited(Ended::Status(ended));
+                        }
+                    }
+                    libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
+                        let raw = Signal::from_named_raw(signal).unwrap_or(Signal::TERM);
+                        if self.stop.is_none() {
+                            self.stop = Some(raw);
+                            if let Some(guard) = &self.guard {
+                                let _ = guard.notify("STOPPING=1");
+                            }
+                        }
+                        if let Some(child) = child {
+                            self.signal(child, raw);
+                        }
+                    }
+                    other => {
+                        if let (Some(child), Some(raw)) = (child, Signal::from_named_raw(other)) {
+                            self.signal(child, raw);
+                        }
+                    }
+                }
+            }
+            // A new stop request returns too: the caller starts its kill timer or ends a
+            // restart delay.
+            if !matches!(event, Event::Other) || self.stop.is_some() != stopping {
+                return event;
+            }
+        }
+    }
+
+    /// Signals a child of ours (its pid cannot be reused before we reap it).
+    fn signal(&self, pid: Pid, signal: Signal) {
+        match rustix::process::kill_process(pid, signal) {
+            Ok(()) | Err(Errno::SRCH) => {}
+            Err(e) => self.log(&format!("cannot send {signal:?} to pid {pid}: {}", os_message(&e.into()))),
+        }
+    }
+
+    fn write_child_pidfile(&mut self, child: Pid) {
+        if let Some(path) = &self.args.child_pidfile {
+            match ChildPidFile::write(path, child) {
+                Ok(file) => self.child_pidfile = Some(file),
+                Err(e) => self.log(&format!("cannot write {}: {}", path.display(), os_message(&e))),
+            }
+        }
+    }
+
+    /// Removes the PID files (STOPPING=1 to an outer service manager), the notification socket.
+    fn finish(&mut self) {
+        self.child_pidfile = None;
+        self.notify = None;
+        if let Some(guard) = self.guard.take() {
+            if let Err(e) = guard.stop() {
+                self.log(&chain(&e));
+            }
+        }
+    }
+}
+
+enum Event {
+    Exited(Ended),
+    Ready,
+    Deadline,
+    Other,
+}
+
+/// Reaps every child that exited; returns them.
+fn reap_all() -> Vec<(Pid, WaitStatus)> {
+    let mut reaped = Vec::new();
+    loop {
+        match rustix::process::wait(WaitOptions::NOHANG) {
+            Ok(Some((pid, status))) => reaped.push((pid, status)),
+            Ok(None) | Err(Errno::CHILD) => return reaped,
+            Err(Errno::INTR) => {}
+            Err(_) => return reaped,
+        }
+    }
+}
+
+/// `--child-pidfile`: PROGRAM's pid, written to a new file renamed over the path (so a symlink
+/// or hard link planted there is replaced, never followed), removed when PROGRAM exits if the
+/// path still names it.
+struct ChildPidFile {
+    path: PathBuf,
+    identity: (u64, u64),
+}
+
+impl ChildPidFile {
+    fn write(path: &Path, pid: Pid) -> io::Result<ChildPidFile> {
+        use rustix::fs::{Mode, OFlags};
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut name = OsString::from(".");
+        name.push(path.file_name().unwrap_or_default());
+        name.push(format!(".{}", rustix::process::getpid().as_raw_nonzero()));
+        let temporary = parent.join(name);
+        let _ = std::fs::remove_file(&temporary);
+        let fd = rustix::fs::open(
+            &temporary,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_bits_truncate(0o644),
+        )?;
+        let written = (|| {
+            rustix::fs::fchmod(&fd, Mode::from_bits_truncate(0o644))?;
+            crate::start::write_all(fd.as_fd(), format!("{pid}\n").as_bytes())?;
+            let stat = rustix::fs::fstat(&fd)?;
+            std::fs::rename(&temporary, path)?;
+            #[allow(clippy::unnecessary_cast)] // `dev_t`/`ino_t` widths differ per platform.
+            Ok::<_, io::Error>((stat.st_dev as u64, stat.st_ino as u64))
+        })();
+        match written {
+            Ok(identity) => Ok(ChildPidFile { path: path.to_owned(), identity }),
+            Err(e) => {
+                let _ = std::fs::remove_file(&temporary);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for ChildPidFile {
+    fn drop(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.identity) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
