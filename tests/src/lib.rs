@@ -269,3 +269,46 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         None => daemonic::ErrorChain::new(error).to_string(),
     }
 }
+
+/// Stops a supervised service when dropped, even if the test failed: SIGTERM (the supervisor
+/// then ends its program and whatever that started), SIGKILL after 10 s; then reaps it.
+#[derive(Debug)]
+pub struct StopOnDrop(pub u32);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        use rustix::process::{kill_process, waitpid, Signal, WaitOptions};
+        let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) else { return };
+        let _ = kill_process(pid, Signal::TERM);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            match waitpid(Some(pid), WaitOptions::NOHANG) {
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                _ => return,
+            }
+        }
+        let _ = kill_process(pid, Signal::KILL);
+        let _ = waitpid(Some(pid), WaitOptions::empty());
+    }
+}
+
+/// The children of `pid`, from `/proc/PID/task/PID/children` (empty when it is gone).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// `pid` and all its descendants, live ones, from a walk of `/proc`.
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let mut tree = vec![pid];
+    let mut at = 0;
+    while at < tree.len() {
+        let children = children_of(tree[at]);
+        tree.extend(children);
+        at += 1;
+    }
+    tree
+}

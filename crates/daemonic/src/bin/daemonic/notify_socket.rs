@@ -27,9 +27,15 @@ pub(crate) struct NotifySocket {
 pub(crate) struct Message {
     pub(crate) ready: bool,
     pub(crate) status: Option<String>,
-    /// The whole datagram, to pass on to an outer service manager.
-    pub(crate) text: String,
+    /// What an outer service manager may hear of it, [`PASSED_ON`] lines only.
+    pub(crate) passed_on: String,
 }
+
+/// The `sd_notify` assignments passed on to an outer service manager. Never `MAINPID=`
+/// (PROGRAM could name any process as the service's main one), `READY=1` (the supervisor says
+/// it itself), `FDSTORE` or anything else that would act for the supervisor.
+const PASSED_ON: [&str; 7] =
+    ["STATUS=", "RELOADING=", "STOPPING=", "WATCHDOG=", "ERRNO=", "EXTEND_TIMEOUT_USEC=", "MONOTONIC_USEC="];
 
 impl NotifySocket {
     /// Creates the directory and the socket; `owner` is the service user and group.
@@ -97,14 +103,19 @@ impl Drop for NotifySocket {
 
 /// `sd_notify` assignments, one per line; unknown ones are only passed on.
 fn parse(text: &str) -> Message {
-    let mut message = Message { text: text.trim_end_matches('\n').to_owned(), ..Message::default() };
+    let mut message = Message::default();
+    let mut passed_on = Vec::new();
     for line in text.lines() {
         if line == "READY=1" {
             message.ready = true;
         } else if let Some(status) = line.strip_prefix("STATUS=") {
             message.status = Some(status.to_owned());
         }
+        if PASSED_ON.iter().any(|prefix| line.starts_with(prefix)) {
+            passed_on.push(line);
+        }
     }
+    message.passed_on = passed_on.join("\n");
     message
 }
 
@@ -139,10 +150,10 @@ mod tests {
 
     #[test]
     fn parses_ready_and_status() {
-        let message = parse("STATUS=loading\nREADY=1\n");
+        let message = parse("STATUS=loading\nREADY=1\nMAINPID=1\nWATCHDOG=1\n");
         assert!(message.ready);
         assert_eq!(message.status.as_deref(), Some("loading"));
-        assert_eq!(message.text, "STATUS=loading\nREADY=1");
+        assert_eq!(message.passed_on, "STATUS=loading\nWATCHDOG=1", "never MAINPID or READY");
         assert!(!parse("READY=0").ready);
     }
 }

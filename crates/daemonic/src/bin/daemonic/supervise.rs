@@ -99,6 +99,9 @@ struct Supervisor<'a> {
     last_status: Option<String>,
     /// PROGRAM's pid in `--child-pidfile`, while it is written.
     child_pidfile: Option<ChildPidFile>,
+    /// Notifications for an outer service manager that arrived with READY=1: passed on after
+    /// the supervisor's own READY=1.
+    after_ready: Vec<String>,
 }
 
 /// Runs in the daemon until the service ends; returns the supervisor's exit status.
@@ -139,6 +142,7 @@ pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
         stop: None,
         last_status: None,
         child_pidfile: None,
+        after_ready: Vec::new(),
     };
     let code = supervisor.supervise();
     supervisor.finish();
@@ -327,7 +331,11 @@ impl Supervisor<'_> {
             }
         }
         let guard = self.guard.as_mut().expect("the guard lives until the end");
-        guard.ready().map_err(|e| (chain(&e), 1))
+        guard.ready().map_err(|e| (chain(&e), 1))?;
+        for passed_on in std::mem::take(&mut self.after_ready) {
+            let _ = guard.notify(&passed_on);
+        }
+        Ok(())
     }
 
     fn not_ready(&self, message: &str) -> String {
@@ -447,13 +455,16 @@ impl Supervisor<'_> {
                         self.log(&format!("{}: {status}", self.program()));
                         self.last_status = Some(status.clone());
                     }
+                    if message.passed_on.is_empty() {
+                        // Nothing for an outer service manager.
+                    } else if message.ready && !self.is_ready() {
+                        self.after_ready.push(message.passed_on.clone());
+                    } else if let Some(guard) = &self.guard {
+                        // An outer service manager hears what PROGRAM says (STATUS=, ...).
+                        let _ = guard.notify(&message.passed_on);
+                    }
                     if message.ready && !self.is_ready() {
                         event = Event::Ready;
-                    } else if let Some(guard) = &self.guard {
-                        // After readiness, an outer service manager hears what PROGRAM says.
-                        if guard.is_ready() {
-                            let _ = guard.notify(&message.text);
-                        }
                     }
                 }
             }

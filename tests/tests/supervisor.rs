@@ -1,0 +1,407 @@
+//! The supervisor of `daemonic start`, with real processes: it holds the lock while PROGRAM
+//! runs as its child with no descriptor of ours; a stop leaves nothing of a shell script
+//! behind; restart policies, `--notify-await` and `--child-pidfile` do what the help says.
+//! Linux (`/proc`); the tests marked so need root (PROGRAM runs as `nobody`).
+#![cfg(target_os = "linux")]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus};
+use std::time::Instant;
+
+use daemonic_tests::{
+    become_subreaper, children_of, is_root, open_fds, proc_stat_field, proc_status, process_exists, process_tree,
+    processes_mentioning, reap, run, wait_until, SharedBinary, StopOnDrop, TIMEOUT,
+};
+
+const CLI: &str = env!("CARGO_BIN_EXE_daemonic-command");
+const NOTIFY_PROGRAM: &str = env!("CARGO_BIN_EXE_notify-program");
+
+struct Service {
+    dir: tempfile::TempDir,
+}
+
+impl Service {
+    fn new() -> Service {
+        become_subreaper();
+        let dir = tempfile::tempdir().unwrap();
+        // World-readable and -searchable, so that PROGRAM running as `nobody` can run scripts
+        // and write its files here.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        Service { dir }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn pidfile(&self) -> PathBuf {
+        self.path("service.pid")
+    }
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.path("service.log")).unwrap_or_default()
+    }
+    fn cli(&self, args: &[&str]) -> (ExitStatus, String) {
+        let mut command = Command::new(CLI);
+        command.args(args);
+        let (status, out, err) = run(command);
+        (status, format!("{out}{err}"))
+    }
+    fn start(&self, extra: &[&str], program: &[&str]) -> (ExitStatus, String) {
+        let (pidfile, log) = (self.pidfile(), self.path("service.log"));
+        let mut args = vec!["start", "--pidfile", pidfile.to_str().unwrap(), "--stdout", log.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push("--");
+        args.extend_from_slice(program);
+        self.cli(&args)
+    }
+    fn stop(&self) -> (ExitStatus, String) {
+        self.cli(&["stop", "--pidfile", self.pidfile().to_str().unwrap(), "--timeout", "30"])
+    }
+    /// A shell script in the service's directory.
+    fn script(&self, name: &str, body: &str) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+}
+
+fn started_pid(output: &(ExitStatus, String)) -> u32 {
+    assert!(output.0.success(), "start failed: {}", output.1);
+    output
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("daemonic: started (pid ")?.strip_suffix(')')?.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {:?}", output.1))
+}
+
+/// PROGRAM: the supervisor's only child.
+fn program_of(supervisor: u32) -> u32 {
+    let mut program = 0;
+    wait_until("the supervisor's child", || match children_of(supervisor)[..] {
+        [pid] => {
+            program = pid;
+            true
+        }
+        _ => false,
+    });
+    program
+}
+
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned()
+}
+
+/// Gone, or a zombie (a leftover its supervisor no longer reaps).
+fn ended(pid: u32) -> bool {
+    !process_exists(pid) || proc_stat_field(pid, 3).as_deref() == Some("Z")
+}
+
+/// A shell script without `exec` whose children outlive it unless someone ends them — one in
+/// the background, one that left the process group and session (`setsid`), one in the
+/// foreground — is started (as root and as `nobody`), stopped with nothing left, started again.
+#[test]
+fn a_shell_script_service_is_stopped_whole_and_starts_again() {
+    let users: &[&[&str]] = if is_root() { &[&[], &["--user", "nobody"]] } else { &[&[]] };
+    for user in users {
+        let s = Service::new();
+        let script = s.script("service.sh", "sleep 600 &\nsetsid sleep 601 &\nsleep 602\necho unreachable");
+        for round in 0..2 {
+            let supervisor = started_pid(&s.start(user, &[&script]));
+            let _stop = StopOnDrop(supervisor);
+            let mut tree = Vec::new();
+            wait_until("the script and its three sleeps", || {
+                tree = process_tree(supervisor);
+                tree.iter().filter(|&&pid| comm(pid) == "sleep").count() == 3
+            });
+            assert_eq!(tree.len(), 5, "supervisor, sh and three sleeps: {tree:?}");
+            if !user.is_empty() {
+                for &pid in &tree[1..] {
+                    assert_eq!(proc_status(pid, "Uid"), "65534\t65534\t65534\t65534", "{user:?} round {round}");
+                }
+            }
+            let (status, said) = s.stop();
+            assert!(status.success(), "{user:?} round {round}: {said}");
+            assert_eq!(reap(supervisor).exit_status(), Some(0), "stopped on request: exit 0");
+            for pid in tree {
+                assert!(ended(pid), "{user:?} round {round}: pid {pid} ({}) survived the stop", comm(pid));
+            }
+            assert!(!s.pidfile().exists(), "the supervisor removed its PID file");
+            assert!(!s.log().contains("unreachable"), "{}", s.log());
+        }
+    }
+}
+
+/// PROGRAM runs as `nobody` and attacks with every descriptor it has (writing through each,
+/// reopening each for writing through `/proc/self/fd`), the PID file's path, and its
+/// supervisor (`kill -9 $PPID`). The PID file still names the supervisor, which still holds
+/// it; with `--no-supervise`, the file still names PROGRAM, held through a read-only descriptor.
+#[test]
+fn a_program_running_as_nobody_cannot_change_the_pid_file() {
+    if !is_root() {
+        eprintln!("needs root (PROGRAM runs as nobody); skipped");
+        return;
+    }
+    for supervised in [true, false] {
+        let s = Service::new();
+        let attack = format!(
+            "for fd in $(ls /proc/$$/fd); do\n\
+             \x20 (eval \"echo 4242 >&$fd\") 2>/dev/null\n\
+             \x20 (echo 4242 > /proc/$$/fd/$fd) 2>/dev/null\n\
+             \x20 (: > /proc/$$/fd/$fd) 2>/dev/null\n\
+             done\n\
+             (echo 4242 > {pidfile}) 2>/dev/null\n\
+             kill -9 $PPID 2>/dev/null\n\
+             exec sleep 600",
+            pidfile = s.pidfile().display()
+        );
+        let script = s.script("attack.sh", &attack);
+        let mut options = vec!["--user", "nobody"];
+        if !supervised {
+            options.push("--no-supervise");
+        }
+        let daemon = started_pid(&s.start(&options, &[&script]));
+        let _stop = StopOnDrop(daemon);
+        let program = if supervised { program_of(daemon) } else { daemon };
+        wait_until("the attack to finish (exec sleep)", || comm(program) == "sleep");
+        assert!(s.log().contains("4242"), "the attack ran (its writes to stdout landed)");
+        assert_eq!(proc_status(program, "Uid"), "65534\t65534\t65534\t65534");
+        assert_eq!(std::fs::read_to_string(s.pidfile()).unwrap(), format!("{daemon}\n"), "supervised: {supervised}");
+        assert_eq!(pidfile::running_pid(s.pidfile()).unwrap().map(pidfile::Pid::get), Some(daemon));
+        let fds = open_fds(program);
+        if supervised {
+            assert_eq!(fds.keys().copied().collect::<Vec<_>>(), [0, 1, 2], "only stdio reaches PROGRAM: {fds:?}");
+            assert!(!ended(daemon), "nobody could not kill the root supervisor");
+        } else {
+            let pidfile = std::fs::canonicalize(s.pidfile()).unwrap();
+            assert!(
+                fds.values().any(|target| std::path::Path::new(target) == pidfile),
+                "the lock's descriptor: {fds:?}"
+            );
+        }
+        let (status, said) = s.stop();
+        assert!(status.success(), "{said}");
+        reap(daemon);
+        assert!(!s.pidfile().exists());
+    }
+}
+
+fn run_lines(path: &std::path::Path) -> Vec<f64> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| l.parse().unwrap()).collect()
+}
+
+/// A crashing program under `--restart on-failure`: restarted with a doubling delay until the
+/// limit, then the supervisor gives up, removes the PID file and exits with the status.
+#[test]
+fn restart_on_failure_backs_off_and_gives_up_at_the_limit() {
+    let s = Service::new();
+    let runs = s.path("runs");
+    let crash = format!("date +%s.%N >> {}; exit 3", runs.display());
+    let options = ["--restart", "on-failure", "--restart-delay", "0.2", "--restart-limit", "3/60"];
+    let supervisor = started_pid(&s.start(&options, &["sh", "-c", &crash]));
+    let _stop = StopOnDrop(supervisor);
+    let status = reap(supervisor);
+    assert_eq!(status.exit_status(), Some(3), "the program's status, after giving up");
+    assert!(!s.pidfile().exists(), "removed when giving up");
+    let times = run_lines(&runs);
+    assert_eq!(times.len(), 4, "the first run and three restarts: {times:?}");
+    for (n, pair) in times.windows(2).enumerate() {
+        let delay = 0.2 * f64::from(1 << n);
+        assert!(
+            pair[1] - pair[0] >= delay * 0.95,
+            "restart {} after {:.3}s, before {delay}s",
+            n + 1,
+            pair[1] - pair[0]
+        );
+    }
+    let log = s.log();
+    for n in 1..=3 {
+        assert!(log.contains(&format!("sh exited with status 3; restart {n} in ")), "{log}");
+    }
+    assert!(log.contains("restarted 3 times within 60s: giving up"), "{log}");
+}
+
+/// `--restart always` restarts a program that exits 0; `on-failure` does not; without
+/// `--restart` the supervisor exits with the program's status; a stop during a restart delay
+/// ends the service at once.
+#[test]
+fn restart_policies_follow_the_exit_status() {
+    let s = Service::new();
+    let runs = s.path("runs");
+    let succeed = format!("date +%s.%N >> {}; exit 0", runs.display());
+    let supervisor = started_pid(
+        &s.start(&["--restart", "always", "--restart-delay", "0", "--restart-limit", "2/60"], &["sh", "-c", &succeed]),
+    );
+    let _stop = StopOnDrop(supervisor);
+    assert_eq!(reap(supervisor).exit_status(), Some(1), "gave up: non-zero even after exit 0");
+    assert_eq!(run_lines(&runs).len(), 3);
+
+    std::fs::remove_file(&runs).unwrap();
+    let supervisor = started_pid(&s.start(&["--restart", "on-failure"], &["sh", "-c", &succeed]));
+    let _stop = StopOnDrop(supervisor);
+    assert_eq!(reap(supervisor).exit_status(), Some(0));
+    assert_eq!(run_lines(&runs).len(), 1, "a clean exit is not a failure");
+
+    let supervisor = started_pid(&s.start(&[], &["sh", "-c", "exit 5"]));
+    let _stop = StopOnDrop(supervisor);
+    assert_eq!(reap(supervisor).exit_status(), Some(5), "the program's status");
+    assert!(!s.pidfile().exists(), "the PID file goes with the program");
+    assert!(s.log().contains("sh exited with status 5"), "{}", s.log());
+
+    let supervisor = started_pid(&s.start(&["--restart", "always", "--restart-delay", "600"], &["true"]));
+    let _stop = StopOnDrop(supervisor);
+    wait_until("the first restart to be scheduled", || s.log().contains("restart 1 in 600s"));
+    let (status, said) = s.stop();
+    assert!(status.success(), "{said}");
+    assert_eq!(reap(supervisor).exit_status(), Some(0));
+}
+
+/// `--notify-await`: the launcher exits 0 only after PROGRAM sent READY=1 (late, as `nobody`
+/// too); exits 1 naming the cause when PROGRAM never does or exits first, leaving nothing.
+#[test]
+fn notify_await_waits_for_ready_and_reports_the_cause_otherwise() {
+    let binary = SharedBinary::new(NOTIFY_PROGRAM);
+    let program = binary.path().to_str().unwrap();
+    let users: &[&[&str]] = if is_root() { &[&[], &["--user", "nobody"]] } else { &[&[]] };
+    for user in users {
+        let s = Service::new();
+        let marker = s.path("ready-marker");
+        let mut options = vec!["--notify-await"];
+        options.extend_from_slice(user);
+        let started = s.start(
+            &options,
+            &[program, "--status", "loading", "--ready-after-ms", "500", "--marker", marker.to_str().unwrap()],
+        );
+        let supervisor = started_pid(&started);
+        let _stop = StopOnDrop(supervisor);
+        assert!(marker.exists(), "{user:?}: the launcher returned before READY=1");
+        let pid = program_of(supervisor);
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        assert!(String::from_utf8_lossy(&environ).contains("NOTIFY_SOCKET=/"), "its own socket");
+        wait_until("the status in the log", || s.log().contains("loading"));
+        let (status, said) = s.stop();
+        assert!(status.success(), "{said}");
+        reap(supervisor);
+    }
+
+    let s = Service::new();
+    let needle = s.dir.path().to_string_lossy().into_owned();
+    let never =
+        s.start(&["--notify-await", "--notify-timeout", "1"], &[program, "--status", "stuck", "--marker", &needle]);
+    assert_eq!(never.0.code(), Some(1), "{}", never.1);
+    assert!(never.1.contains("did not report READY=1 within 1s (last status: stuck)"), "{}", never.1);
+    assert!(!s.pidfile().exists());
+    wait_until("nothing left", || processes_mentioning(&needle).is_empty());
+
+    let first =
+        s.start(&["--notify-await"], &[program, "--status", "config broken", "--exit", "3", "--marker", &needle]);
+    assert_eq!(first.0.code(), Some(1), "{}", first.1);
+    assert!(
+        first.1.contains("exited with status 3 before it reported READY=1 (last status: config broken)"),
+        "{}",
+        first.1
+    );
+    assert!(!s.pidfile().exists());
+    wait_until("nothing left", || processes_mentioning(&needle).is_empty());
+}
+
+/// `--child-pidfile` names PROGRAM while it runs (rewritten on restart) and is removed with it.
+#[test]
+fn child_pidfile_names_the_program_while_it_runs() {
+    let s = Service::new();
+    let child_pidfile = s.path("program.pid");
+    let supervisor = started_pid(&s.start(&["--child-pidfile", child_pidfile.to_str().unwrap()], &["sleep", "600"]));
+    let _stop = StopOnDrop(supervisor);
+    let program = program_of(supervisor);
+    assert_eq!(std::fs::read_to_string(&child_pidfile).unwrap(), format!("{program}\n"));
+    assert_eq!(std::fs::read_to_string(s.pidfile()).unwrap(), format!("{supervisor}\n"));
+    let (code, said) = s.cli(&["status", "--pidfile", s.pidfile().to_str().unwrap()]);
+    assert!(code.success());
+    assert_eq!(said.trim(), format!("daemonic: running (pid {supervisor}; program pid {program})"));
+    let (status, said) = s.stop();
+    assert!(status.success(), "{said}");
+    reap(supervisor);
+    assert!(!child_pidfile.exists());
+}
+
+/// `--notify-fd` is written once PROGRAM was executed — never when the `exec` fails.
+#[test]
+fn notify_fd_is_written_only_after_exec() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let s = Service::new();
+    for (program, expect_ready) in [("sleep", true), ("no-such-program-here", false)] {
+        let (mut read_end, write_end) = {
+            let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+            (std::fs::File::from(r), w)
+        };
+        let mut command = Command::new(CLI);
+        let pidfile = s.pidfile();
+        command.args(["start", "--pidfile", pidfile.to_str().unwrap(), "--notify-fd", "3", "--", program, "600"]);
+        let raw = write_end.as_raw_fd();
+        // SAFETY: dup2 between fork and exec, on descriptors this process owns.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(raw, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        };
+        let (status, out, err) = run(command);
+        drop(write_end);
+        let mut said = String::new();
+        read_end.read_to_string(&mut said).unwrap();
+        assert_eq!(status.success(), expect_ready, "{out}{err}");
+        assert_eq!(said, if expect_ready { "\n" } else { "" }, "{program}");
+        if expect_ready {
+            let supervisor = started_pid(&(status, out));
+            let _stop = StopOnDrop(supervisor);
+            assert!(
+                !open_fds(program_of(supervisor)).contains_key(&3),
+                "the readiness descriptor never reaches PROGRAM"
+            );
+            assert!(s.stop().0.success());
+            reap(supervisor);
+        }
+    }
+}
+
+/// Under a service manager (`--foreground` with `NOTIFY_SOCKET`), the supervisor tells it
+/// READY=1 once PROGRAM did, passes PROGRAM's later notifications on, and STOPPING=1 on stop.
+#[test]
+fn the_outer_service_manager_hears_ready_status_and_stopping() {
+    let s = Service::new();
+    let socket_path = s.path("outer.sock");
+    let outer = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    outer.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let pidfile = s.pidfile();
+    let mut foreground = Command::new(CLI)
+        .args(["start", "--foreground", "--notify-await", "--pidfile", pidfile.to_str().unwrap(), "--"])
+        .args([NOTIFY_PROGRAM, "--ready-after-ms", "100"])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _stop = StopOnDrop(foreground.id());
+    let mut heard = Vec::new();
+    let start = Instant::now();
+    while !heard.iter().any(|m: &String| m.contains("STATUS=serving")) {
+        assert!(start.elapsed() < TIMEOUT, "heard {heard:?}");
+        let mut buffer = [0u8; 4096];
+        let n = outer.recv(&mut buffer).unwrap();
+        heard.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+    }
+    assert_eq!(heard[0], "READY=1", "{heard:?}");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(foreground.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let mut buffer = [0u8; 4096];
+    let n = outer.recv(&mut buffer).unwrap();
+    assert_eq!(&buffer[..n], b"STOPPING=1");
+    let status = foreground.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}
