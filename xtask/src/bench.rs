@@ -9,7 +9,7 @@ pub(crate) struct Options {
     pub(crate) args: Vec<String>,
 }
 
-const OPERATIONS: &[&str] = &["create", "kill", "running", "read", "start"];
+const OPERATIONS: &[&str] = &["create", "kill", "running", "read", "start", "supervise"];
 
 impl Options {
     pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
@@ -34,7 +34,17 @@ impl Options {
 pub(crate) fn run(options: &Options) -> ExitCode {
     let root =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // The `daemonic` command too: the supervisor rows run its release build.
+    let built = Command::new(&cargo)
+        .args(["build", "--quiet", "--release", "-p", "daemonic-tests", "--bin", "daemonic-command"])
+        .current_dir(&root)
+        .status();
+    if !built.is_ok_and(|status| status.success()) {
+        eprintln!("xtask bench: cannot build the daemonic command");
+        return ExitCode::FAILURE;
+    }
+    let status = Command::new(&cargo)
         .args(["run", "--quiet", "--release", "-p", "daemonic-tests", "--bin", "bench", "--"])
         .args(&options.args)
         .current_dir(root)

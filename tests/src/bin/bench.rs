@@ -203,7 +203,7 @@ fn main() {
     let config = match parse() {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("bench: {e}\nusage: bench [--reps N] [--iters N] [--starts N] [--dir DIR] [--only create|kill|running|read|start]");
+            eprintln!("bench: {e}\nusage: bench [--reps N] [--iters N] [--starts N] [--dir DIR] [--only create|kill|running|read|start|supervise]");
             std::process::exit(2);
         }
     };
@@ -255,6 +255,10 @@ fn main() {
 
     if wanted("start") {
         daemon_rows(&config, &tmpfs, &mut rows);
+    }
+    #[cfg(target_os = "linux")]
+    if wanted("supervise") {
+        supervisor::rows(&config, &tmpfs, &mut rows);
     }
 
     println!();
@@ -553,4 +557,149 @@ fn set_soft_nofile(soft: u64) -> u64 {
     let hard = getrlimit(Resource::Nofile).maximum;
     let _ = setrlimit(Resource::Nofile, Rlimit { current: Some(soft), maximum: hard });
     getrlimit(Resource::Nofile).current.unwrap_or(soft)
+}
+
+/// The `daemonic` command's supervisor: what supervision costs at start, how fast `stop`
+/// returns once the service ended, and what an idle supervisor costs (Linux: `/proc`, pidfds).
+#[cfg(target_os = "linux")]
+mod supervisor {
+    use std::os::fd::OwnedFd;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use rustix::event::{poll, PollFd, PollFlags};
+    use rustix::process::{pidfd_open, Pid, PidfdFlags};
+
+    use super::{reap_all, Row, Samples};
+
+    /// The release build of the `daemonic` command, beside this binary (`cargo xtask bench`
+    /// builds both).
+    fn cli() -> PathBuf {
+        std::env::current_exe().unwrap().with_file_name("daemonic-command")
+    }
+
+    /// Runs `daemonic start`, returns the time until the launcher exited and the daemon's pid.
+    fn start(pidfile: &Path, supervised: bool) -> (Duration, u32) {
+        let mut command = Command::new(cli());
+        command.args(["start", "--pidfile", pidfile.to_str().unwrap()]);
+        if !supervised {
+            command.arg("--no-supervise");
+        }
+        command.args(["--", "sleep", "1000"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+        let begin = Instant::now();
+        let status = command.status().unwrap();
+        let elapsed = begin.elapsed();
+        assert!(status.success(), "daemonic start failed: {status}");
+        (elapsed, pidfile::read_pid(pidfile).unwrap().get())
+    }
+
+    /// Ends a started service outside the measured time: TERM, reap (it is our child: the
+    /// benchmark is a subreaper), remove what a `--no-supervise` program leaves.
+    fn end(pid: u32, pidfile: &Path) {
+        let raw = Pid::from_raw(pid as i32).unwrap();
+        let _ = rustix::process::kill_process(raw, rustix::process::Signal::TERM);
+        let _ = rustix::process::waitpid(Some(raw), rustix::process::WaitOptions::empty());
+        let _ = std::fs::remove_file(pidfile);
+        reap_all();
+    }
+
+    fn status_field(pid: u32, key: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+    }
+
+    /// `stop`'s return after the service's exit: both moments seen from here through pidfds
+    /// of the supervisor and of the `stop` command, in one `poll`.
+    fn stop_latency(pidfile: &Path, supervisor: u32) -> Duration {
+        let supervisor_fd = pidfd(supervisor);
+        let mut stop = Command::new(cli())
+            .args(["stop", "--pidfile", pidfile.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stop_fd = pidfd(stop.id());
+        let (mut exited, mut returned) = (None, None);
+        while exited.is_none() || returned.is_none() {
+            let mut fds = [PollFd::new(&supervisor_fd, PollFlags::IN), PollFd::new(&stop_fd, PollFlags::IN)];
+            poll(&mut fds, None).unwrap();
+            let now = Instant::now();
+            if exited.is_none() && fds[0].revents().contains(PollFlags::IN) {
+                exited = Some(now);
+            }
+            if returned.is_none() && fds[1].revents().contains(PollFlags::IN) {
+                returned = Some(now);
+            }
+        }
+        assert!(stop.wait().unwrap().success());
+        let _ = rustix::process::waitpid(Pid::from_raw(supervisor as i32), rustix::process::WaitOptions::empty());
+        returned.unwrap().saturating_duration_since(exited.unwrap())
+    }
+
+    fn pidfd(pid: u32) -> OwnedFd {
+        pidfd_open(Pid::from_raw(pid as i32).unwrap(), PidfdFlags::empty()).unwrap()
+    }
+
+    pub(super) fn rows(config: &super::Config, dir: &Path, rows: &mut Vec<Row>) {
+        let pidfile = dir.join(format!("bench-supervised-{}.pid", std::process::id()));
+        let (mut supervised, mut unsupervised) = (Vec::new(), Vec::new());
+        for _ in 0..config.reps {
+            let (mut a, mut b) = (Duration::ZERO, Duration::ZERO);
+            for i in 0..config.starts {
+                for with_supervisor in if i % 2 == 0 { [true, false] } else { [false, true] } {
+                    let (elapsed, pid) = start(&pidfile, with_supervisor);
+                    end(pid, &pidfile);
+                    if with_supervisor {
+                        a += elapsed;
+                    } else {
+                        b += elapsed;
+                    }
+                }
+            }
+            supervised.push(a.as_nanos() as f64 / f64::from(config.starts));
+            unsupervised.push(b.as_nanos() as f64 / f64::from(config.starts));
+        }
+        rows.push(Row {
+            operation: "`daemonic start`: supervised vs --no-supervise".into(),
+            ours: Samples(supervised),
+            floor: Samples(unsupervised),
+            target: Some(1.3),
+        });
+
+        let mut latencies: Vec<Duration> = (0..config.starts)
+            .map(|_| {
+                let (_, supervisor) = start(&pidfile, true);
+                stop_latency(&pidfile, supervisor)
+            })
+            .collect();
+        latencies.sort();
+        let (median, max) = (latencies[latencies.len() / 2], latencies[latencies.len() - 1]);
+        println!(
+            "`daemonic stop` returns {:.3} ms (median; max {:.3} ms) after the supervisor exited \
+             (target ≤ 5 ms: {})",
+            median.as_secs_f64() * 1e3,
+            max.as_secs_f64() * 1e3,
+            if max <= Duration::from_millis(5) { "met" } else { "MISSED" }
+        );
+
+        let (_, supervisor) = start(&pidfile, true);
+        let switches =
+            |pid| status_field(pid, "voluntary_ctxt_switches") + status_field(pid, "nonvoluntary_ctxt_switches");
+        let before = switches(supervisor);
+        std::thread::sleep(Duration::from_secs(10));
+        let woke = switches(supervisor) - before;
+        let (rss, anon) = (status_field(supervisor, "VmRSS"), status_field(supervisor, "RssAnon"));
+        end(supervisor, &pidfile);
+        println!(
+            "idle supervisor: {woke} context switches in 10 s (target 0: {}); RSS {rss} KiB, of which \
+             {anon} KiB its own (anonymous) memory (target ≤ 2048 KiB: {})",
+            if woke == 0 { "met" } else { "MISSED" },
+            if rss <= 2048 { "met" } else { "MISSED" }
+        );
+    }
 }
