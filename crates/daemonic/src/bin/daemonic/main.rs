@@ -23,9 +23,9 @@ usage: daemonic <command> [options]
 Runs any program as a daemon with a kernel-locked PID file, and stops it safely.
 
 commands:
-  start     daemonize and execute a program
-  stop      signal the program holding a PID file and wait until it exited
-  status    report whether the program holding a PID file runs (LSB exit codes)
+  start     daemonize into a supervisor that holds the PID file and runs a program
+  stop      signal the process holding a PID file and wait until its lock is released
+  status    report whether the process holding a PID file runs (LSB exit codes)
   restart   stop, then start with the same arguments as start
 
 `daemonic <command> --help` describes each command. Messages start with `daemonic:`.
