@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 /// The checks `--skip` can leave out.
 pub(crate) const CHECK_NAMES: &[&str] =
-    &["fmt", "clippy", "test", "test-libc", "doc", "deny", "package", "msrv", "cross"];
+    &["fmt", "clippy", "test", "test-libc", "doc", "deny", "package", "model", "msrv", "cross"];
 
 /// Command-line options of `cargo xtask ci`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -361,6 +361,26 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         check(&mut records, "cargo publish --dry-run --workspace", in_root(package));
     } else {
         omit(&mut records, "cargo publish --dry-run --workspace");
+    }
+
+    // The lock protocol's model (Spin): `cargo xtask model`, run by this very binary.
+    if !options.runs("model") {
+        omit(&mut records, "model (Spin)");
+    } else if output(Command::new("spin").arg("-V")).is_some() {
+        match std::env::current_exe() {
+            Ok(xtask) => {
+                let mut model = Command::new(xtask);
+                model.arg("model");
+                check(&mut records, "model (Spin)", in_root(model));
+            }
+            Err(e) => records.push(Record {
+                name: "model (Spin)".into(),
+                outcome: Outcome::Failed(format!("cannot find xtask itself: {e}")),
+                time: Duration::ZERO,
+            }),
+        }
+    } else {
+        skip(&mut records, "model (Spin)", "spin not installed; `apt-get install spin` (.ci/run does)");
     }
 
     match rust_version(&root) {

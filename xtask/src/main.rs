@@ -1,10 +1,12 @@
 //! `cargo xtask ci [--strict]` — every check the project has, with a summary table.
 //! `cargo xtask bench [...]` — benchmarks against the raw system-call floor.
+//! `cargo xtask model` — the lock protocol, model-checked with Spin.
 //!
 //! std only: this must build before anything else works.
 
 mod bench;
 mod ci;
+mod model;
 
 use std::process::ExitCode;
 
@@ -14,15 +16,19 @@ usage: cargo xtask <command>
 commands:
   ci [--strict] [--target T]... [--skip CHECK]...
                   fmt, clippy, tests (both rustix backends), docs, cargo-deny, packaging
-                  (cargo publish --dry-run --workspace), MSRV build and cross-target clippy;
+                  (cargo publish --dry-run --workspace), the Spin model of the lock
+                  protocol, MSRV build and cross-target clippy;
                   a check that cannot run here is SKIPPED with the reason
                   --strict       fail when any check was SKIPPED
                   --target T     check only these cross targets (`host`: this machine's)
                   --skip CHECK   leave a check out (fmt, clippy, test, test-libc, doc, deny,
-                                 package, msrv, cross), e.g. in a CI job that runs it elsewhere
+                                 package, model, msrv, cross), e.g. in a CI job that runs it
+                                 elsewhere
   bench [--reps N] [--iters N] [--starts N] [--only OP]
                   benchmarks (release build): each operation beside the raw system-call
                   floor measured in the same run; prints ratios; never fails on timing
+  model           the lock protocol's Spin model (crates/pidfile/model): every
+                  configuration checked exhaustively, every deliberate bug caught
   help            this text
 ";
 
@@ -43,6 +49,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Some("model") if args.len() == 1 => model::run(),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             ExitCode::SUCCESS

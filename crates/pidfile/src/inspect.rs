@@ -9,7 +9,7 @@ use rustix::io::Errno;
 
 use crate::pidfile::{unlink_stale, Unlinked};
 use crate::read::{self, Content};
-use crate::stale::{judge_unlocked, wait_for_holder, Unlocked, Wait};
+use crate::stale::{credible_holder, judge_unlocked, wait_for_holder, Unlocked, Wait};
 use crate::{sys, Operation, Pid, PidFileError, Refusal};
 
 /// Who holds a PID file, as [`Inspection::holder`] judges it.
@@ -344,6 +344,44 @@ impl Inspection {
     pub fn holds_open(&self, pid: Pid) -> Option<bool> {
         #[allow(clippy::unnecessary_cast)]
         sys::has_open(pid, self.stat.st_dev as u64, self.stat.st_ino as u64)
+    }
+
+    /// Whether the file, read again now through the inspection's descriptor, still names `pid`
+    /// as a credible writer: the content is `pid` again, the process is alive, not a zombie or
+    /// kernel thread, not younger than the file, and (Linux, for a file that was locked) has
+    /// the file open.
+    ///
+    /// For a `stop` command after it pinned `pid` (a pidfd on Linux): between the inspection
+    /// and the pidfd, the named process may have exited and its pid gone to a process that
+    /// merely has the file open (another start, a reader). That process started after the file
+    /// was written, or the file was rewritten since; either way this answers `false`. The
+    /// model checker found this window (`crates/pidfile/model`, property `truthful_reports`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// let guard = pidfile::PidFile::create(&path)?;
+    /// let seen = pidfile::inspect(&path)?.unwrap();
+    /// assert!(seen.still_names(guard.pid())?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PidFileError::Io`] when the file cannot be read or `fstat`ed.
+    pub fn still_names(&self, pid: Pid) -> Result<bool, PidFileError> {
+        let content = read::read_content(&self.fd, &self.path)?;
+        if content.pid().ok() != Some(pid) {
+            return Ok(false);
+        }
+        if self.locked.is_some() {
+            return Ok(credible_holder(self.fd.as_fd(), &self.path, &content)? == Some(pid));
+        }
+        // A non-locking writer need not keep the file open: rule 4 alone.
+        let stat = read::stat_regular(&self.fd, &self.path)?;
+        Ok(judge_unlocked(&content, &stat) == Unlocked::Live(pid))
     }
 
     /// Whether nobody holds this file's lock any more (tested on the inspection's own

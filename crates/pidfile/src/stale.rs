@@ -79,7 +79,7 @@ pub(crate) fn wait_for_holder(fd: impl AsFd, path: &Path, relock: FlockOperation
 }
 
 /// The pid the locked file names, if that process can be its holder (see [`wait_for_holder`]).
-fn credible_holder(fd: BorrowedFd<'_>, path: &Path, content: &Content) -> Result<Option<Pid>, PidFileError> {
+pub(crate) fn credible_holder(fd: BorrowedFd<'_>, path: &Path, content: &Content) -> Result<Option<Pid>, PidFileError> {
     let Ok(pid) = content.pid() else { return Ok(None) };
     if pid == Pid::current() {
         return Ok(Some(pid));

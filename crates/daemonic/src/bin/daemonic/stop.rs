@@ -163,6 +163,15 @@ impl Target {
         };
         #[cfg(not(target_os = "linux"))]
         let _ = raw;
+        // Pinned (Linux): is it still the process the file names? Its pid may have been reused
+        // since the inspection by a process that merely has the file open.
+        match inspection.still_names(pid) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Failure::Error(format!("pid {pid} no longer holds {}; not signalling", path.display())))
+            }
+            Err(e) => return Err(Failure::Error(chain(&e))),
+        }
         if inspection.is_locked() {
             // The kernel does not say who holds a lock, but the holder has the file open.
             if inspection.holds_open(pid) == Some(false) {

@@ -1,0 +1,343 @@
+/*
+ * The lock protocol of the `pidfile` crate and of `daemonic`'s launcher, at system-call
+ * granularity, for the Spin model checker. README.md beside this file says what is modelled,
+ * the properties, the bounds and the deliberate bugs (mutations) the checker must catch.
+ *
+ * Configurations (-D at `spin -a` time): the default (three processes running create ... remove),
+ * WITH_LAUNCHER (a launcher locking the file empty, a forked daemon writing it, one creator);
+ * both add a reader (`running_pid` and a `stop` signalling what it named) and an
+ * administrator's `rm`. Mutations: NO_RECHECK, UNLINK_AFTER_UNLOCK, WRITE_BEFORE_LOCK,
+ * EMPTY_IS_STALE, LAUNCHER_WRITES_OWN_PID, NO_STILL_NAMES.
+ */
+
+#define NONE      0
+/* pids: 1..3 creators, 4 the launcher, 5 its daemon, 6 the reader, 7 the final prober */
+#define LAUNCHER  4
+#define DAEMON    5
+#define READER    6
+#define PROBER    7
+#define NPID      8
+/* Inodes 1..NINODE-1; every process holds at most one, the path names at most one more, so
+   allocation never runs out (a blocking allocation inside `atomic` would lose atomicity). */
+#define NINODE    9
+#ifndef ROUNDS
+#define ROUNDS    2      /* create ... remove rounds per creator */
+#endif
+#ifndef MAXCRASH
+#define MAXCRASH  1      /* kill -9 of any process at any step, per run */
+#endif
+#ifndef CREATORS
+#define CREATORS  2      /* 3: three creators, no reader */
+#endif
+#define ATTEMPTS  3      /* the crate's retries when the path changed under a lock */
+
+byte path = NONE;          /* the inode the PID file's path names */
+bool linked[NINODE];       /* the inode has a name */
+byte opens[NINODE];        /* descriptors open on the inode */
+byte lock[NINODE];         /* the open file description holding LOCK_EX (its opener's pid); 0 = free */
+byte content[NINODE];      /* the pid written; 0 = empty */
+byte wepoch[NINODE];       /* the writer's incarnation when it wrote (rule 4: start time before mtime) */
+byte epoch[NPID];          /* a crashed or exited process's pid, if seen again, is another process */
+byte fdof[NPID];           /* the inode each process has open (/proc/PID/fd); 0 = none */
+byte ofd[NPID];            /* whose open file description it uses (the daemon shares the launcher's) */
+byte holding[NPID];        /* the inode the process believes it holds as the PID file; 0 = none */
+byte crashes;
+bool admin_rm;             /* the administrator removed the path */
+byte workers;              /* processes still running, the administrator aside */
+bool probing;              /* the final prober runs: the administrator stays away */
+
+/* The writer of inode i is still the process that wrote it. */
+#define live(i)      (content[i] != 0 && epoch[content[i]] == wepoch[i])
+/* mutual_exclusion, checked after every step that changes a lock, a belief or the path (so in
+   every reachable state): whoever believes it holds the PID file holds the lock of the inode
+   the path names (unless an administrator removed the path, which no protocol can prevent). */
+#define believes_wrongly(p)  (holding[p] != 0 && (lock[holding[p]] != ofd[p] || (path != holding[p] && !admin_rm)))
+inline invariants() {
+    assert(!believes_wrongly(1) && !believes_wrongly(2) && !believes_wrongly(3) && !believes_wrongly(DAEMON)) /* mutual_exclusion */
+}
+
+/* A credible holder of a locked file: live, and it has the file open (Linux: /proc/PID/fd). */
+#define credible(i)  (live(i) && fdof[content[i]] == i)
+/* Whether the lock of inode i is free or held through this process's open file description. */
+#define free_or_mine(i, me)  (lock[i] == 0 || lock[i] == ofd[me])
+
+inline alloc(i) {
+    i = 1;
+    do
+    :: i < NINODE - 1 && (linked[i] || opens[i] > 0) -> i++
+    :: else -> break
+    od;
+    assert(!linked[i] && opens[i] == 0);
+    content[i] = 0; wepoch[i] = 0; lock[i] = 0
+}
+
+/* open(O_RDWR|O_CREAT|O_NOFOLLOW) of the path. */
+inline open_create(me, i) {
+    atomic {
+        if
+        :: path == NONE -> alloc(i); linked[i] = true; path = i
+        :: else -> i = path
+        fi;
+        opens[i]++; fdof[me] = i; ofd[me] = me;
+        invariants()
+    }
+}
+
+/* close(): a lock goes with the last descriptor of its open file description. */
+inline close_fd(me, i) {
+    atomic {
+        opens[i]--;
+        fdof[me] = NONE; holding[me] = NONE;
+        if
+        :: lock[i] == ofd[me] && (ofd[me] != LAUNCHER || (fdof[LAUNCHER] != i && fdof[DAEMON] != i)) -> lock[i] = 0
+        :: else -> skip
+        fi;
+        invariants()
+    }
+}
+
+/* unlink(path) of inode i: the property "no lost owner" — never a file another holds. */
+inline unlink_checked(me, i) {
+    atomic {
+        if
+        :: path == i ->
+            assert(free_or_mine(i, me));      /* no_lost_owner */
+            path = NONE; linked[i] = false
+        :: else -> skip
+        fi;
+        invariants()
+    }
+}
+
+/* kill -9 here, once per run: the kernel drops the process's locks; files stay as they are. */
+#define CRASH  if :: crashes < MAXCRASH -> crashes++; goto crashed :: true -> skip fi
+
+inline crash_cleanup(me, i) {
+    atomic {
+        i = fdof[me];
+        if
+        :: i != NONE -> close_fd(me, i)
+        :: else -> skip
+        fi;
+        holding[me] = NONE; epoch[me]++
+    }
+}
+
+/* PidFile::create ... PidFile::remove, ROUNDS times. */
+proctype Creator(byte me) {
+    byte i, round, attempt; bool got;
+    round = 0;
+next_round:
+    if
+    :: round == ROUNDS -> goto exited
+    :: else -> round++; attempt = 0
+    fi;
+retry:
+    CRASH;
+    open_create(me, i);
+    CRASH;
+#ifdef WRITE_BEFORE_LOCK
+    atomic { assert(free_or_mine(i, me)); content[i] = me; wepoch[i] = epoch[me] }   /* no_lost_owner */
+    CRASH;
+#endif
+    atomic {                                   /* flock(LOCK_EX|LOCK_NB) */
+        if
+        :: lock[i] == 0 -> lock[i] = me; got = true
+        :: else -> got = false
+        fi;
+        invariants()
+    }
+    if
+    :: !got ->                                 /* AlreadyRunning: read and judge the holder */
+        CRASH;
+        atomic {
+            if
+            :: credible(i) -> assert(lock[i] == ofd[content[i]])   /* truthful_reports */
+            :: else -> skip
+            fi
+        }
+#ifdef EMPTY_IS_STALE
+        if
+        :: content[i] == 0 -> unlink_checked(me, i)   /* "an empty file names nobody" */
+        :: else -> skip
+        fi;
+#endif
+        close_fd(me, i);
+        goto next_round                        /* the caller gives up this round */
+    :: else -> skip
+    fi;
+    CRASH;
+#ifndef NO_RECHECK
+    if                                         /* fstat + lstat(path): still the path's inode? */
+    :: path != i ->
+        close_fd(me, i);
+        attempt++;
+        if
+        :: attempt < ATTEMPTS -> goto retry
+        :: else -> goto next_round
+        fi
+    :: else -> skip
+    fi;
+#endif
+    if                                         /* pread + rule 4: a live non-locking writer */
+    :: live(i) && content[i] != me -> close_fd(me, i); goto next_round
+    :: else -> skip
+    fi;
+    CRASH;
+    atomic {                                   /* ftruncate + pwrite */
+        assert(free_or_mine(i, me));           /* no_lost_owner */
+        content[i] = me; wepoch[i] = epoch[me]; holding[me] = i;
+        invariants()
+    }
+    CRASH;
+    holding[me] = NONE;                        /* remove() begins */
+#ifdef UNLINK_AFTER_UNLOCK
+    atomic { lock[i] = 0; invariants() }       /* LOCK_UN before unlink: the bug */
+    CRASH;
+#endif
+    if                                         /* pread: still ours? then lstat + unlink */
+    :: content[i] == me -> unlink_checked(me, i)
+    :: else -> skip
+    fi;
+    close_fd(me, i);
+    goto next_round;
+crashed:
+    crash_cleanup(me, i);
+    goto next_round;
+exited:
+    atomic { epoch[me]++; workers-- }          /* a pid seen again is another process */
+}
+
+#ifdef WITH_LAUNCHER
+/* Daemon::daemonize with a PID file: PidFileLock::acquire (the file locked and emptied), fork;
+   the daemon writes its own pid through the shared open file description; the launcher waits
+   for "ready", detaches (closes its descriptor, leaves the file) and exits. */
+proctype Launcher() {
+    byte i;
+    CRASH;
+    open_create(LAUNCHER, i);
+    atomic {
+        if
+        :: lock[i] == 0 -> lock[i] = LAUNCHER
+        :: else -> close_fd(LAUNCHER, i); goto exited       /* already running */
+        fi;
+        invariants()
+    }
+    CRASH;
+    if
+    :: path != i -> close_fd(LAUNCHER, i); goto exited     /* (the crate retries; one try here) */
+    :: else -> skip
+    fi;
+    if
+    :: live(i) -> close_fd(LAUNCHER, i); goto exited
+    :: else -> skip
+    fi;
+    CRASH;
+#ifdef LAUNCHER_WRITES_OWN_PID
+    atomic { assert(free_or_mine(i, LAUNCHER)); content[i] = LAUNCHER; wepoch[i] = epoch[LAUNCHER] }
+#else
+    atomic { assert(free_or_mine(i, LAUNCHER)); content[i] = 0 }    /* ftruncate: names nobody */
+#endif
+    CRASH;
+    atomic { opens[i]++; fdof[DAEMON] = i; ofd[DAEMON] = LAUNCHER; workers++; run Daemon(i) }   /* fork */
+    CRASH;
+    /* "ready" (or the daemon's end) seen: detach and leave. */
+    close_fd(LAUNCHER, i);
+    goto exited;
+crashed:
+    crash_cleanup(LAUNCHER, i);
+exited:
+    atomic { epoch[LAUNCHER]++; workers-- }
+}
+
+proctype Daemon(byte i) {
+    CRASH;
+    atomic {
+        assert(free_or_mine(i, DAEMON));       /* no_lost_owner */
+        content[i] = DAEMON; wepoch[i] = epoch[DAEMON]; holding[DAEMON] = i;
+        invariants()
+    }
+    CRASH;
+    holding[DAEMON] = NONE;                    /* guard.stop(): pread, lstat, unlink, close */
+    if
+    :: content[i] == DAEMON -> unlink_checked(DAEMON, i)
+    :: else -> skip
+    fi;
+    close_fd(DAEMON, i);
+    goto exited;
+crashed:
+    crash_cleanup(DAEMON, i);
+exited:
+    atomic { epoch[DAEMON]++; workers-- }
+}
+#endif
+
+/* inspect + holder(), then `stop`: a locked file's holder is named only if credible; then the
+   pid is pinned (pidfd_open), the file re-read on the same descriptor (Inspection::still_names:
+   the same pid, still its writer, still has the file open), the lock re-tested
+   (is_released), and the process signalled. Pinning makes that last step atomic: the process
+   signalled is the one checked. A named pid must hold the lock and be the service, never a
+   launcher (truthful_reports). */
+proctype Reader() {
+    byte i, named;
+    atomic {
+        if
+        :: path != NONE -> i = path; opens[i]++; fdof[READER] = i; ofd[READER] = READER
+        :: else -> goto exited
+        fi
+    }
+    atomic {
+        if
+        :: lock[i] != 0 && credible(i) -> named = content[i]
+        :: else -> named = NONE
+        fi
+    }
+    atomic {
+        if
+#ifdef NO_STILL_NAMES
+        :: named != NONE && lock[i] != 0 && fdof[named] == i ->
+#else
+        :: named != NONE && content[i] == named && credible(i) && lock[i] != 0 ->
+#endif
+            assert(lock[i] == ofd[named]);     /* truthful_reports: the named pid holds the lock */
+            assert(named != LAUNCHER)          /* truthful_reports: the service, never its launcher */
+        :: else -> skip
+        fi;
+        opens[i]--; fdof[READER] = NONE
+    }
+exited:
+    workers--
+}
+
+/* The administrator's `rm` of the path, at any moment, once. */
+proctype Admin() {
+end:
+    atomic { path != NONE && !probing -> linked[path] = false; path = NONE; admin_rm = true; invariants() }
+}
+
+/* progress: once everyone else has exited or crashed, a create succeeds, in one attempt. */
+proctype Prober() {
+    byte i;
+    open_create(PROBER, i);
+    assert(lock[i] == 0);                      /* progress: nobody left holds the lock */
+    lock[i] = PROBER;
+    assert(path == i && !live(i))              /* progress: not refused as running */
+}
+
+init {
+    atomic {
+#ifdef WITH_LAUNCHER
+        workers = 3; run Launcher(); run Creator(1); run Reader();
+#else
+#if CREATORS == 3
+        workers = 3; run Creator(1); run Creator(2); run Creator(3);
+#else
+        workers = 3; run Creator(1); run Creator(2); run Reader();
+#endif
+#endif
+        run Admin()
+    }
+    /* Everyone has exited or crashed (the administrator may never have acted). */
+    atomic { workers == 0 -> probing = true }
+    run Prober()
+}
