@@ -262,3 +262,22 @@ fn relative_path_works() {
     assert!(out.starts_with("ok "), "{out}");
     assert!(!dir.path().join(rel).exists());
 }
+
+/// `Inspection::still_names` re-reads the same file: a pid the file named at inspection time
+/// is no longer named once the file says something else (a new holder, or nothing).
+#[test]
+fn still_names_rereads_the_inspected_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.pid");
+    let guard = PidFile::create(&path).unwrap();
+    let seen = pidfile::inspect(&path).unwrap().unwrap();
+    assert!(seen.still_names(guard.pid()).unwrap());
+    // The same inode, rewritten (as a new holder would, after truncating it).
+    std::fs::write(&path, "").unwrap();
+    assert!(!seen.still_names(guard.pid()).unwrap(), "an empty file names nobody");
+    std::fs::write(&path, format!("{}\n", guard.pid())).unwrap();
+    assert!(seen.still_names(guard.pid()).unwrap());
+    std::fs::write(&path, "1\n").unwrap();
+    assert!(!seen.still_names(guard.pid()).unwrap(), "another pid");
+    drop(guard);
+}
