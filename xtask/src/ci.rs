@@ -109,6 +109,9 @@ pub(crate) enum Availability {
     Installed,
     /// Tier 3: nightly builds the standard library from `rust-src`.
     BuildStd,
+    /// Debian's `rustc-web` toolchain builds the standard library from `rust-web-src`
+    /// (`-Zbuild-std`, with `RUSTC_BOOTSTRAP=1`): any target, tier 2 or 3.
+    DebianBuildStd,
     /// Cannot be checked here; why, and how to fix it.
     Missing(String),
 }
@@ -124,14 +127,53 @@ pub(crate) struct Facts {
     pub(crate) libdir_has_std: bool,
     /// Whether a nightly toolchain with the `rust-src` component is installed.
     pub(crate) nightly_rust_src: bool,
+    /// Whether Debian's `rustc-web`, `cargo-web`, `rust-web-clippy` and `rust-web-src` are
+    /// installed ([`DebianToolchain::find`]).
+    pub(crate) debian_web: bool,
 }
 
 impl Facts {
-    fn probe(target: &Target, nightly_rust_src: bool) -> Facts {
+    fn probe(target: &Target, nightly_rust_src: bool, debian_web: bool) -> Facts {
         let libdir = output(Command::new("rustc").args(["--print", "target-libdir", "--target", target.triple]))
             .map(|s| PathBuf::from(s.trim()));
         let libdir_has_std = libdir.as_deref().is_some_and(dir_has_std);
-        Facts { libdir, libdir_has_std, nightly_rust_src }
+        Facts { libdir, libdir_has_std, nightly_rust_src, debian_web }
+    }
+}
+
+/// Debian's `rustc-web` toolchain (bookworm-security: Rust 1.96 with the standard library's
+/// source), used by full path: rustup's `cargo`/`cargo-clippy` earlier on `PATH` (and in
+/// `~/.cargo/bin`, where cargo looks for subcommands first) would silently win, and the
+/// `CARGO`/`RUSTC` that `cargo xtask` inherits point at rustup's toolchain.
+pub(crate) struct DebianToolchain;
+
+impl DebianToolchain {
+    const CARGO: &'static str = "/usr/bin/cargo";
+    const CARGO_CLIPPY: &'static str = "/usr/bin/cargo-clippy";
+    const STD_SOURCE: &'static str = "/usr/lib/rustlib/src/rust/library/Cargo.lock";
+
+    pub(crate) fn find() -> bool {
+        [Self::CARGO, Self::CARGO_CLIPPY, "/usr/bin/clippy-driver", "/usr/bin/rustc", Self::STD_SOURCE]
+            .iter()
+            .all(|path| Path::new(path).exists())
+    }
+
+    /// `cargo clippy -Zbuild-std` for `triple`, in its own target directory.
+    fn clippy(root: &Path, triple: &str, rustix_libc: bool) -> Command {
+        let mut command = Command::new(Self::CARGO_CLIPPY);
+        command
+            .args(["clippy", "-Zbuild-std=std,panic_abort", "--workspace", "--all-targets", "--all-features"])
+            .args(["--target", triple, "--target-dir"])
+            .arg(root.join(if rustix_libc { "target/debian-web-libc" } else { "target/debian-web" }))
+            .args(["--", "-D", "warnings"]);
+        for variable in ["CARGO", "RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN", "RUSTC_WRAPPER", "RUSTFLAGS"] {
+            command.env_remove(variable);
+        }
+        command.env("CARGO", Self::CARGO).env("PATH", "/usr/bin:/bin").env("RUSTC_BOOTSTRAP", "1");
+        if rustix_libc {
+            command.env("RUSTFLAGS", "--cfg rustix_use_libc");
+        }
+        command
     }
 }
 
@@ -149,18 +191,22 @@ pub(crate) fn availability(target: &Target, facts: &Facts) -> Availability {
     if facts.libdir_has_std {
         return Availability::Installed;
     }
+    if target.tier3 && facts.nightly_rust_src {
+        return Availability::BuildStd;
+    }
+    if facts.debian_web {
+        return Availability::DebianBuildStd;
+    }
     if target.tier3 {
-        if facts.nightly_rust_src {
-            return Availability::BuildStd;
-        }
-        return Availability::Missing("tier-3 target, needs nightly -Zbuild-std; install with `rustup component add rust-src --toolchain nightly`".to_owned());
+        return Availability::Missing("tier-3 target, needs -Zbuild-std: `rustup component add rust-src --toolchain nightly`, or Debian's rustc-web, cargo-web, rust-web-clippy and rust-web-src (.ci/run installs them)".to_owned());
     }
     let where_ = match &facts.libdir {
         Some(dir) => format!("{} does not exist or has no libstd", dir.display()),
         None => "rustc does not know the target".to_owned(),
     };
     Availability::Missing(format!(
-        "standard library not installed ({where_}); install with `rustup target add {}`",
+        "standard library not installed ({where_}); install with `rustup target add {}`, or Debian's \
+         rustc-web, cargo-web, rust-web-clippy and rust-web-src (.ci/run installs them)",
         target.triple
     ))
 }
@@ -252,6 +298,29 @@ pub(crate) fn summary(records: &[Record], strict: bool) -> (String, bool) {
         if strict && skipped > 0 { " (--strict: skipped checks fail)" } else { "" }
     ));
     (table, failing)
+}
+
+/// A compiler unpacked from Debian packages (`dpkg -x`) into a private directory.
+pub(crate) struct UnpackedToolchain {
+    pub(crate) rustc: PathBuf,
+    /// Its shared libraries (`librustc_driver`, `libLLVM`): the unpacked `usr/lib/*-linux-*`.
+    pub(crate) library_path: std::ffi::OsString,
+}
+
+/// Debian's rustc-web of version `msrv` in `target/toolchains/rust-MSRV`, if it is there and
+/// says it is that version.
+pub(crate) fn debian_toolchain(root: &Path, msrv: &str) -> Option<UnpackedToolchain> {
+    let dir = root.join(format!("target/toolchains/rust-{msrv}/usr"));
+    let rustc = dir.join("bin/rustc");
+    let libraries: Vec<PathBuf> = std::fs::read_dir(dir.join("lib"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.file_name().is_some_and(|n| n.to_string_lossy().contains("-linux-")))
+        .collect();
+    let library_path = std::env::join_paths(&libraries).ok()?;
+    let version = output(Command::new(&rustc).arg("--version").env("LD_LIBRARY_PATH", &library_path))?;
+    version.starts_with(&format!("rustc {msrv}.")).then_some(UnpackedToolchain { rustc, library_path })
 }
 
 fn toolchain_installed(name: &str) -> bool {
@@ -383,29 +452,38 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         skip(&mut records, "model (Spin)", "spin not installed; `apt-get install spin` (.ci/run does)");
     }
 
+    // The declared rust-version builds the libraries and the command (the tests' dev-dependencies
+    // need a newer compiler): with rustup's toolchain of that version, or Debian's rustc-web of
+    // that version unpacked into target/toolchains (.ci/run does; no rustup download needed).
     match rust_version(&root) {
         _ if !options.runs("msrv") => omit(&mut records, "build at rust-version"),
-        Some(msrv) if toolchain_installed(&msrv) => {
-            let mut build = Command::new("rustup");
-            build
-                .args([
-                    "run",
-                    &msrv,
-                    "cargo",
-                    "check",
-                    "--workspace",
-                    "--all-targets",
-                    "--all-features",
-                    "--target-dir",
-                ])
-                .arg(root.join("target/msrv"));
-            check(&mut records, format!("build at rust-version {msrv}"), in_root(build));
+        Some(msrv) => {
+            let scope = ["check", "-p", "daemonic-pidfile", "-p", "daemonic", "--lib", "--bins", "--all-features"];
+            if toolchain_installed(&msrv) {
+                let mut build = Command::new("rustup");
+                build.args(["run", &msrv, "cargo"]).args(scope).arg("--target-dir").arg(root.join("target/msrv"));
+                check(&mut records, format!("build at rust-version {msrv}"), in_root(build));
+            } else if let Some(toolchain) = debian_toolchain(&root, &msrv) {
+                let mut build = cargo();
+                build
+                    .args(scope)
+                    .arg("--target-dir")
+                    .arg(root.join("target/msrv"))
+                    .env("RUSTC", toolchain.rustc)
+                    .env("LD_LIBRARY_PATH", toolchain.library_path)
+                    .env_remove("RUSTC_WRAPPER");
+                check(&mut records, format!("build at rust-version {msrv} (Debian rustc-web {msrv})"), in_root(build));
+            } else {
+                skip(
+                    &mut records,
+                    format!("build at rust-version {msrv}"),
+                    format!(
+                        "no Rust {msrv}: `rustup toolchain install {msrv}`, or Debian's rustc-web {msrv} \
+                         unpacked into target/toolchains/rust-{msrv} (.ci/run does)"
+                    ),
+                );
+            }
         }
-        Some(msrv) => skip(
-            &mut records,
-            format!("build at rust-version {msrv}"),
-            format!("toolchain {msrv} not installed; `rustup toolchain install {msrv}`"),
-        ),
         None => records.push(Record {
             name: "build at rust-version".into(),
             outcome: Outcome::Failed("no rust-version in Cargo.toml".into()),
@@ -415,9 +493,10 @@ pub(crate) fn run(options: &Options) -> ExitCode {
 
     if options.runs("cross") {
         let nightly_rust_src = nightly_has_rust_src();
+        let debian_web = DebianToolchain::find();
         for target in options.selected_targets(&host_triple()) {
             let name = format!("clippy --target {}", target.triple);
-            match availability(&target, &Facts::probe(&target, nightly_rust_src)) {
+            match availability(&target, &Facts::probe(&target, nightly_rust_src, debian_web)) {
                 Availability::Installed => {
                     let mut command = cargo();
                     command.args([
@@ -438,6 +517,16 @@ pub(crate) fn run(options: &Options) -> ExitCode {
                         .arg("--all-features")
                         .args(["--all-targets", "--target", target.triple, "--", "-D", "warnings"]);
                     check(&mut records, name, in_root(command));
+                }
+                Availability::DebianBuildStd => {
+                    let name = format!("{name} (Debian rustc-web, -Zbuild-std)");
+                    check(&mut records, name, in_root(DebianToolchain::clippy(&root, target.triple, false)));
+                    // rustix's other backend, where the target has two (Linux: linux_raw by
+                    // default; everywhere else libc is the only one).
+                    if target.triple.contains("-linux-") {
+                        let name = format!("clippy --target {} (rustix libc backend, Debian rustc-web)", target.triple);
+                        check(&mut records, name, in_root(DebianToolchain::clippy(&root, target.triple, true)));
+                    }
                 }
                 Availability::Missing(reason) => skip(&mut records, name, reason),
             }
@@ -469,6 +558,7 @@ mod tests {
             libdir: Some("/nonexistent/lib/rustlib/aarch64-apple-darwin/lib".into()),
             libdir_has_std: false,
             nightly_rust_src: true,
+            debian_web: false,
         };
         match availability(&target("aarch64-apple-darwin", false), &facts) {
             Availability::Missing(reason) => {
@@ -481,17 +571,28 @@ mod tests {
 
     #[test]
     fn installed_std_is_checked() {
-        let facts = Facts { libdir: Some("/x".into()), libdir_has_std: true, nightly_rust_src: false };
+        let facts =
+            Facts { libdir: Some("/x".into()), libdir_has_std: true, nightly_rust_src: false, debian_web: true };
         assert_eq!(availability(&target("x86_64-unknown-freebsd", false), &facts), Availability::Installed);
     }
 
     #[test]
     fn tier3_needs_nightly_rust_src() {
-        let without = Facts { libdir: Some("/x".into()), libdir_has_std: false, nightly_rust_src: false };
+        let without = Facts { libdir: Some("/x".into()), libdir_has_std: false, ..Facts::default() };
         let with = Facts { nightly_rust_src: true, ..Facts::default() };
         let openbsd = target("x86_64-unknown-openbsd", true);
         assert!(matches!(availability(&openbsd, &without), Availability::Missing(r) if r.contains("rust-src")));
         assert_eq!(availability(&openbsd, &with), Availability::BuildStd);
+    }
+
+    #[test]
+    fn debian_web_checks_every_target_without_std() {
+        let debian = Facts { debian_web: true, ..Facts::default() };
+        for target in TARGETS {
+            assert_eq!(availability(target, &debian), Availability::DebianBuildStd, "{}", target.triple);
+        }
+        let installed = Facts { libdir_has_std: true, debian_web: true, ..Facts::default() };
+        assert_eq!(availability(&TARGETS[0], &installed), Availability::Installed, "rustup's route first");
     }
 
     #[test]
@@ -510,7 +611,7 @@ mod tests {
         // The toolchain running this test has its own standard library.
         let host = TARGETS.iter().find(|t| t.triple == "x86_64-unknown-linux-gnu").unwrap();
         if cfg!(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu")) {
-            assert_eq!(availability(host, &Facts::probe(host, false)), Availability::Installed);
+            assert_eq!(availability(host, &Facts::probe(host, false, false)), Availability::Installed);
         }
     }
 
@@ -550,8 +651,8 @@ mod tests {
         assert!(Options::parse(&args(&["--bogus"])).is_err());
         assert!(Options::parse(&args(&["--skip", "everything"])).unwrap_err().contains("unknown check"));
         assert!(Options::parse(&args(&["--target"])).unwrap_err().contains("needs a value"));
-        let manifest = "[workspace.package]\nedition = \"2021\"\nrust-version = \"1.74\"\n";
-        assert_eq!(parse_rust_version(manifest).as_deref(), Some("1.74"));
+        let manifest = "[workspace.package]\nedition = \"2021\"\nrust-version = \"1.85\"\n";
+        assert_eq!(parse_rust_version(manifest).as_deref(), Some("1.85"));
         assert_eq!(parse_rust_version("[package]\n"), None);
     }
 

@@ -304,7 +304,7 @@ pub(crate) fn drop_privileges(credentials: &Credentials) -> Result<(), (Step, io
     // An unprivileged caller asking to be itself: nothing to change (and `setgroups` would be
     // refused).
     let (uid, gid) = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
-    if uid != 0 && credentials.uid.map_or(true, |u| u == uid) && credentials.gid == gid {
+    if uid != 0 && credentials.uid.is_none_or(|u| u == uid) && credentials.gid == gid {
         return Ok(());
     }
     let os = |step: Step, ret: libc::c_int| if ret == 0 { Ok(()) } else { Err((step, io::Error::last_os_error())) };

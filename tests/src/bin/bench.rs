@@ -213,7 +213,7 @@ fn main() {
 
     let tmpfs = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/dev/shm"));
     let mut rows = Vec::new();
-    let wanted = |name: &str| config.only.as_deref().map_or(true, |only| only == name);
+    let wanted = |name: &str| config.only.as_deref().is_none_or(|only| only == name);
     if wanted("create") {
         pidfile_rows(&config, &tmpfs, &format!("tmpfs, {}", tmpfs.display()), &mut rows);
         pidfile_rows(&config, &config.dir, &format!("working fs, {}", config.dir.display()), &mut rows);
@@ -339,7 +339,7 @@ fn floor_launcher() {
 /// the readiness byte, closes the pipe and leaves; the launcher reaps the intermediate and reads
 /// the byte, then (`await_close`, a rule) end of file: it returns once the daemon holds no pipe.
 fn double_fork_handshake(await_close: bool, in_daemon: impl FnOnce(&OwnedFd)) {
-    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    let (read, write) = cloexec_pipe();
     // SAFETY: single-threaded.
     match unsafe { libc::fork() } {
         0 => {
@@ -369,12 +369,29 @@ fn double_fork_handshake(await_close: bool, in_daemon: impl FnOnce(&OwnedFd)) {
     }
 }
 
+/// `pipe2(O_CLOEXEC)`; on Apple platforms, which lack it, `pipe` and `fcntl`.
+fn cloexec_pipe() -> (OwnedFd, OwnedFd) {
+    #[cfg(not(target_vendor = "apple"))]
+    let pair = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+    #[cfg(target_vendor = "apple")]
+    let pair = {
+        let (read, write) = rustix::pipe::pipe().unwrap();
+        for fd in [&read, &write] {
+            rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC).unwrap();
+        }
+        (read, write)
+    };
+    pair
+}
+
 /// The floor plus exactly the steps DESIGN.md requires of a daemon start, written with
 /// rustix/libc: thread check, `/dev/null`, PID file (open, flock, fstat, lstat, write), pipe,
 /// fork, setsid, fork; in the daemon chdir, umask, every signal disposition and the mask,
 /// three dup2, close_range, the daemon's pid written (into the file the launcher locked
 /// empty); then the readiness byte, and the launcher waits for the pipe's end of file.
 fn rules_floor_launcher(pidfile: &Path) {
+    // The thread count, where the library can read it (Linux).
+    #[cfg(target_os = "linux")]
     assert_eq!(rustix::fs::stat("/proc/self/task").unwrap().st_nlink, 3);
     let null = rustix::fs::openat(CWD, "/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).unwrap();
     // Locked empty in the launcher; the daemon writes the first pid (no truncate needed).
@@ -402,17 +419,34 @@ fn rules_floor_launcher(pidfile: &Path) {
     });
 }
 
-/// `close_range` over the gaps between the kept descriptors (what the daemon does).
+/// Closes every descriptor from 3 up but `keep`, over the gaps between them, as the daemon
+/// does: `close_range(2)` on Linux; elsewhere `close` one by one up to the soft descriptor
+/// limit (the library uses `closefrom` on the BSDs for the last gap; this floor is simpler).
 fn close_all_but(keep: &[i32]) {
     let mut keep = keep.to_vec();
     keep.sort_unstable();
     let mut next = 3;
     for fd in keep.into_iter().chain([i32::MAX]) {
         if fd > next {
-            // SAFETY: closes descriptors nothing in this process uses any more.
-            unsafe { libc::syscall(libc::SYS_close_range, next as u32, (fd - 1) as u32, 0u32) };
+            close_gap(next, fd - 1);
         }
         next = fd.saturating_add(1);
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn close_gap(first: i32, last: i32) {
+    // SAFETY: closes descriptors nothing in this process uses any more.
+    unsafe { libc::syscall(libc::SYS_close_range, first as u32, last as u32, 0u32) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn close_gap(first: i32, last: i32) {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(1024);
+    let last = last.min(i32::try_from(limit).unwrap_or(i32::MAX).saturating_sub(1));
+    for fd in first..=last {
+        // SAFETY: as above.
+        unsafe { libc::close(fd) };
     }
 }
 
@@ -534,7 +568,9 @@ fn faults_per_launch(launches: u32, mut launch: impl FnMut()) -> i64 {
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: valid pointer to writable storage.
         unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-        usage.ru_minflt
+        #[allow(clippy::unnecessary_cast)] // `c_long`: 32 bits on i686, 64 on x86_64.
+        let faults = usage.ru_minflt as i64;
+        faults
     };
     let before = faults();
     for _ in 0..launches {

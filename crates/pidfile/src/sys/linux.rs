@@ -24,6 +24,9 @@ pub(crate) fn not_the_writer(pid: Pid, stat: &rustix::fs::Stat) -> bool {
     if process.zombie || process.kernel_thread {
         return true;
     }
+    // `st_mtime_nsec` is already `u32` on i686 and `i64` on 64-bit Linux: the conversion is
+    // needed on one and useless on the other.
+    #[allow(clippy::useless_conversion)]
     let (Ok(secs), Ok(nanos)) = (u64::try_from(stat.st_mtime), u32::try_from(stat.st_mtime_nsec)) else {
         return false;
     };

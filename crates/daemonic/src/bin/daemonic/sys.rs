@@ -43,12 +43,12 @@ pub(crate) fn children() -> Vec<Pid> {
     }
     #[cfg(target_os = "freebsd")]
     {
-        let me = rustix::process::getpid();
-        rustix::process::get_reaper_pids(rustix::process::ProcSelector::Process(Some(me)))
+        // `None`: the calling process, the reaper.
+        rustix::process::get_reaper_pids(None)
             .map(|list| {
                 list.iter()
                     .filter(|info| info.flags.contains(rustix::process::PidInfoFlags::CHILD))
-                    .filter_map(|info| info.pid)
+                    .map(|info| info.pid)
                     .collect()
             })
             .unwrap_or_default()
