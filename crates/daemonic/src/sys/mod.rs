@@ -3,9 +3,9 @@
 //! | platform            | thread count         | close a range             | close everything above |
 //! |---------------------|----------------------|---------------------------|------------------------|
 //! | Linux               | `/proc/self/task`    | `close_range(2)` (5.9+), else `/proc/self/fd` | same |
-//! | FreeBSD, DragonFly  | not checked          | `close` loop              | `closefrom(2)`         |
-//! | NetBSD, OpenBSD     | not checked          | `close` loop              | `closefrom(3)`         |
-//! | macOS               | not checked          | `close` loop              | `/dev/fd`, else a loop to the soft `RLIMIT_NOFILE` |
+//! | FreeBSD, DragonFly  | `sysctl(KERN_PROC_PID)` | `close` loop           | `closefrom(2)`         |
+//! | NetBSD, OpenBSD     | `sysctl(KERN_PROC2)`, `KERN_PROC_SHOW_THREADS` | `close` loop | `closefrom(3)` |
+//! | macOS               | `proc_pidinfo(PROC_PIDTASKINFO)` | `close` loop    | `/dev/fd`, else a loop to the soft `RLIMIT_NOFILE` |
 
 // One backend is compiled, always as `imp`, so the list of exports is written once.
 #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -6,40 +6,14 @@ use std::time::{Duration, SystemTime};
 
 use rustix::time::{clock_gettime, ClockId};
 
+use super::ProcessFacts;
 use crate::Pid;
 
-/// How much later than the file's mtime a process must have started to count as a reused pid.
-/// Absorbs clock-tick truncation (`/proc` start times are in 1/HZ s), the coarse filesystem clock
-/// and small wall-clock adjustments; real PID reuse happens minutes to years after the write.
-const REUSE_SLACK: Duration = Duration::from_secs(1);
-
 /// Whether the live-looking `pid` cannot be the writer of the file described by `stat`: it is a
-/// zombie (it exited; `kill(pid, 0)` still succeeds until it is reaped), a kernel thread
-/// (`PF_KTHREAD`), or it started after the file was last modified. `false` when it cannot tell.
+/// zombie, a kernel thread (`PF_KTHREAD`; kthreadd, pid 2, and its children never wrote a PID
+/// file), or it started after the file was last modified. `false` when it cannot tell.
 pub(crate) fn not_the_writer(pid: Pid, stat: &rustix::fs::Stat) -> bool {
-    let Some(process) = read_stat(pid) else {
-        return false;
-    };
-    // A kernel thread (kthreadd, pid 2, and its children) never wrote a PID file.
-    if process.zombie || process.kernel_thread {
-        return true;
-    }
-    // `st_mtime_nsec` is already `u32` on i686 and `i64` on 64-bit Linux: the conversion is
-    // needed on one and useless on the other.
-    #[allow(clippy::useless_conversion)]
-    let (Ok(secs), Ok(nanos)) = (u64::try_from(stat.st_mtime), u32::try_from(stat.st_mtime_nsec)) else {
-        return false;
-    };
-    let Some(written) = SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos)) else {
-        return false;
-    };
-    process.started.is_some_and(|started| started > written + REUSE_SLACK)
-}
-
-struct ProcStat {
-    zombie: bool,
-    kernel_thread: bool,
-    started: Option<SystemTime>,
+    read_stat(pid).is_some_and(|facts| facts.rules_out_writer(stat))
 }
 
 /// `PF_KTHREAD` in field 9 (flags) of `/proc/PID/stat` (include/linux/sched.h).
@@ -67,7 +41,7 @@ pub(crate) fn has_open(pid: Pid, dev: u64, ino: u64) -> Option<bool> {
 
 /// Field 3 (state) and 22 (start time, in clock ticks since boot) of `/proc/PID/stat`; `None`
 /// if it cannot be read (no `/proc`, process gone, another pid namespace's `/proc`).
-fn read_stat(pid: Pid) -> Option<ProcStat> {
+fn read_stat(pid: Pid) -> Option<ProcessFacts> {
     let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
     // The line is at most a few hundred bytes; `comm` (in parentheses) may contain spaces and
     // parentheses, so fields are counted after the *last* ')'.
@@ -90,7 +64,7 @@ fn read_stat(pid: Pid) -> Option<ProcStat> {
     let flags: u64 = fields.nth(5)?.parse().ok()?;
     // Field 22 (starttime) is index 19: 12 fields after the flags.
     let started = fields.nth(12).and_then(|ticks| ticks.parse().ok()).and_then(start_time);
-    Some(ProcStat { zombie, kernel_thread: flags & PF_KTHREAD != 0, started })
+    Some(ProcessFacts { zombie, kernel_thread: flags & PF_KTHREAD != 0, started })
 }
 
 /// The wall-clock time `ticks` clock ticks after boot.

@@ -1,6 +1,5 @@
-//! macOS and the BSDs: the state and start time of another process are not readable without `sysctl`
-//! (`kern.proc.pid`), whose structure layout differs per OS and release; this crate does not
-//! depend on `libc`, so PID reuse by a non-locking writer is not detected there. Locked files are
+//! Other Unix platforms (Solaris, illumos, AIX, ...): the state and start time of another process
+//! are not read, so PID reuse by a non-locking writer is not detected there. Locked files are
 //! unaffected: the kernel lock, not the content, decides.
 
 use crate::Pid;

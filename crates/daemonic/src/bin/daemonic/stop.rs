@@ -245,7 +245,14 @@ impl Target {
                     if let Some((_, waiter)) = self.released.take() {
                         let _ = waiter.join();
                     }
-                    inspection.is_released().unwrap_or(false)
+                    if !inspection.is_released().unwrap_or(false) {
+                        return false;
+                    }
+                    // The kernel releases a dying process's locks as it closes its files, a
+                    // moment before the process becomes a zombie: until then it still looks
+                    // alive, and the file would not look stale yet.
+                    self.await_gone(inspection, Duration::from_secs(1));
+                    true
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => false,
             };
@@ -260,6 +267,16 @@ impl Target {
                 return false;
             }
             self.exited_within(left.min(Duration::from_millis(10)));
+        }
+    }
+
+    /// Waits (at most `limit`) until the file no longer names the process as a live writer: it
+    /// has exited (on Linux its pidfd says so at once; elsewhere it is re-checked every
+    /// millisecond), or it let the file go without exiting.
+    fn await_gone(&self, inspection: &pidfile::Inspection, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while inspection.still_names(self.pid).unwrap_or(false) && std::time::Instant::now() < deadline {
+            self.exited_within(Duration::from_millis(1));
         }
     }
 
