@@ -405,3 +405,133 @@ fn the_outer_service_manager_hears_ready_status_and_stopping() {
     let status = foreground.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+/// `--env`, `--clear-env`, `--nice`, and the default umask (the caller's, never 0), as PROGRAM
+/// sees them in `/proc`.
+#[test]
+fn program_environment_nice_value_and_umask() {
+    let s = Service::new();
+    let mut command = Command::new(CLI);
+    let (pidfile, log) = (s.pidfile(), s.path("service.log"));
+    command
+        .args(["start", "--pidfile", pidfile.to_str().unwrap(), "--stdout", log.to_str().unwrap()])
+        .args(["--clear-env", "--env", "GREETING=hello world", "--env", "EMPTY=", "--nice", "7", "--"])
+        .args(["sleep", "600"])
+        .env("SECRET", "must not leak");
+    // SAFETY: umask between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o027));
+            Ok(())
+        })
+    };
+    let (status, out, err) = run(command);
+    let supervisor = started_pid(&(status, format!("{out}{err}")));
+    let _stop = StopOnDrop(supervisor);
+    let program = program_of(supervisor);
+    let environ = std::fs::read(format!("/proc/{program}/environ")).unwrap();
+    let mut variables: Vec<&[u8]> = environ.split(|&b| b == 0).filter(|v| !v.is_empty()).collect();
+    variables.sort();
+    assert_eq!(variables, [&b"EMPTY="[..], b"GREETING=hello world"], "only --env variables");
+    assert_eq!(proc_stat_field(program, 19).as_deref(), Some("7"), "nice value");
+    assert_eq!(proc_status(program, "Umask"), "0027", "the caller's umask");
+    assert!(s.stop().0.success());
+    reap(supervisor);
+}
+
+/// `daemonic signal HUP` reaches PROGRAM through its supervisor and the service keeps running;
+/// against a stopped service it says so with LSB's 7. `status` usage errors are LSB's 4.
+#[test]
+fn signal_reaches_the_program_and_the_service_keeps_running() {
+    let s = Service::new();
+    let script = s.script("reload.sh", "trap 'echo reloaded' HUP\nwhile :; do sleep 0.05; done");
+    let supervisor = started_pid(&s.start(&[], &[&script]));
+    let _stop = StopOnDrop(supervisor);
+    let program = program_of(supervisor);
+    let pidfile = s.pidfile();
+    let (status, said) = s.cli(&["signal", "--pidfile", pidfile.to_str().unwrap(), "HUP"]);
+    assert!(status.success(), "{said}");
+    assert!(said.contains(&format!("sent SIGHUP to pid {supervisor}")), "{said}");
+    wait_until("the program's reload", || s.log().contains("reloaded"));
+    assert!(!ended(program) && !ended(supervisor), "the service keeps running");
+    assert!(s.stop().0.success());
+    reap(supervisor);
+    let (status, said) = s.cli(&["signal", "--pidfile", pidfile.to_str().unwrap(), "USR1"]);
+    assert_eq!(status.code(), Some(7), "{said}");
+    let (status, said) = s.cli(&["signal", "--pidfile", pidfile.to_str().unwrap(), "NOSUCHSIG"]);
+    assert_eq!(status.code(), Some(2), "{said}");
+    let (status, said) = s.cli(&["status", "--bogus"]);
+    assert_eq!(status.code(), Some(4), "{said}");
+}
+
+/// `restart` takes stop's options: `--signal` to stop with, `--timeout` and `--kill` for a
+/// service that ignores the stop signal.
+#[test]
+fn restart_takes_the_stop_options() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let pidfile = pidfile.to_str().unwrap();
+    // Stops on INT only.
+    let int_only = s.script("int.sh", "trap '' TERM\ntrap 'exit 0' INT\nwhile :; do sleep 0.05; done");
+    let first = started_pid(&s.start(&["--timeout", "60"], &[&int_only]));
+    let _first = StopOnDrop(first);
+    let (status, said) = s.cli(&["restart", "--pidfile", pidfile, "--signal", "INT", "--", &int_only]);
+    assert!(status.success(), "{said}");
+    assert!(said.contains(&format!("stopped (pid {first})")), "{said}");
+    reap(first);
+    let second = started_pid(&(status, said));
+    let _second = StopOnDrop(second);
+    // TERM is ignored and the supervisor waits 60 s before KILL: only --kill ends it in time.
+    let (status, said) = s.cli(&["restart", "--pidfile", pidfile, "--timeout", "1", "--kill", "--", &int_only]);
+    assert!(status.success(), "{said}");
+    assert!(said.contains("sending KILL") && said.contains(&format!("stopped (pid {second})")), "{said}");
+    reap(second);
+    let third = started_pid(&(status, said));
+    let _third = StopOnDrop(third);
+    assert_ne!(third, second);
+    let (status, said) = s.cli(&["stop", "--pidfile", pidfile, "--signal", "INT"]);
+    assert!(status.success(), "{said}");
+    reap(third);
+}
+
+/// Copies `binary` and the shared libraries `ldd` lists into `root`, so that it runs there.
+fn install_into(root: &std::path::Path, binary: &str) {
+    let (status, out, _) = run({
+        let mut ldd = Command::new("ldd");
+        ldd.arg(binary);
+        ldd
+    });
+    assert!(status.success(), "ldd {binary}");
+    let libraries = out.split_whitespace().filter(|word| word.starts_with('/')).map(str::to_owned);
+    for path in libraries.chain([binary.to_owned()]) {
+        let target = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&path, &target).unwrap();
+    }
+}
+
+/// `--chroot`: PROGRAM runs inside the directory (`/proc/PID/root`), `--chdir` inside it; the
+/// supervisor stays outside and removes the PID file as usual.
+#[test]
+fn chroot_runs_the_program_inside() {
+    if !is_root() {
+        eprintln!("needs root (chroot); skipped");
+        return;
+    }
+    let s = Service::new();
+    let root = s.path("jail");
+    std::fs::create_dir_all(root.join("work")).unwrap();
+    let sleep = std::fs::canonicalize("/bin/sleep").unwrap();
+    install_into(&root, sleep.to_str().unwrap());
+    let supervisor = started_pid(
+        &s.start(&["--chroot", root.to_str().unwrap(), "--chdir", "/work"], &[sleep.to_str().unwrap(), "600"]),
+    );
+    let _stop = StopOnDrop(supervisor);
+    let program = program_of(supervisor);
+    assert_eq!(std::fs::read_link(format!("/proc/{program}/root")).unwrap(), root);
+    assert_eq!(std::fs::read_link(format!("/proc/{program}/cwd")).unwrap(), root.join("work"));
+    assert_eq!(std::fs::read_link(format!("/proc/{supervisor}/root")).unwrap(), PathBuf::from("/"));
+    assert!(s.stop().0.success());
+    reap(supervisor);
+    assert!(!s.pidfile().exists());
+}

@@ -5,6 +5,7 @@ mod notify_socket;
 mod options;
 mod report;
 mod restart;
+mod signal;
 mod signals;
 mod start;
 mod status;
@@ -27,6 +28,7 @@ commands:
   stop      signal the process holding a PID file and wait until its lock is released
   status    report whether the process holding a PID file runs (LSB exit codes)
   restart   stop, then start with the same arguments as start
+  signal    send a signal to the service without stopping it (reload)
 
 `daemonic <command> --help` describes each command. Messages start with `daemonic:`.
 ";
@@ -37,7 +39,14 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "start" => start::parse(args, start::USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| start::run(&a))),
         "stop" => stop::parse(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| stop::run(&a))),
-        "status" => status::parse(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |p| Ok(status::run(&p)))),
+        // LSB: `status` reports "unknown" (4) for bad usage too.
+        "status" => status::parse(args)
+            .map_err(|failure| match failure {
+                Failure::Usage(message, usage) => Failure::StatusUsage(message, usage),
+                other => other,
+            })
+            .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |p| Ok(status::run(&p)))),
+        "signal" => signal::parse(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| signal::run(&a))),
         "restart" => {
             start::parse(args, restart::USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| restart::run(&a)))
         }
@@ -58,6 +67,10 @@ fn main() -> ExitCode {
             esay(&format!("daemonic: {message}\n\n{usage}\n"));
             ExitCode::from(2)
         }
+        Err(Failure::StatusUsage(message, usage)) => {
+            esay(&format!("daemonic: {message}\n\n{usage}\n"));
+            ExitCode::from(4)
+        }
         Err(Failure::Error(message)) => {
             esay(&format!("daemonic: {message}\n"));
             ExitCode::from(1)
@@ -67,6 +80,8 @@ fn main() -> ExitCode {
 
 pub(crate) enum Failure {
     Usage(String, &'static str),
+    /// A usage error of `status`, whose LSB exit code for it is 4.
+    StatusUsage(String, &'static str),
     Error(String),
 }
 

@@ -2,6 +2,23 @@
 
 use daemonic::DaemonError;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// `--quiet`: informational messages are not printed; errors still are.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Turns informational messages off (`--quiet`).
+pub(crate) fn set_quiet() {
+    QUIET.store(true, Ordering::Relaxed);
+}
+
+/// An informational message on stdout (`started`, `stopped`, `not running`), unless `--quiet`.
+pub(crate) fn inform(text: &str) {
+    if !QUIET.load(Ordering::Relaxed) {
+        say(text);
+    }
+}
+
 /// Writes to stdout, ignoring errors: a closed pipe (`daemonic start | true`) must not turn a
 /// started service into a panic or a failure status.
 pub(crate) fn say(text: &str) {

@@ -11,7 +11,7 @@ use daemonic::{Account, Daemon, DaemonError, DaemonGuard};
 use rustix::fs::{FlockOperation, OFlags};
 
 use crate::options::{parse_fd, parse_seconds};
-use crate::report::{chain, errno_message, esay, os_message, say};
+use crate::report::{chain, errno_message, esay, inform, os_message, say};
 use crate::supervise::{self, Restart, RestartLimit};
 use crate::{usage, Failure};
 
@@ -33,14 +33,20 @@ status (after a stop request: 0), unless --restart says otherwise.
 
 options:
   --pidfile FILE          the PID file (required)
-  --chdir DIR             working directory (default /)
-  --umask MODE            octal file-mode creation mask (default 0)
+  --chdir DIR             working directory (default /; inside --chroot if set)
+  --umask MODE            octal file-mode creation mask (default: the caller's)
   --stdout FILE           standard output (default /dev/null); standard error follows unless set
   --stderr FILE           standard error
   --append                append to --stdout/--stderr files instead of truncating them
   --user U                run PROGRAM as this user (name or id), with its groups; the
                           supervisor stays root, out of PROGRAM's reach
   --group G               run PROGRAM with this primary group (name or id)
+  --env NAME=VALUE        set a variable in PROGRAM's environment (repeatable)
+  --clear-env             PROGRAM starts with no inherited environment: only --env variables
+                          (PROGRAM itself is still looked up in the caller's PATH)
+  --nice N                run PROGRAM at this nice value (-20..19)
+  --chroot DIR            run PROGRAM inside DIR (the supervisor, which holds and removes the
+                          PID file, stays outside); PROGRAM is looked up inside
   --keep-fd N             keep descriptor N open for PROGRAM (repeatable; socket activation)
   --notify-fd N           write a newline to descriptor N once PROGRAM is ready, then close it
                           (s6 notification-fd)
@@ -63,6 +69,7 @@ options:
                           --notify-await, --notify-fd and --child-pidfile need the supervisor
   --foreground            do not fork (for service managers); everything else applies;
                           NOTIFY_SOCKET gets READY=1 once PROGRAM is ready
+  --quiet                 print errors only, not the started message
 
 exit status: 0 started; 1 failed (the reason is printed; no process and no PID file remain);
 2 usage error.
@@ -88,6 +95,15 @@ pub(crate) struct StartArgs {
     pub(crate) restart_limit: RestartLimit,
     pub(crate) supervise: bool,
     pub(crate) foreground: bool,
+    pub(crate) env: Vec<(OsString, OsString)>,
+    pub(crate) clear_env: bool,
+    pub(crate) nice: Option<i32>,
+    pub(crate) chroot: Option<PathBuf>,
+    /// `restart` only: how the running service is stopped.
+    pub(crate) stop_signal: rustix::process::Signal,
+    pub(crate) stop_kill: bool,
+    /// Whether `--timeout` was given (`restart` then uses it for the stop as well).
+    pub(crate) timeout_given: bool,
     pub(crate) program: OsString,
     pub(crate) args: Vec<OsString>,
 }
@@ -116,6 +132,13 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str) -> Result<Option<St
         restart_limit: RestartLimit { restarts: 5, interval: Duration::from_secs(60) },
         supervise: true,
         foreground: false,
+        env: Vec::new(),
+        clear_env: false,
+        nice: None,
+        chroot: None,
+        stop_signal: rustix::process::Signal::TERM,
+        stop_kill: false,
+        timeout_given: false,
         program: OsString::new(),
         args: Vec::new(),
     };
@@ -156,7 +179,10 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str) -> Result<Option<St
                 parsed.child_pidfile = Some(PathBuf::from(parser.value()?));
                 restart_options.push("--child-pidfile");
             }
-            Long("timeout") => parsed.timeout = parse_seconds(&parser.value()?.string()?, "--timeout").map_err(&bad)?,
+            Long("timeout") => {
+                parsed.timeout = parse_seconds(&parser.value()?.string()?, "--timeout").map_err(&bad)?;
+                parsed.timeout_given = true;
+            }
             Long("restart") => {
                 let value = parser.value()?.string()?;
                 parsed.restart = match value.as_str() {
@@ -184,6 +210,38 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str) -> Result<Option<St
                     .ok_or_else(|| bad(format!("--restart-limit {value:?}: expected N/SECS, e.g. 5/60")))?;
             }
             Long("no-supervise") => parsed.supervise = false,
+            Long("env") => {
+                let value = parser.value()?;
+                let bytes = std::os::unix::ffi::OsStrExt::as_bytes(value.as_os_str());
+                let (name, assigned) = match bytes.iter().position(|&b| b == b'=') {
+                    Some(at) if at > 0 => (&bytes[..at], &bytes[at + 1..]),
+                    _ => return Err(bad(format!("--env {value:?}: expected NAME=VALUE"))),
+                };
+                use std::os::unix::ffi::OsStrExt as _;
+                parsed.env.push((
+                    OsString::from(std::ffi::OsStr::from_bytes(name)),
+                    OsString::from(std::ffi::OsStr::from_bytes(assigned)),
+                ));
+            }
+            Long("clear-env") => parsed.clear_env = true,
+            Long("nice") => {
+                let value = parser.value()?.string()?;
+                parsed.nice = Some(
+                    value
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|n| (-20..=19).contains(n))
+                        .ok_or_else(|| bad(format!("--nice {value:?}: not a nice value from -20 to 19")))?,
+                );
+            }
+            Long("chroot") => parsed.chroot = Some(PathBuf::from(parser.value()?)),
+            Long("quiet") | Short('q') => crate::report::set_quiet(),
+            // `restart`'s stop options (with `--timeout`, which applies to both halves).
+            Long("signal") if help == crate::restart::USAGE => {
+                parsed.stop_signal =
+                    crate::options::parse_signal(&parser.value()?.string()?, "--signal").map_err(&bad)?;
+            }
+            Long("kill") if help == crate::restart::USAGE => parsed.stop_kill = true,
             Long("foreground") => parsed.foreground = true,
             Long("help") | Short('h') => {
                 say(help);
@@ -215,8 +273,19 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
     if let Some(dir) = &args.chdir {
         daemon = daemon.working_dir(dir);
     }
-    if let Some(mask) = args.umask {
-        daemon = daemon.umask(mask);
+    // The caller's umask unless one is given: never 0 (world-writable files) by default.
+    let mask = args.umask.unwrap_or_else(|| {
+        let current = rustix::process::umask(rustix::fs::Mode::empty());
+        rustix::process::umask(current);
+        current.bits() as u32
+    });
+    daemon = daemon.umask(mask);
+    if !args.supervise {
+        // Without a supervisor the daemon itself is PROGRAM: chroot it (the PID file stays
+        // locked through its descriptor, opened before). With one, only PROGRAM is chrooted.
+        if let Some(root) = &args.chroot {
+            daemon = daemon.chroot(root);
+        }
     }
     // Opened by `daemonize` (append mode, never following a symlink), after it checked the
     // descriptors named by --keep-fd/--notify-fd: a file opened here first could take the
@@ -244,7 +313,7 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
     }
     daemon = daemon.keep_fds(args.keep_fds.iter().copied());
     if !args.foreground {
-        daemon = daemon.on_launched(|pid| say(&format!("daemonic: started (pid {pid})\n")));
+        daemon = daemon.on_launched(|pid| inform(&format!("daemonic: started (pid {pid})\n")));
     }
 
     let guard = match daemon.daemonize() {
@@ -290,10 +359,13 @@ fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
         Err(message) => message,
         Ok(()) => match guard.ready_on_exec() {
             Err(e) => chain(&e),
-            Ok(()) => {
-                let error = std::process::Command::new(&args.program).args(&args.args).exec();
-                format!("cannot execute {}: {}", args.program.to_string_lossy(), os_message(&error))
-            }
+            Ok(()) => match set_nice(args.nice) {
+                Err(e) => format!("--nice: {}", os_message(&e)),
+                Ok(()) => {
+                    let error = program_command(args).exec();
+                    format!("cannot execute {}: {}", args.program.to_string_lossy(), os_message(&error))
+                }
+            },
         },
     };
     // Only reached when PROGRAM could not be executed: tell the launcher, remove the PID file.
@@ -398,6 +470,45 @@ pub(crate) fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> std::io::Result
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    Ok(())
+}
+
+/// PROGRAM and its arguments, with `--env`/`--clear-env` applied. A bare program name is looked
+/// up in the caller's `PATH` first (so that `--clear-env` does not hide it), except under
+/// `--chroot`, where it is looked up inside.
+pub(crate) fn program_command(args: &StartArgs) -> std::process::Command {
+    let program = if args.clear_env && args.chroot.is_none() {
+        find_in_path(&args.program).unwrap_or_else(|| args.program.clone())
+    } else {
+        args.program.clone()
+    };
+    let mut command = std::process::Command::new(program);
+    command.args(&args.args);
+    if args.clear_env {
+        command.env_clear();
+    }
+    command.envs(args.env.iter().map(|(name, value)| (name, value)));
+    command
+}
+
+/// `program` resolved through `PATH`, when it is a bare name found there.
+fn find_in_path(program: &std::ffi::OsStr) -> Option<OsString> {
+    use std::os::unix::ffi::OsStrExt as _;
+    if program.as_bytes().contains(&b'/') {
+        return None;
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| rustix::fs::access(candidate, rustix::fs::Access::EXEC_OK).is_ok() && candidate.is_file())
+        .map(PathBuf::into_os_string)
+}
+
+/// `setpriority(PRIO_PROCESS, 0, n)` for `--nice`. Async-signal-safe.
+pub(crate) fn set_nice(nice: Option<i32>) -> std::io::Result<()> {
+    if let Some(nice) = nice {
+        rustix::process::setpriority_process(None, nice)?;
     }
     Ok(())
 }

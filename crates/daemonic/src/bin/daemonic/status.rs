@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use pidfile::{Holder, Pid, PidFileError};
 
-use crate::report::{chain, say};
+use crate::report::{chain, inform, say};
 use crate::{usage, Failure};
 
 pub(crate) const USAGE: &str = "\
@@ -15,9 +15,13 @@ usage: daemonic status --pidfile FILE
 Prints whether the process holding FILE runs; for a service started by `daemonic start`, the
 supervisor's pid and (on Linux) PROGRAM's.
 
+options:
+  --pidfile FILE    the PID file (required)
+  --quiet           print nothing but errors; the exit status is the answer
+
 exit status (LSB): 0 running (the pid is printed); 1 not running but the PID file exists;
 3 not running; 4 unknown (the file cannot be read, is malformed, or is locked by a process
-that cannot be identified; the reason is printed).
+that cannot be identified; the reason is printed), and usage errors.
 ";
 
 pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<PathBuf>, Failure> {
@@ -28,6 +32,7 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<PathBuf>, Failure> {
     while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
         match arg {
             Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
+            Long("quiet") | Short('q') => crate::report::set_quiet(),
             Long("help") | Short('h') => {
                 say(USAGE);
                 return Ok(None);
@@ -42,7 +47,7 @@ pub(crate) fn run(path: &Path) -> ExitCode {
     let inspection = match pidfile::inspect(path) {
         Ok(Some(inspection)) => inspection,
         Ok(None) => {
-            say("daemonic: not running\n");
+            inform("daemonic: not running\n");
             return ExitCode::from(3);
         }
         Err(e) => {
@@ -53,18 +58,18 @@ pub(crate) fn run(path: &Path) -> ExitCode {
     match inspection.holder() {
         Holder::Process(pid) => {
             match supervised_program(pid) {
-                Some(program) => say(&format!("daemonic: running (pid {pid}; program pid {program})\n")),
-                None => say(&format!("daemonic: running (pid {pid})\n")),
+                Some(program) => inform(&format!("daemonic: running (pid {pid}; program pid {program})\n")),
+                None => inform(&format!("daemonic: running (pid {pid})\n")),
             }
             ExitCode::SUCCESS
         }
         Holder::Nobody => match inspection.read_pid() {
             Ok(pid) => {
-                say(&format!("daemonic: not running, but {} exists (names pid {pid})\n", path.display()));
+                inform(&format!("daemonic: not running, but {} exists (names pid {pid})\n", path.display()));
                 ExitCode::from(1)
             }
             Err(PidFileError::Malformed { source, .. }) if source.kind() == pidfile::ParsePidErrorKind::Empty => {
-                say(&format!("daemonic: not running, but {} exists (empty)\n", path.display()));
+                inform(&format!("daemonic: not running, but {} exists (empty)\n", path.display()));
                 ExitCode::from(1)
             }
             Err(e) => {

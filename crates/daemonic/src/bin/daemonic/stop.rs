@@ -11,7 +11,7 @@ use rustix::fs::FlockOperation;
 use rustix::process::Signal;
 
 use crate::options::{parse_seconds, parse_signal, seconds};
-use crate::report::{chain, errno_message, say};
+use crate::report::{chain, errno_message, inform, say};
 use crate::{usage, Failure};
 
 pub(crate) const USAGE: &str = "\
@@ -35,6 +35,7 @@ options:
   --signal SIG      signal name (TERM, SIGHUP, ...) or number (default TERM)
   --timeout SECS    how long to wait for the lock's release (default 10)
   --kill            send KILL after the timeout, and wait again
+  --quiet           print errors only
 
 exit status: 0 stopped or not running; 1 refused, failed or still running; 2 usage error.
 ";
@@ -57,6 +58,7 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<StopArgs>, Failure> {
             Long("signal") => signal = parse_signal(&parser.value()?.string()?, "--signal").map_err(&bad)?,
             Long("timeout") => timeout = parse_seconds(&parser.value()?.string()?, "--timeout").map_err(&bad)?,
             Long("kill") => kill = true,
+            Long("quiet") | Short('q') => crate::report::set_quiet(),
             Long("help") | Short('h') => {
                 say(USAGE);
                 return Ok(None);
@@ -79,12 +81,37 @@ pub(crate) fn run(args: &StopArgs) -> Result<ExitCode, Failure> {
 /// second lookup of the path, which anyone who can write the directory could change between
 /// two lookups.
 pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
-    let path = &args.pidfile;
+    let Some((inspection, pid)) = running_holder(&args.pidfile)? else {
+        return Ok(false);
+    };
+    let mut target = Target::open(pid, &inspection)?;
+    target.signal(args.signal)?;
+    if target.wait_for_exit(&inspection, args.timeout) {
+        finish_stop(inspection, pid);
+        return Ok(true);
+    }
+    if !args.kill {
+        return Err(Failure::Error(format!("pid {pid} still running after {}", seconds(args.timeout))));
+    }
+    inform(&format!("daemonic: pid {pid} still running after {}; sending KILL\n", seconds(args.timeout)));
+    target.signal(Signal::KILL)?;
+    if target.wait_for_exit(&inspection, args.timeout.max(Duration::from_secs(5))) {
+        finish_stop(inspection, pid);
+        Ok(true)
+    } else {
+        Err(Failure::Error(format!("pid {pid} survived KILL")))
+    }
+}
+
+/// The process holding the PID file at `path`, decided on one open of it; `Ok(None)` (and
+/// "not running" printed) when no process holds it. Refuses a file someone else could have
+/// written (CVE-2017-11747), an unidentifiable holder, PID 1 and ourselves.
+pub(crate) fn running_holder(path: &std::path::Path) -> Result<Option<(pidfile::Inspection, Pid)>, Failure> {
     let inspection = match pidfile::inspect(path) {
         Ok(Some(inspection)) => inspection,
         Ok(None) => {
-            say("daemonic: not running\n");
-            return Ok(false);
+            inform("daemonic: not running\n");
+            return Ok(None);
         }
         Err(e) => return Err(Failure::Error(format!("cannot tell who holds the PID file: {}", chain(&e)))),
     };
@@ -95,12 +122,12 @@ pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
     let pid = match inspection.holder() {
         Holder::Process(pid) => pid,
         Holder::Nobody => {
-            say("daemonic: not running (the PID file is stale)\n");
-            return Ok(false);
+            inform("daemonic: not running (the PID file is stale)\n");
+            return Ok(None);
         }
         // `Holder::Unknown`, and whatever a later `pidfile` may add: never signal.
         _ => {
-            let e = PidFileError::UnknownHolder { path: path.clone() };
+            let e = PidFileError::UnknownHolder { path: path.to_path_buf() };
             return Err(Failure::Error(format!("refusing to signal: {}", chain(&e))));
         }
     };
@@ -110,30 +137,14 @@ pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
     if pid == Pid::current() {
         return Err(Failure::Error(format!("refusing to signal myself (named by {})", path.display())));
     }
-    let mut target = Target::open(pid, &inspection)?;
-    target.signal(args.signal)?;
-    if target.wait_for_exit(&inspection, args.timeout) {
-        finish_stop(inspection, pid);
-        return Ok(true);
-    }
-    if !args.kill {
-        return Err(Failure::Error(format!("pid {pid} still running after {}", seconds(args.timeout))));
-    }
-    say(&format!("daemonic: pid {pid} still running after {}; sending KILL\n", seconds(args.timeout)));
-    target.signal(Signal::KILL)?;
-    if target.wait_for_exit(&inspection, args.timeout.max(Duration::from_secs(5))) {
-        finish_stop(inspection, pid);
-        Ok(true)
-    } else {
-        Err(Failure::Error(format!("pid {pid} survived KILL")))
-    }
+    Ok(Some((inspection, pid)))
 }
 
 fn finish_stop(inspection: pidfile::Inspection, pid: Pid) {
     // A supervisor removed its PID file; a `--no-supervise` program never can (it is exec'd):
     // remove it now that it is stale — the file we inspected, only if the path still names it.
     let _ = inspection.remove_if_stale();
-    say(&format!("daemonic: stopped (pid {pid})\n"));
+    inform(&format!("daemonic: stopped (pid {pid})\n"));
 }
 
 /// The process to signal, proven to be the PID file's holder.
@@ -142,7 +153,7 @@ fn finish_stop(inspection: pidfile::Inspection, pid: Pid) {
 /// hold the file (it has the locked file open, `/proc/PID/fd`; the lock is still held), so a
 /// pid reused in between is never hit. Elsewhere the lock and the content are re-checked on the
 /// inspection's descriptor just before `kill`; a pid reused in that instant cannot be excluded.
-struct Target {
+pub(crate) struct Target {
     pid: Pid,
     #[cfg(target_os = "linux")]
     pidfd: Option<std::os::fd::OwnedFd>,
@@ -151,7 +162,7 @@ struct Target {
 }
 
 impl Target {
-    fn open(pid: Pid, inspection: &pidfile::Inspection) -> Result<Target, Failure> {
+    pub(crate) fn open(pid: Pid, inspection: &pidfile::Inspection) -> Result<Target, Failure> {
         let raw = rustix::process::Pid::from_raw(pid.get() as i32).ok_or_else(|| Failure::Error("bad pid".into()))?;
         let path = inspection.path();
         #[cfg(target_os = "linux")]
@@ -194,7 +205,7 @@ impl Target {
         })
     }
 
-    fn signal(&self, signal: Signal) -> Result<(), Failure> {
+    pub(crate) fn signal(&self, signal: Signal) -> Result<(), Failure> {
         #[cfg(target_os = "linux")]
         if let Some(pidfd) = &self.pidfd {
             return match rustix::process::pidfd_send_signal(pidfd, signal) {

@@ -260,19 +260,30 @@ impl Supervisor<'_> {
     /// inherited), as the service user, dying with the supervisor. `Ok` means the `exec`
     /// succeeded (the standard library's close-on-exec pipe said so).
     fn spawn(&self) -> io::Result<Pid> {
-        let mut command = std::process::Command::new(&self.args.program);
-        command.args(&self.args.args).process_group(0);
+        let mut command = crate::start::program_command(self.args);
+        command.process_group(0);
         if let Some(notify) = &self.notify {
             command.env("NOTIFY_SOCKET", notify.path());
         }
         let keep = self.args.keep_fds.clone();
         let credentials = self.guard.as_ref().and_then(|g| g.credentials().cloned());
         let supervisor = self.me;
+        let nice = self.args.nice;
+        // Under --chroot, --chdir is inside the new root.
+        let chroot = self.args.chroot.clone();
+        let chdir = self.args.chdir.clone().unwrap_or_else(|| "/".into());
         // SAFETY: the closure runs between fork and exec in a copy of this single-threaded
-        // process and makes system calls only (fcntl, setgroups/setgid/setuid, prctl,
-        // getppid): nothing allocates or takes a lock.
+        // process (no other thread can have held a lock at the fork) and makes system calls
+        // only: chroot, chdir, setpriority, fcntl, setgroups/setgid/setuid, prctl, getppid.
+        // rustix passes the two paths through a stack buffer (it allocates only for paths of
+        // 256 bytes or more, which is safe here too: nothing else runs in the child).
         unsafe {
             command.pre_exec(move || {
+                if let Some(root) = &chroot {
+                    rustix::process::chroot(root)?;
+                    rustix::process::chdir(&chdir)?;
+                }
+                crate::start::set_nice(nice)?;
                 for &fd in &keep {
                     clear_cloexec(BorrowedFd::borrow_raw(fd))?;
                 }
