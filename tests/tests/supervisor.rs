@@ -535,3 +535,101 @@ fn chroot_runs_the_program_inside() {
     reap(supervisor);
     assert!(!s.pidfile().exists());
 }
+
+/// `--syslog`: one datagram per line of PROGRAM's output (stdout and stderr), with the tag,
+/// facility and priority as set and PROGRAM's pid; a long line in parts, nothing lost.
+#[test]
+fn syslog_gets_one_message_per_line_with_tag_facility_and_priority() {
+    let s = Service::new();
+    let socket_path = s.path("log.sock");
+    let syslog = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    syslog.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let long = "x".repeat(2500);
+    let script = format!("echo one\necho two >&2\necho {long}\nprintf 'no newline'\nexec sleep 600");
+    let supervisor = started_pid(&s.start(
+        &[
+            "--syslog-socket",
+            socket_path.to_str().unwrap(),
+            "--syslog-tag",
+            "web",
+            "--syslog-facility",
+            "local3",
+            "--syslog-priority",
+            "info",
+        ],
+        &["sh", "-c", &script],
+    ));
+    let _stop = StopOnDrop(supervisor);
+    let program = program_of(supervisor);
+    let header = format!("<{}>web[{program}]: ", 19 * 8 + 6);
+    let mut messages = Vec::new();
+    while messages.len() < 5 {
+        let mut buffer = [0u8; 2048];
+        let n = syslog.recv(&mut buffer).unwrap();
+        let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        assert!(message.len() <= 1024, "a datagram of {} bytes", message.len());
+        messages.push(message.strip_prefix(&header).unwrap_or_else(|| panic!("{message:?}")).to_owned());
+    }
+    assert_eq!(messages[..2], ["one", "two"]);
+    assert!(messages[2..5].iter().all(|part| part.bytes().all(|b| b == b'x')), "{messages:?}");
+    assert_eq!(messages[2..5].concat(), long, "the long line, in parts, nothing lost");
+    assert!(s.stop().0.success());
+    reap(supervisor);
+    // The unterminated last line is sent when the service ends.
+    let mut buffer = [0u8; 2048];
+    let n = syslog.recv(&mut buffer).unwrap();
+    assert_eq!(String::from_utf8_lossy(&buffer[..n]), format!("{header}no newline"));
+}
+
+/// `daemonic reopen` after `mv` of the log: new lines go to a new file, nothing is lost or
+/// doubled across the reopen; a log file is created 0644 whatever the umask.
+#[test]
+fn reopen_after_rotation_loses_nothing() {
+    let s = Service::new();
+    let log = s.path("service.log");
+    let script = "trap 'echo reloading' HUP\ni=0\nwhile :; do i=$((i+1)); echo line $i; sleep 0.005; done";
+    let mut command = Command::new(CLI);
+    command.args(["start", "--pidfile", s.pidfile().to_str().unwrap(), "--stdout", log.to_str().unwrap()]);
+    command.args(["--umask", "077", "--", "sh", "-c", script]);
+    // SAFETY: umask between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+            Ok(())
+        })
+    };
+    let (status, out, err) = run(command);
+    let supervisor = started_pid(&(status, format!("{out}{err}")));
+    let _stop = StopOnDrop(supervisor);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&log).unwrap().mode() & 0o777, 0o644, "0644 whatever the umask");
+    wait_until("some lines", || s.log().lines().count() > 20);
+    let rotated = s.path("service.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    let (status, said) = s.cli(&["reopen", "--pidfile", s.pidfile().to_str().unwrap()]);
+    assert!(status.success(), "{said}");
+    wait_until("lines in the new file", || s.log().lines().count() > 20);
+    // Again, with SIGHUP to the supervisor: the same, and PROGRAM hears it too.
+    let rotated_again = s.path("service.log.2");
+    std::fs::rename(&log, &rotated_again).unwrap();
+    let (status, said) = s.cli(&["signal", "--pidfile", s.pidfile().to_str().unwrap(), "HUP"]);
+    assert!(status.success(), "{said}");
+    wait_until("lines in the third file", || s.log().lines().count() > 20);
+    assert!(s.stop().0.success());
+    reap(supervisor);
+    let first = std::fs::read_to_string(&rotated).unwrap();
+    let second = std::fs::read_to_string(&rotated_again).unwrap();
+    assert!(!first.contains("reloading"), "`reopen` does not signal PROGRAM");
+    let third = s.log();
+    assert!(second.contains("reloading") || third.contains("reloading"), "HUP reached PROGRAM");
+    let numbers: Vec<u64> = first
+        .lines()
+        .chain(second.lines())
+        .chain(third.lines())
+        .filter_map(|l| l.strip_prefix("line ").and_then(|n| n.parse().ok()))
+        .collect();
+    assert!(numbers.len() > 60);
+    for (i, n) in numbers.iter().enumerate() {
+        assert_eq!(*n, i as u64 + 1, "a line lost or doubled around {i}");
+    }
+}

@@ -236,10 +236,10 @@ impl Daemon {
         self
     }
 
-    /// Appends standard output to this file, opened by `daemonize` in the launcher
-    /// (`O_WRONLY|O_CREAT|O_APPEND|O_NOFOLLOW|O_NOCTTY`, mode 0644 less the umask), so that
-    /// "cannot open /var/log/x.log" is reported before forking. Standard error follows unless
-    /// set.
+    /// Appends standard output to this file, opened by `daemonize` in the launcher with
+    /// [`open_output`](crate::open_output) (`O_WRONLY|O_APPEND|O_NOFOLLOW|O_NOCTTY`; a new
+    /// file is created with mode 0644 whatever the umask), so that "cannot open
+    /// /var/log/x.log" is reported before forking. Standard error follows unless set.
     ///
     /// A symlink is never followed, and only a regular file or a character device (`/dev/null`,
     /// a terminal) is accepted: a FIFO, socket or directory is refused (a FIFO never hangs the
@@ -594,7 +594,7 @@ impl Daemon {
                     return rustix::io::fcntl_dupfd_cloexec(null, 3).map(Some).map_err(redirect_error);
                 }
                 Stream::File(file) => file.into(),
-                Stream::Append(path) => open_output(&path, credentials)
+                Stream::Append(path) => crate::output::open_output(&path, credentials)
                     .map_err(|source| DaemonError::Launcher { step: Step::OpenStdio(name, path), source })?,
             };
             rustix::io::fcntl_dupfd_cloexec(&fd, 3).map(Some).map_err(redirect_error)
@@ -720,63 +720,6 @@ fn os_error(error: pidfile::PidFileError) -> io::Error {
         pidfile::PidFileError::Io { source, .. } => source,
         other => io::Error::other(other.to_string()),
     }
-}
-
-/// Opens a [`stdout_path`](Daemon::stdout_path)/[`stderr_path`](Daemon::stderr_path) output:
-/// `O_WRONLY|O_CREAT|O_APPEND|O_NOFOLLOW|O_NOCTTY`, mode 0644 (less the umask), non-blocking
-/// while it is checked so that a FIFO cannot hang the launcher.
-///
-/// Accepted: a regular file, or a character device named explicitly (`/dev/null`, a terminal).
-/// Refused: a symlink (never followed: a root launcher must not be steered into another file),
-/// a FIFO, socket, block device or directory; and, when root starts a daemon that drops to
-/// another user, a regular file with more than one link or owned by anyone but root or that
-/// user — files the service user could have prepared to make root write elsewhere.
-fn open_output(path: &Path, credentials: Option<&Credentials>) -> io::Result<OwnedFd> {
-    let refuse = |why: String| io::Error::new(io::ErrorKind::PermissionDenied, why);
-    let fd = rustix::fs::openat(
-        CWD,
-        path,
-        OFlags::WRONLY
-            | OFlags::CREATE
-            | OFlags::APPEND
-            | OFlags::CLOEXEC
-            | OFlags::NOCTTY
-            | OFlags::NOFOLLOW
-            | OFlags::NONBLOCK,
-        Mode::from_raw_mode(0o644),
-    )
-    .map_err(|e| match e {
-        // Linux says ELOOP for a symlink under O_NOFOLLOW, FreeBSD EMLINK, NetBSD EFTYPE.
-        Errno::LOOP | Errno::MLINK => refuse("it is a symbolic link, which is never followed".to_owned()),
-        // O_NONBLOCK: a FIFO without a reader (or a socket) says so instead of hanging us.
-        Errno::NXIO => refuse("it is not a regular file or a character device (a FIFO or a socket)".to_owned()),
-        e => e.into(),
-    })?;
-    let stat = rustix::fs::fstat(&fd)?;
-    #[allow(clippy::unnecessary_cast)] // `mode_t` is u16 on macOS and the BSDs.
-    let file_type = rustix::fs::FileType::from_raw_mode(stat.st_mode as _);
-    match file_type {
-        rustix::fs::FileType::RegularFile => {
-            let drop_to = credentials.and_then(|c| c.uid).filter(|&uid| uid != 0);
-            if let (true, Some(uid)) = (rustix::process::geteuid().is_root(), drop_to) {
-                #[allow(clippy::unnecessary_cast)]
-                if stat.st_nlink as u64 > 1 {
-                    return Err(refuse(format!("it has {} links (a hard link)", stat.st_nlink)));
-                }
-                if stat.st_uid != 0 && stat.st_uid != uid {
-                    return Err(refuse(format!(
-                        "it is owned by uid {}, neither root nor the service user",
-                        stat.st_uid
-                    )));
-                }
-            }
-        }
-        rustix::fs::FileType::CharacterDevice => {}
-        other => return Err(refuse(format!("it is not a regular file or a character device ({other:?})"))),
-    }
-    let flags = rustix::fs::fcntl_getfl(&fd)?;
-    rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK)?;
-    Ok(fd)
 }
 
 /// Makes sure descriptors 0, 1 and 2 are open (on `/dev/null` if not), so that nothing opened

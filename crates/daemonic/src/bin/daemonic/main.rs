@@ -3,6 +3,7 @@
 
 mod notify_socket;
 mod options;
+mod relay;
 mod report;
 mod restart;
 mod signal;
@@ -29,6 +30,7 @@ commands:
   status    report whether the process holding a PID file runs (LSB exit codes)
   restart   stop, then start with the same arguments as start
   signal    send a signal to the service without stopping it (reload)
+  reopen    make the supervisor reopen its log files (log rotation)
 
 `daemonic <command> --help` describes each command. Messages start with `daemonic:`.
 ";
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
             })
             .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |p| Ok(status::run(&p)))),
         "signal" => signal::parse(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| signal::run(&a))),
+        "reopen" => signal::parse_reopen(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| signal::run(&a))),
         "restart" => {
             start::parse(args, restart::USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| restart::run(&a)))
         }

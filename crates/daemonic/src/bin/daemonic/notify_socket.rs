@@ -119,6 +119,13 @@ fn parse(text: &str) -> Message {
     message
 }
 
+/// An unbound Unix datagram socket, close-on-exec and blocking (for sending to syslog).
+pub(crate) fn datagram_socket_blocking() -> io::Result<OwnedFd> {
+    let socket = datagram_socket()?;
+    rustix::fs::fcntl_setfl(&socket, OFlags::empty())?;
+    Ok(socket)
+}
+
 fn datagram_socket() -> io::Result<OwnedFd> {
     #[cfg(not(target_vendor = "apple"))]
     let socket = rustix::net::socket_with(

@@ -61,6 +61,42 @@ pub(crate) fn run(args: &SignalArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::from(7));
     };
     Target::open(pid, &inspection)?.signal(args.signal)?;
-    inform(&format!("daemonic: sent {} to pid {pid}\n", signal_name(args.signal.as_raw())));
+    if args.signal == Signal::URG {
+        inform(&format!("daemonic: asked pid {pid} to reopen its log files\n"));
+    } else {
+        inform(&format!("daemonic: sent {} to pid {pid}\n", signal_name(args.signal.as_raw())));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) const REOPEN_USAGE: &str = "\
+usage: daemonic reopen --pidfile FILE
+
+Log rotation: the service's supervisor reopens its --stdout/--stderr files by path (after
+`mv app.log app.log.1`, new lines go to a new app.log, none lost). PROGRAM is not signalled
+(the supervisor is sent SIGURG, which it takes to mean just this). SIGHUP to the supervisor
+(`daemonic signal --pidfile FILE HUP`) reopens them too, and is passed on to PROGRAM.
+
+exit status (LSB): 0 sent; 1 refused or failed; 2 usage error; 7 not running.
+";
+
+/// `daemonic reopen --pidfile FILE`: `signal HUP`.
+pub(crate) fn parse_reopen(args: Vec<OsString>) -> Result<Option<SignalArgs>, Failure> {
+    use lexopt::prelude::*;
+    let bad = usage(REOPEN_USAGE);
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut pidfile = None;
+    while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
+        match arg {
+            Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
+            Long("quiet") | Short('q') => crate::report::set_quiet(),
+            Long("help") | Short('h') => {
+                say(REOPEN_USAGE);
+                return Ok(None);
+            }
+            _ => return Err(bad(arg.unexpected().to_string())),
+        }
+    }
+    let pidfile = pidfile.ok_or_else(|| bad("--pidfile FILE is required".into()))?;
+    Ok(Some(SignalArgs { pidfile, signal: Signal::URG }))
 }

@@ -15,7 +15,7 @@ static WRITE_END: AtomicI32 = AtomicI32::new(-1);
 static OWNER: AtomicI32 = AtomicI32::new(0);
 
 /// The signals the supervisor handles; every other one keeps its default action.
-pub(crate) const HANDLED: [libc::c_int; 9] = [
+pub(crate) const HANDLED: [libc::c_int; 10] = [
     libc::SIGTERM,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -25,6 +25,9 @@ pub(crate) const HANDLED: [libc::c_int; 9] = [
     libc::SIGWINCH,
     libc::SIGCONT,
     libc::SIGCHLD,
+    // `daemonic reopen`: reopen the log files, tell PROGRAM nothing. Otherwise only sent for
+    // out-of-band socket data, which the supervisor never receives.
+    libc::SIGURG,
 ];
 
 /// The read end of the signal pipe; the handlers stay installed for the process's life.

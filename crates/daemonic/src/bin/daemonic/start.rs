@@ -25,7 +25,8 @@ reported READY=1), with the PID file naming the supervisor and locked for as lon
 service runs. PROGRAM gets no descriptor of the PID file and none of the supervisor's: only
 stdio and --keep-fd descriptors.
 
-The supervisor forwards TERM, INT, QUIT, HUP, USR1, USR2, WINCH and CONT to PROGRAM. When
+The supervisor forwards TERM, INT, QUIT, HUP, USR1, USR2, WINCH and CONT to PROGRAM (HUP
+also reopens its log files; URG, from `daemonic reopen`, only does that). When
 PROGRAM exits, whatever it left running is ended too (TERM, then KILL after --timeout): on
 Linux the supervisor is their subreaper, on FreeBSD their reaper, elsewhere PROGRAM's process
 group is signalled. Then the PID file is removed and the supervisor exits with PROGRAM's
@@ -37,7 +38,15 @@ options:
   --umask MODE            octal file-mode creation mask (default: the caller's)
   --stdout FILE           standard output (default /dev/null); standard error follows unless set
   --stderr FILE           standard error
-  --append                append to --stdout/--stderr files instead of truncating them
+  --append                append to --stdout/--stderr files instead of truncating them;
+                          the supervisor writes PROGRAM's output to them and reopens them on
+                          `daemonic reopen` or SIGHUP (log rotation)
+  --syslog                also send PROGRAM's output to syslog, one message per line (longer
+                          lines in parts); --syslog-* imply it
+  --syslog-tag TAG        the tag (default: PROGRAM's file name)
+  --syslog-facility F     daemon (default), user, local0 .. local7, ...
+  --syslog-priority P     notice (default), info, warning, err, ...
+  --syslog-socket PATH    the syslog socket (default /dev/log)
   --user U                run PROGRAM as this user (name or id), with its groups; the
                           supervisor stays root, out of PROGRAM's reach
   --group G               run PROGRAM with this primary group (name or id)
@@ -99,6 +108,7 @@ pub(crate) struct StartArgs {
     pub(crate) clear_env: bool,
     pub(crate) nice: Option<i32>,
     pub(crate) chroot: Option<PathBuf>,
+    pub(crate) syslog: Option<crate::relay::SyslogOptions>,
     /// `restart` only: how the running service is stopped.
     pub(crate) stop_signal: rustix::process::Signal,
     pub(crate) stop_kill: bool,
@@ -136,6 +146,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str) -> Result<Option<St
         clear_env: false,
         nice: None,
         chroot: None,
+        syslog: None,
         stop_signal: rustix::process::Signal::TERM,
         stop_kill: false,
         timeout_given: false,
@@ -235,6 +246,39 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str) -> Result<Option<St
                 );
             }
             Long("chroot") => parsed.chroot = Some(PathBuf::from(parser.value()?)),
+            // Each --syslog-* option implies --syslog, as daemon(8)'s -T, -l and -s imply -S.
+            Long("syslog") => {
+                parsed.syslog.get_or_insert_with(Default::default);
+                restart_options.push("--syslog");
+            }
+            Long("syslog-tag") => {
+                let tag = parser.value()?.string()?;
+                if tag.is_empty() || tag.contains(|c: char| c.is_whitespace() || c == '[' || c == ':') {
+                    return Err(bad(format!("--syslog-tag {tag:?}: no spaces, '[' or ':'")));
+                }
+                parsed.syslog.get_or_insert_with(Default::default).tag = Some(tag);
+                restart_options.push("--syslog");
+            }
+            Long("syslog-facility") => {
+                let name = parser.value()?.string()?;
+                parsed.syslog.get_or_insert_with(Default::default).facility = crate::relay::parse_facility(&name)
+                    .ok_or_else(|| {
+                        bad(format!("--syslog-facility {name:?}: expected daemon, user, local0..local7, ..."))
+                    })?;
+                restart_options.push("--syslog");
+            }
+            Long("syslog-priority") => {
+                let name = parser.value()?.string()?;
+                parsed.syslog.get_or_insert_with(Default::default).priority = crate::relay::parse_priority(&name)
+                    .ok_or_else(|| {
+                        bad(format!("--syslog-priority {name:?}: expected emerg .. debug (notice, info, err, ...)"))
+                    })?;
+                restart_options.push("--syslog");
+            }
+            Long("syslog-socket") => {
+                parsed.syslog.get_or_insert_with(Default::default).socket = PathBuf::from(parser.value()?);
+                restart_options.push("--syslog");
+            }
             Long("quiet") | Short('q') => crate::report::set_quiet(),
             // `restart`'s stop options (with `--timeout`, which applies to both halves).
             Long("signal") if help == crate::restart::USAGE => {

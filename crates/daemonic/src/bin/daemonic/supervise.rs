@@ -21,6 +21,7 @@ use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 
 use crate::notify_socket::NotifySocket;
 use crate::options::{seconds, signal_name};
+use crate::relay::Relay;
 use crate::report::{chain, esay, os_message};
 use crate::signals::SignalPipe;
 use crate::start::{clear_cloexec, set_cloexec, StartArgs};
@@ -102,6 +103,8 @@ struct Supervisor<'a> {
     /// Notifications for an outer service manager that arrived with READY=1: passed on after
     /// the supervisor's own READY=1.
     after_ready: Vec<String>,
+    /// PROGRAM's output, through the supervisor to the log files and syslog (`relay.rs`).
+    relay: Option<std::cell::RefCell<Relay>>,
 }
 
 /// Runs in the daemon until the service ends; returns the supervisor's exit status.
@@ -133,6 +136,21 @@ pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
     } else {
         None
     };
+    // Relayed when there is somewhere to relay to: log files (so that they can be reopened) or
+    // syslog. Otherwise PROGRAM inherits the supervisor's standard output and error.
+    let relay = if args.syslog.is_some() || args.stdout.is_some() || args.stderr.is_some() {
+        let tag = args.syslog.as_ref().map(|options| {
+            let program = std::path::Path::new(&args.program);
+            let default = program.file_name().unwrap_or(program.as_os_str()).to_string_lossy().into_owned();
+            (options.clone(), options.tag.clone().unwrap_or(default))
+        });
+        match Relay::new(args.stdout.clone(), args.stderr.clone(), tag, guard.credentials().cloned()) {
+            Ok(relay) => Some(std::cell::RefCell::new(relay)),
+            Err(e) => return failed(guard, format!("cannot set up the log relay: {}", os_message(&e))),
+        }
+    } else {
+        None
+    };
     let mut supervisor = Supervisor {
         args,
         guard: Some(guard),
@@ -143,6 +161,7 @@ pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
         last_status: None,
         child_pidfile: None,
         after_ready: Vec::new(),
+        relay,
     };
     let code = supervisor.supervise();
     supervisor.finish();
@@ -162,7 +181,11 @@ impl Supervisor<'_> {
     }
 
     fn log(&self, message: &str) {
-        esay(&format!("daemonic[{}]: {message}\n", self.me.as_raw_nonzero()));
+        let line = format!("daemonic[{}]: {message}", self.me.as_raw_nonzero());
+        match &self.relay {
+            Some(relay) => relay.borrow_mut().own_line(&line),
+            None => esay(&format!("{line}\n")),
+        }
     }
 
     fn is_ready(&self) -> bool {
@@ -293,7 +316,14 @@ impl Supervisor<'_> {
                 sys::die_with_supervisor(supervisor)
             })
         };
+        if let Some(relay) = &self.relay {
+            let (out, err) = relay.borrow().program_stdio()?;
+            command.stdout(out).stderr(err);
+        }
         let child = command.spawn()?;
+        if let Some(relay) = &self.relay {
+            relay.borrow_mut().pid = child.id();
+        }
         Pid::from_raw(child.id() as i32).ok_or_else(|| io::Error::other("no child pid"))
     }
 
@@ -446,11 +476,21 @@ impl Supervisor<'_> {
             if timeout.as_ref().is_some_and(|t| t.tv_sec == 0 && t.tv_nsec == 0) {
                 return Event::Deadline;
             }
+            let relay = self.relay.as_ref().map(|relay| relay.borrow());
             let mut fds = vec![PollFd::new(&self.signals, PollFlags::IN)];
             if let Some(notify) = &self.notify {
                 fds.push(PollFd::new(notify, PollFlags::IN));
             }
-            match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            if let Some(relay) = &relay {
+                fds.extend(relay.fds().map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)));
+            }
+            let polled = rustix::event::poll(&mut fds, timeout.as_ref());
+            drop(fds);
+            drop(relay);
+            if let Some(relay) = &self.relay {
+                relay.borrow_mut().drain();
+            }
+            match polled {
                 Ok(0) => return Event::Deadline,
                 Ok(_) | Err(Errno::INTR) => {}
                 Err(e) => {
@@ -499,7 +539,21 @@ impl Supervisor<'_> {
                             self.signal(child, raw);
                         }
                     }
+                    libc::SIGURG => {
+                        let reopened = self.relay.as_ref().map(|relay| relay.borrow_mut().reopen());
+                        if let Some(Err(message)) = reopened {
+                            self.log(&message);
+                        }
+                    }
                     other => {
+                        // HUP: log rotation for the supervisor's files, and passed on (PROGRAM
+                        // reopens or reloads its own, as under `kill -HUP` without us).
+                        if other == libc::SIGHUP {
+                            let reopened = self.relay.as_ref().map(|relay| relay.borrow_mut().reopen());
+                            if let Some(Err(message)) = reopened {
+                                self.log(&message);
+                            }
+                        }
                         if let (Some(child), Some(raw)) = (child, Signal::from_named_raw(other)) {
                             self.signal(child, raw);
                         }
@@ -533,6 +587,9 @@ impl Supervisor<'_> {
 
     /// Removes the PID files (STOPPING=1 to an outer service manager), the notification socket.
     fn finish(&mut self) {
+        if let Some(relay) = &self.relay {
+            relay.borrow_mut().flush();
+        }
         self.child_pidfile = None;
         self.notify = None;
         if let Some(guard) = self.guard.take() {

@@ -1,0 +1,272 @@
+//! The supervisor's log relay: PROGRAM's standard output and error arrive on pipes, and the
+//! supervisor writes them to the log files (which it can reopen for rotation: `daemonic reopen`,
+//! SIGHUP) and, with `--syslog`, to syslog, one datagram per line.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use daemonic::Credentials;
+use rustix::io::Errno;
+use rustix::net::{SendFlags, SocketAddrUnix};
+
+use crate::report::os_message;
+
+/// Longest message part of one syslog datagram: a longer line is sent in parts of at most this
+/// many bytes (RFC 3164 allows 1024 bytes per datagram, header included).
+pub(crate) const SYSLOG_LINE: usize = 960;
+
+/// `--syslog` and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SyslogOptions {
+    pub(crate) tag: Option<String>,
+    pub(crate) facility: u8,
+    pub(crate) priority: u8,
+    pub(crate) socket: PathBuf,
+}
+
+impl Default for SyslogOptions {
+    fn default() -> SyslogOptions {
+        SyslogOptions { tag: None, facility: 3, priority: 5, socket: PathBuf::from("/dev/log") }
+    }
+}
+
+/// `kern` … `local7`, as in syslog(3).
+pub(crate) fn parse_facility(name: &str) -> Option<u8> {
+    const NAMES: [&str; 12] =
+        ["kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp"];
+    if let Some(n) = name.strip_prefix("local").and_then(|n| n.parse::<u8>().ok()).filter(|n| *n <= 7) {
+        return Some(16 + n);
+    }
+    NAMES.iter().position(|n| *n == name).map(|n| n as u8)
+}
+
+/// `emerg` … `debug`, as in syslog(3).
+pub(crate) fn parse_priority(name: &str) -> Option<u8> {
+    const NAMES: [&str; 8] = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+    NAMES
+        .iter()
+        .position(|n| *n == name || (*n == "err" && name == "error") || (*n == "warning" && name == "warn"))
+        .map(|n| n as u8)
+}
+
+/// Where a stream goes: standard output's file is the supervisor's descriptor 1, standard
+/// error's its descriptor 2 (the same file unless `--stderr` was given).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Out,
+    Err,
+}
+
+struct Pipe {
+    stream: Stream,
+    read: OwnedFd,
+    write: OwnedFd,
+    /// A line not yet complete, for syslog.
+    pending: Vec<u8>,
+}
+
+pub(crate) struct Relay {
+    pipes: Vec<Pipe>,
+    syslog: Option<(OwnedFd, SocketAddrUnix, SyslogOptions, String)>,
+    stdout_path: Option<PathBuf>,
+    stderr_path: Option<PathBuf>,
+    service_user: Option<Credentials>,
+    /// PROGRAM's pid, for syslog's `TAG[PID]`.
+    pub(crate) pid: u32,
+}
+
+impl Relay {
+    /// The pipes (one, or two with a separate `--stderr`) and the syslog socket.
+    pub(crate) fn new(
+        stdout_path: Option<PathBuf>,
+        stderr_path: Option<PathBuf>,
+        syslog: Option<(SyslogOptions, String)>,
+        service_user: Option<Credentials>,
+    ) -> io::Result<Relay> {
+        let mut pipes = vec![pipe(Stream::Out)?];
+        if stderr_path.is_some() {
+            pipes.push(pipe(Stream::Err)?);
+        }
+        let syslog = match syslog {
+            None => None,
+            Some((options, tag)) => {
+                let socket = crate::notify_socket::datagram_socket_blocking()?;
+                // A syslog daemon that stalls must not stall the supervisor for long.
+                rustix::net::sockopt::set_socket_timeout(
+                    &socket,
+                    rustix::net::sockopt::Timeout::Send,
+                    Some(Duration::from_secs(1)),
+                )?;
+                let address = SocketAddrUnix::new(options.socket.as_path())?;
+                Some((socket, address, options, tag))
+            }
+        };
+        Ok(Relay { pipes, syslog, stdout_path, stderr_path, service_user, pid: 0 })
+    }
+
+    /// PROGRAM's standard output and error: the pipes' write ends (the supervisor keeps its
+    /// own, close-on-exec, for the next restart).
+    pub(crate) fn program_stdio(&self) -> io::Result<(std::process::Stdio, std::process::Stdio)> {
+        let out = self.pipes[0].write.try_clone()?;
+        let err = self.pipes.last().map_or_else(|| self.pipes[0].write.try_clone(), |p| p.write.try_clone())?;
+        Ok((out.into(), err.into()))
+    }
+
+    /// The read ends, to poll.
+    pub(crate) fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.pipes.iter().map(|p| p.read.as_fd())
+    }
+
+    /// Copies everything waiting on the pipes to the files and syslog; never blocks on a pipe.
+    pub(crate) fn drain(&mut self) {
+        let mut buffer = [0u8; 8192];
+        for index in 0..self.pipes.len() {
+            loop {
+                match rustix::io::read(&self.pipes[index].read, &mut buffer) {
+                    Ok(0) | Err(Errno::AGAIN) => break,
+                    Ok(n) => self.write(index, &buffer[..n]),
+                    Err(Errno::INTR) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, index: usize, bytes: &[u8]) {
+        let stream = self.pipes[index].stream;
+        if (stream == Stream::Out && self.stdout_path.is_some()) || stream == Stream::Err {
+            let fd = if stream == Stream::Out { rustix::stdio::stdout() } else { rustix::stdio::stderr() };
+            // The supervisor's standard descriptors are open: daemonize set them up.
+            let _ = crate::start::write_all(fd, bytes);
+        }
+        if self.syslog.is_some() {
+            let mut pending = std::mem::take(&mut self.pipes[index].pending);
+            pending.extend_from_slice(bytes);
+            let mut start = 0;
+            while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
+                self.send(&pending[start..start + end]);
+                start += end + 1;
+            }
+            pending.drain(..start);
+            // A line longer than a datagram goes in parts, none lost.
+            while pending.len() >= SYSLOG_LINE {
+                let cut = utf8_boundary(&pending, SYSLOG_LINE);
+                self.send(&pending[..cut]);
+                pending.drain(..cut);
+            }
+            self.pipes[index].pending = pending;
+        }
+    }
+
+    /// A line of the supervisor's own (restarts, exits), to the same places as PROGRAM's stderr.
+    pub(crate) fn own_line(&mut self, line: &str) {
+        let index = self.pipes.len() - 1;
+        self.write(index, format!("{line}\n").as_bytes());
+    }
+
+    /// One syslog datagram, `<PRI>TAG[PID]: MESSAGE`, in parts of at most [`SYSLOG_LINE`] bytes.
+    fn send(&self, line: &[u8]) {
+        let Some((socket, address, options, tag)) = &self.syslog else { return };
+        let mut rest = line;
+        loop {
+            let cut = utf8_boundary(rest, SYSLOG_LINE);
+            let mut datagram =
+                format!("<{}>{tag}[{}]: ", options.facility * 8 + options.priority, self.pid).into_bytes();
+            datagram.extend_from_slice(&rest[..cut]);
+            // A syslog daemon that is down or full loses the line, as with syslog(3).
+            let _ = rustix::net::sendto(socket, &datagram, SendFlags::empty(), address);
+            rest = &rest[cut..];
+            if rest.is_empty() {
+                break;
+            }
+        }
+    }
+
+    /// Log rotation: reopens `--stdout`/`--stderr` by path (the same checks as at start) and
+    /// makes them the supervisor's descriptors 1 and 2 again.
+    pub(crate) fn reopen(&mut self) -> Result<(), String> {
+        self.drain();
+        let open = |path: &PathBuf| {
+            daemonic::open_output(path, self.service_user.as_ref())
+                .map_err(|e| format!("cannot reopen {}: {}", path.display(), os_message(&e)))
+        };
+        if let Some(path) = &self.stdout_path {
+            let fd = open(path)?;
+            rustix::stdio::dup2_stdout(&fd).map_err(|e| format!("dup2: {e}"))?;
+            if self.stderr_path.is_none() {
+                rustix::stdio::dup2_stderr(&fd).map_err(|e| format!("dup2: {e}"))?;
+            }
+        }
+        if let Some(path) = &self.stderr_path {
+            let fd = open(path)?;
+            rustix::stdio::dup2_stderr(&fd).map_err(|e| format!("dup2: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// At the end: what is left on the pipes, and incomplete last lines.
+    pub(crate) fn flush(&mut self) {
+        self.drain();
+        for index in 0..self.pipes.len() {
+            let pending = std::mem::take(&mut self.pipes[index].pending);
+            if !pending.is_empty() {
+                self.send(&pending);
+            }
+        }
+    }
+}
+
+/// A pipe for one stream: the read end non-blocking, both close-on-exec.
+fn pipe(stream: Stream) -> io::Result<Pipe> {
+    let (read, write) = rustix::pipe::pipe()?;
+    for fd in [&read, &write] {
+        rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC)?;
+    }
+    rustix::fs::fcntl_setfl(&read, rustix::fs::OFlags::NONBLOCK)?;
+    Ok(Pipe { stream, read, write, pending: Vec::new() })
+}
+
+/// The largest cut at most `max` bytes into `bytes` that does not split a UTF-8 character
+/// (`max` itself for bytes that are not UTF-8 there).
+fn utf8_boundary(bytes: &[u8], max: usize) -> usize {
+    if bytes.len() <= max {
+        return bytes.len();
+    }
+    let mut cut = max;
+    while cut > max.saturating_sub(3) && cut > 0 && bytes[cut] & 0xC0 == 0x80 {
+        cut -= 1;
+    }
+    if cut == 0 {
+        max
+    } else {
+        cut
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facility_and_priority_names() {
+        assert_eq!(parse_facility("daemon"), Some(3));
+        assert_eq!(parse_facility("local0"), Some(16));
+        assert_eq!(parse_facility("local7"), Some(23));
+        assert_eq!(parse_facility("local8"), None);
+        assert_eq!(parse_priority("notice"), Some(5));
+        assert_eq!(parse_priority("err"), Some(3));
+        assert_eq!(parse_priority("error"), Some(3));
+        assert_eq!(parse_priority("loud"), None);
+    }
+
+    #[test]
+    fn long_lines_are_cut_between_characters() {
+        let text = "é".repeat(600); // 1200 bytes, two per character
+        let cut = utf8_boundary(text.as_bytes(), SYSLOG_LINE);
+        assert!(cut <= SYSLOG_LINE && std::str::from_utf8(&text.as_bytes()[..cut]).is_ok());
+        assert_eq!(utf8_boundary(b"short", SYSLOG_LINE), 5);
+    }
+}
