@@ -33,6 +33,27 @@ commands:
   reopen    make the supervisor reopen its log files (log rotation)
 
 `daemonic <command> --help` describes each command. Messages start with `daemonic:`.
+
+coming from start-stop-daemon (ssd) or FreeBSD daemon(8):
+  start --pidfile F -- PROG   ssd --start --make-pidfile --background; daemon -P F: F is locked
+                              by a supervisor for the service's whole life
+  --child-pidfile F           daemon -p F
+  stop --signal S --timeout T --kill
+                              ssd --stop --retry S/T/KILL/T; never a pid F does not credibly name
+  status                      ssd --status (LSB 0, 1, 3, 4)
+  signal SIG, reopen          kill -SIG; daemon -H (log files reopened, nothing lost)
+  --user U --group G          ssd --chuid, daemon -u: PROGRAM only, the supervisor stays root
+  --chdir --chroot --nice --umask --env --clear-env --quiet
+                              ssd --chdir --chroot --nicelevel --umask --quiet (umask default:
+                              the caller's)
+  --stdout --stderr --append  ssd --output, daemon -o
+  --syslog --syslog-tag --syslog-facility --syslog-priority
+                              daemon -S -T -l -s
+  --restart --restart-delay --restart-limit
+                              daemon -r -R, with backoff and a crash-loop limit
+  --notify-await --notify-timeout
+                              ssd --notify-await --notify-timeout
+  --no-supervise              ssd's exec model, with a read-only lock descriptor
 ";
 
 fn main() -> ExitCode {
