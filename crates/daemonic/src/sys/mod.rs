@@ -148,3 +148,28 @@ fn set_cloexec(fd: impl std::os::fd::AsFd) -> io::Result<()> {
     rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every platform with a thread count (Linux, macOS, the BSDs) sees a second thread.
+    #[test]
+    fn thread_count_sees_a_second_thread() {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let second = std::thread::spawn(move || wait.recv());
+        let counted = super::thread_count().expect("the thread count can be read");
+        if cfg!(any(
+            target_os = "linux",
+            target_os = "android",
+            target_vendor = "apple",
+            target_os = "freebsd",
+            target_os = "dragonfly",
+            target_os = "netbsd",
+            target_os = "openbsd"
+        )) {
+            let threads = counted.expect("counted on this platform");
+            assert!(threads >= 2, "{threads} threads, with a second one running");
+        }
+        drop(release);
+        let _ = second.join();
+    }
+}
