@@ -26,6 +26,12 @@ pub(crate) const RUNS: &[Run] = &[
         violates: None,
     },
     Run {
+        name:
+            "launcher + daemon handing the lock to a read-only descriptor (--no-supervise), creator, reader, admin rm",
+        defines: &["WITH_LAUNCHER", "WITH_HANDOFF", "ROUNDS=1"],
+        violates: None,
+    },
+    Run {
         name: "mutation: no path re-check",
         defines: &["CREATORS=2", "ROUNDS=2", "NO_RECHECK"],
         violates: Some("mutual_exclusion"),
@@ -53,6 +59,16 @@ pub(crate) const RUNS: &[Run] = &[
     Run {
         name: "mutation: stop without re-reading after the pidfd",
         defines: &["WITH_LAUNCHER", "ROUNDS=2", "NO_STILL_NAMES"],
+        violates: Some("truthful_reports"),
+    },
+    Run {
+        name: "mutation: hand-over without the path re-check",
+        defines: &["WITH_LAUNCHER", "WITH_HANDOFF", "ROUNDS=1", "NO_HANDOFF_RECHECK"],
+        violates: Some("mutual_exclusion"),
+    },
+    Run {
+        name: "mutation: hand-over keeping the pid in the file",
+        defines: &["WITH_LAUNCHER", "WITH_HANDOFF", "ROUNDS=1", "HANDOFF_KEEPS_CONTENT"],
         violates: Some("truthful_reports"),
     },
 ];

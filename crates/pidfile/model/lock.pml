@@ -6,8 +6,10 @@
  * Configurations (-D at `spin -a` time): the default (three processes running create ... remove),
  * WITH_LAUNCHER (a launcher locking the file empty, a forked daemon writing it, one creator);
  * both add a reader (`running_pid` and a `stop` signalling what it named) and an
- * administrator's `rm`. Mutations: NO_RECHECK, UNLINK_AFTER_UNLOCK, WRITE_BEFORE_LOCK,
- * EMPTY_IS_STALE, LAUNCHER_WRITES_OWN_PID, NO_STILL_NAMES.
+ * administrator's `rm`. WITH_HANDOFF adds `--no-supervise`'s move of the lock to a
+ * read-only descriptor. Mutations: NO_RECHECK, UNLINK_AFTER_UNLOCK, WRITE_BEFORE_LOCK,
+ * EMPTY_IS_STALE, LAUNCHER_WRITES_OWN_PID, NO_STILL_NAMES, and for the hand-over
+ * NO_HANDOFF_RECHECK, HANDOFF_KEEPS_CONTENT.
  */
 
 #define NONE      0
@@ -152,7 +154,9 @@ retry:
         CRASH;
         atomic {
             if
-            :: credible(i) -> assert(lock[i] == ofd[content[i]])   /* truthful_reports */
+            /* A locked file's credible writer holds its lock; an unlocked one (just released,
+               or --no-supervise's hand-over) is its rule-4 holder: both truthful. */
+            :: credible(i) -> assert(lock[i] == 0 || lock[i] == ofd[content[i]])   /* truthful_reports */
             :: else -> skip
             fi
         }
@@ -258,6 +262,54 @@ proctype Daemon(byte i) {
         invariants()
     }
     CRASH;
+#ifdef WITH_HANDOFF
+    /* `daemonic start --no-supervise`: the lock moves to a read-only open file description of
+       the same inode, PROGRAM's; flock cannot move it, so LOCK_UN on the shared read-write
+       description first (it releases it for the launcher's copy too), then LOCK_EX|LOCK_NB on
+       the new one; losing that race means not starting. The file is emptied before and the
+       pid written again (through the read-write descriptor) after, so that it never names a
+       process that does not hold it. */
+#ifndef HANDOFF_KEEPS_CONTENT
+    atomic { holding[DAEMON] = NONE; content[i] = 0; invariants() }        /* ftruncate */
+#else
+    atomic { holding[DAEMON] = NONE; invariants() }
+#endif
+    CRASH;
+    atomic { lock[i] = 0; invariants() }                                     /* LOCK_UN */
+    CRASH;
+    atomic {                                                                 /* LOCK_EX|LOCK_NB, read-only */
+        if
+        :: lock[i] == 0 -> lock[i] = DAEMON; ofd[DAEMON] = DAEMON
+        :: else -> skip                        /* another start took it: this one fails */
+        fi;
+        invariants()
+    }
+    CRASH;
+    if
+    :: lock[i] != DAEMON -> goto abandon
+    :: else -> skip
+    fi;
+    CRASH;
+#ifndef NO_HANDOFF_RECHECK
+    if                                         /* lstat(path): still the path's inode? */
+    :: path != i -> goto abandon
+    :: else -> skip
+    fi;
+#endif
+    atomic {                                                                 /* pwrite */
+        assert(free_or_mine(i, DAEMON));       /* no_lost_owner */
+        content[i] = DAEMON; wepoch[i] = epoch[DAEMON]; holding[DAEMON] = i;
+        invariants()
+    }
+    CRASH;
+    /* PROGRAM runs, then exits: nobody removes the file (it was exec'd); its lock goes. */
+    atomic { holding[DAEMON] = NONE; opens[i]--; fdof[DAEMON] = NONE; if :: lock[i] == DAEMON -> lock[i] = 0 :: else -> skip fi; invariants() }
+    goto exited;
+abandon:
+    /* Fails before exec: leaves the file to the start that took it. */
+    close_fd(DAEMON, i);
+    goto exited;
+#endif
     holding[DAEMON] = NONE;                    /* guard.stop(): pread, lstat, unlink, close */
     if
     :: content[i] == DAEMON -> unlink_checked(DAEMON, i)

@@ -426,12 +426,16 @@ fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
 ///
 /// Reopened through `/proc/self/fd` on Linux (the same inode, no lookup of the PID file's
 /// path); elsewhere by path, and refused unless it is the same inode. `flock` cannot move a
-/// lock between descriptions, so the read-write one is unlocked first: in that instant another
-/// `start` may take the lock, and then this one fails (one instance runs, as it must).
+/// lock between descriptions, so the read-write one is unlocked first; in that instant another
+/// `start` may take the lock, and then this one fails (one instance runs, as it must). The
+/// protocol, proven by the model (`crates/pidfile/model`, configuration `WITH_HANDOFF`):
+/// empty the file (it must not name us while we do not hold it), unlock, lock the read-only
+/// description, check that the path still names the inode (another start may have taken the
+/// file over and removed it meanwhile), and only then write our pid again.
 fn read_only_lock(read_write: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, String> {
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
     let fail = |what: &str, e: rustix::io::Errno| {
-        format!("cannot reopen {} read-only: {what}: {}", path.display(), errno_message(e))
+        format!("cannot hand the lock of {} to a read-only descriptor: {what}: {}", path.display(), errno_message(e))
     };
     #[cfg(any(target_os = "linux", target_os = "android"))]
     let read_only = {
@@ -449,17 +453,22 @@ fn read_only_lock(read_write: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, St
     if (ours.st_dev, ours.st_ino) != (reopened.st_dev, reopened.st_ino) {
         return Err(format!("{} was replaced while it was locked; not starting", path.display()));
     }
+    let lost =
+        || format!("{}: another start took the file while its lock was handed over; not starting", path.display());
+    rustix::fs::ftruncate(read_write, 0).map_err(|e| fail("ftruncate", e))?;
     rustix::fs::flock(read_write, FlockOperation::Unlock).map_err(|e| fail("unlock", e))?;
     match rustix::fs::flock(&read_only, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => {}
-        Err(rustix::io::Errno::WOULDBLOCK) => {
-            return Err(format!(
-                "{}: another start took the lock while it was handed over; not starting",
-                path.display()
-            ))
-        }
+        Err(rustix::io::Errno::WOULDBLOCK) => return Err(lost()),
         Err(e) => return Err(fail("lock", e)),
     }
+    match rustix::fs::lstat(path) {
+        Ok(named) if (named.st_dev, named.st_ino) == (ours.st_dev, ours.st_ino) => {}
+        Ok(_) | Err(rustix::io::Errno::NOENT) => return Err(lost()),
+        Err(e) => return Err(fail("lstat", e)),
+    }
+    let record = format!("{}\n", rustix::process::getpid().as_raw_nonzero());
+    rustix::io::pwrite(read_write, record.as_bytes(), 0).map_err(|e| fail("pwrite", e))?;
     clear_cloexec(read_only.as_fd()).map_err(|e| format!("cannot keep the PID file open: {}", os_message(&e)))?;
     Ok(read_only)
 }
