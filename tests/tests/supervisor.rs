@@ -292,6 +292,14 @@ fn notify_await_waits_for_ready_and_reports_the_cause_otherwise() {
     assert!(!s.pidfile().exists());
     wait_until("nothing left", || processes_mentioning(&needle).is_empty());
 
+    // One that never reports and ignores TERM: KILLed after --timeout, the launcher still ends.
+    let stubborn = format!("trap '' TERM; exec {program} --status stuck --marker {needle}");
+    let never = s.start(&["--notify-await", "--notify-timeout", "1", "--timeout", "1"], &["sh", "-c", &stubborn]);
+    assert_eq!(never.0.code(), Some(1), "{}", never.1);
+    assert!(never.1.contains("did not report READY=1 within 1s"), "{}", never.1);
+    assert!(!s.pidfile().exists());
+    wait_until("nothing left", || processes_mentioning(&needle).is_empty());
+
     let first =
         s.start(&["--notify-await"], &[program, "--status", "config broken", "--exit", "3", "--marker", &needle]);
     assert_eq!(first.0.code(), Some(1), "{}", first.1);

@@ -216,7 +216,7 @@ impl Supervisor<'_> {
                             return code.max(self.fail_start(message));
                         }
                     }
-                    let ended = self.wait_for(child);
+                    let ended = self.wait_for(child, false);
                     self.child_pidfile = None;
                     self.end_leftovers(child);
                     ended
@@ -355,7 +355,7 @@ impl Supervisor<'_> {
                             seconds(self.args.notify_timeout)
                         ));
                         self.signal(child, Signal::TERM);
-                        let _ = self.wait_for(child);
+                        let _ = self.wait_for(child, true);
                         self.child_pidfile = None;
                         self.end_leftovers(child);
                         return Err((
@@ -386,10 +386,11 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Waits until PROGRAM exits, forwarding signals; after a stop request, KILL follows
-    /// `--timeout` later.
-    fn wait_for(&mut self, child: Pid) -> Ended {
-        let mut kill_at: Option<Instant> = self.stop.map(|_| Instant::now() + self.args.timeout);
+    /// Waits until PROGRAM exits, forwarding signals; after a stop request (or when the caller
+    /// just sent TERM itself: `terminated`), KILL follows `--timeout` later.
+    fn wait_for(&mut self, child: Pid, terminated: bool) -> Ended {
+        let mut kill_at: Option<Instant> =
+            (terminated || self.stop.is_some()).then(|| Instant::now() + self.args.timeout);
         loop {
             let stop_before = self.stop.is_some();
             match self.next_event(kill_at, Some(child)) {
