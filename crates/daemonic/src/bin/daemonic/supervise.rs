@@ -372,7 +372,16 @@ impl Supervisor<'_> {
             }
         }
         let guard = self.guard.as_mut().expect("the guard lives until the end");
-        guard.ready().map_err(|e| (chain(&e), 1))?;
+        if let Err(e) = guard.ready() {
+            // The launcher could not be told (or the readiness descriptor written): PROGRAM
+            // runs for nobody; end it rather than leave it without its supervisor.
+            self.signal(child, Signal::TERM);
+            let _ = self.wait_for(child, true);
+            self.child_pidfile = None;
+            self.end_leftovers(child);
+            return Err((chain(&e), 1));
+        }
+        let guard = self.guard.as_mut().expect("the guard lives until the end");
         for passed_on in std::mem::take(&mut self.after_ready) {
             let _ = guard.notify(&passed_on);
         }
