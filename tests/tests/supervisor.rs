@@ -528,7 +528,8 @@ fn chroot_runs_the_program_inside() {
     }
     let s = Service::new();
     let root = s.path("jail");
-    std::fs::create_dir_all(root.join("work")).unwrap();
+    // A directory that exists only inside the jail: the supervisor must not change to it.
+    std::fs::create_dir_all(root.join("inside-the-jail")).unwrap();
     let sleep = std::fs::canonicalize("/bin/sleep").unwrap();
     install_into(&root, sleep.to_str().unwrap());
     let supervisor = started_pid(
@@ -537,7 +538,7 @@ fn chroot_runs_the_program_inside() {
     let _stop = StopOnDrop(supervisor);
     let program = program_of(supervisor);
     assert_eq!(std::fs::read_link(format!("/proc/{program}/root")).unwrap(), root);
-    assert_eq!(std::fs::read_link(format!("/proc/{program}/cwd")).unwrap(), root.join("work"));
+    assert_eq!(std::fs::read_link(format!("/proc/{program}/cwd")).unwrap(), root.join("inside-the-jail"));
     assert_eq!(std::fs::read_link(format!("/proc/{supervisor}/root")).unwrap(), PathBuf::from("/"));
     assert!(s.stop().0.success());
     reap(supervisor);

@@ -314,7 +314,9 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str) -> Result<Option<St
 
 pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
     let mut daemon = Daemon::new().pidfile(&args.pidfile).manual_readiness().foreground(args.foreground);
-    if let Some(dir) = &args.chdir {
+    // Under a supervised --chroot, --chdir is a directory inside the new root: PROGRAM changes
+    // to it there (supervise.rs); the supervisor itself stays in `/`.
+    if let Some(dir) = args.chdir.as_ref().filter(|_| !(args.supervise && args.chroot.is_some())) {
         daemon = daemon.working_dir(dir);
     }
     // The caller's umask unless one is given: never 0 (world-writable files) by default.
