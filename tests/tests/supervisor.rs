@@ -532,9 +532,15 @@ fn chroot_runs_the_program_inside() {
     std::fs::create_dir_all(root.join("inside-the-jail")).unwrap();
     let sleep = std::fs::canonicalize("/bin/sleep").unwrap();
     install_into(&root, sleep.to_str().unwrap());
-    let supervisor = started_pid(
-        &s.start(&["--chroot", root.to_str().unwrap(), "--chdir", "/work"], &[sleep.to_str().unwrap(), "600"]),
-    );
+    // A --chdir that does not exist inside the jail is a clear error, before anything starts.
+    let missing = s.start(&["--chroot", root.to_str().unwrap(), "--chdir", "/nowhere"], &["sleep", "600"]);
+    assert_eq!(missing.0.code(), Some(1), "{}", missing.1);
+    assert!(missing.1.contains("--chdir /nowhere: not a directory inside --chroot"), "{}", missing.1);
+    assert!(!s.pidfile().exists());
+    let supervisor = started_pid(&s.start(
+        &["--chroot", root.to_str().unwrap(), "--chdir", "/inside-the-jail"],
+        &[sleep.to_str().unwrap(), "600"],
+    ));
     let _stop = StopOnDrop(supervisor);
     let program = program_of(supervisor);
     assert_eq!(std::fs::read_link(format!("/proc/{program}/root")).unwrap(), root);

@@ -313,6 +313,22 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str) -> Result<Option<St
 }
 
 pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
+    if let Some(root) = &args.chroot {
+        // PROGRAM's chroot and chdir happen between fork and exec, where a failure can only be
+        // reported as an errno: check the directories here, by name, to say what is wrong.
+        let inside = args.chdir.as_deref().unwrap_or(Path::new("/"));
+        let target = root.join(inside.strip_prefix("/").unwrap_or(inside));
+        if !root.is_dir() {
+            return Err(Failure::Error(format!("--chroot {}: not a directory", root.display())));
+        }
+        if !target.is_dir() {
+            return Err(Failure::Error(format!(
+                "--chdir {}: not a directory inside --chroot {}",
+                inside.display(),
+                root.display()
+            )));
+        }
+    }
     let mut daemon = Daemon::new().pidfile(&args.pidfile).manual_readiness().foreground(args.foreground);
     // Under a supervised --chroot, --chdir is a directory inside the new root: PROGRAM changes
     // to it there (supervise.rs); the supervisor itself stays in `/`.
