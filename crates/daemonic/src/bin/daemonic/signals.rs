@@ -114,11 +114,11 @@ extern "C" fn on_signal(signal: libc::c_int) {
 fn errno_location() -> *mut libc::c_int {
     // SAFETY: each returns the calling thread's errno location; no preconditions.
     unsafe {
-        #[cfg(any(target_os = "linux", target_os = "android", target_os = "dragonfly"))]
+        #[cfg(any(target_os = "linux", target_os = "dragonfly"))]
         return libc::__errno_location();
         #[cfg(any(target_vendor = "apple", target_os = "freebsd"))]
         return libc::__error();
-        #[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
+        #[cfg(any(target_os = "netbsd", target_os = "openbsd", target_os = "android"))]
         return libc::__errno();
     }
 }
