@@ -127,6 +127,8 @@ fn a_shell_script_service_is_stopped_whole_and_starts_again() {
             }
             assert!(!s.pidfile().exists(), "the supervisor removed its PID file");
             assert!(!s.log().contains("unreachable"), "{}", s.log());
+            // TERM ended them all: no escalation to KILL was needed.
+            assert!(!s.log().contains("SIGKILL"), "{}", s.log());
         }
     }
 }

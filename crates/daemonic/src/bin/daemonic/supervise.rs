@@ -529,11 +529,13 @@ impl Supervisor<'_> {
                     }
                 }
             }
+            let mut reaped = false;
             for signal in self.signals.take() {
                 match signal {
                     libc::SIGCHLD => {
-                        if let Some(ended) = reap_all().into_iter().find(|(pid, _)| Some(*pid) == child).map(|(_, s)| s)
-                        {
+                        let exited = reap_all();
+                        reaped |= !exited.is_empty();
+                        if let Some(ended) = exited.into_iter().find(|(pid, _)| Some(*pid) == child).map(|(_, s)| s) {
                             return Event::Exited(Ended::Status(ended));
                         }
                     }
@@ -571,8 +573,9 @@ impl Supervisor<'_> {
                 }
             }
             // A new stop request returns too: the caller starts its kill timer or ends a
-            // restart delay.
-            if !matches!(event, Event::Other) || self.stop.is_some() != stopping {
+            // restart delay. Without a PROGRAM to wait for, so does a reaped process: the
+            // caller ending leftovers looks again at what is left.
+            if !matches!(event, Event::Other) || self.stop.is_some() != stopping || (reaped && child.is_none()) {
                 return event;
             }
         }
