@@ -60,6 +60,13 @@ impl SignalPipe {
                 }
             }
         }
+        // A closed log pipe (in foreground mode, the caller's stdout) must not end the
+        // supervisor: writes report EPIPE instead. PROGRAM gets SIGPIPE's default back (the
+        // standard library resets it in the child before `exec`).
+        // SAFETY: setting a disposition to SIG_IGN has no preconditions.
+        if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } == libc::SIG_ERR {
+            return Err(io::Error::last_os_error());
+        }
         Ok(SignalPipe { read_end, _write_end: write_end })
     }
 
