@@ -445,6 +445,9 @@ fn program_environment_nice_value_and_umask() {
     assert_eq!(variables, [&b"EMPTY="[..], b"GREETING=hello world"], "only --env variables");
     assert_eq!(proc_stat_field(program, 19).as_deref(), Some("7"), "nice value");
     assert_eq!(proc_status(program, "Umask"), "0027", "the caller's umask");
+    // The supervisor ignores SIGPIPE and blocks nothing; PROGRAM gets every default back.
+    assert_eq!(proc_status(program, "SigIgn"), "0000000000000000");
+    assert_eq!(proc_status(program, "SigBlk"), "0000000000000000");
     assert!(s.stop().0.success());
     reap(supervisor);
 }
