@@ -7,9 +7,9 @@
 //! |-----------|----------------------------------------|-------------------|------------------------|-------------------|
 //! | macOS     | `proc_pidinfo(PROC_PIDTBSDINFO)`       | `pbi_status`      | none has a pid ≥ 1     | `pbi_start_tvsec` |
 //! | FreeBSD   | `sysctl(KERN_PROC_PID)`, `kinfo_proc`  | `ki_stat`         | `ki_flag & P_SYSTEM`   | `ki_start`        |
-//! | DragonFly | `sysctl(KERN_PROC_PID)`, `kinfo_proc`  | `kp_stat`         | not checked            | `kp_start`        |
-//! | NetBSD    | `sysctl(KERN_PROC2)`, `kinfo_proc2`    | `p_stat`          | not checked            | `p_ustart_sec`    |
-//! | OpenBSD   | `sysctl(KERN_PROC_PID)`, `kinfo_proc`  | `p_stat`          | not checked            | `p_ustart_sec`    |
+//! | DragonFly | `sysctl(KERN_PROC_PID)`, `kinfo_proc`  | `kp_stat`         | `kp_flags & P_SYSTEM`  | `kp_start`        |
+//! | NetBSD    | `sysctl(KERN_PROC2)`, `kinfo_proc2`    | `p_stat`          | `p_flag & P_SYSTEM`    | `p_ustart_sec`    |
+//! | OpenBSD   | `sysctl(KERN_PROC_PID)`, `kinfo_proc`  | `p_stat`          | `p_flag & PS_SYSTEM`   | `p_ustart_sec`    |
 
 use std::time::{Duration, SystemTime};
 
@@ -93,7 +93,7 @@ pub(crate) fn process_facts(pid: Pid) -> Option<ProcessFacts> {
     let info: libc::kinfo_proc = sysctl_one(&mib)?;
     Some(ProcessFacts {
         zombie: matches!(info.kp_stat, libc::procstat::SZOMB),
-        kernel_thread: false,
+        kernel_thread: info.kp_flags & P_SYSTEM != 0,
         started: since_epoch(info.kp_start.tv_sec, info.kp_start.tv_usec),
     })
 }
@@ -102,6 +102,17 @@ pub(crate) fn process_facts(pid: Pid) -> Option<ProcessFacts> {
 #[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
 const SZOMB: i8 = 5;
 
+/// `P_SYSTEM`, "system proc: no sigs, stats or swapping": DragonFly's `<sys/proc.h>` (the
+/// `kp_flags` of `kinfo_proc`), NetBSD's `<sys/sysctl.h>` (the `p_flag` of `kinfo_proc2`).
+/// Not in the `libc` crate for these targets.
+#[cfg(any(target_os = "dragonfly", target_os = "netbsd"))]
+const P_SYSTEM: libc::c_int = 0x0000_0200;
+
+/// `PS_SYSTEM` in OpenBSD's `<sys/proc.h>`; `kinfo_proc`'s `p_flag` carries the process's
+/// `ps_flags` (`FILL_KPROC` in `<sys/sysctl.h>`). Not in the `libc` crate.
+#[cfg(target_os = "openbsd")]
+const PS_SYSTEM: i32 = 0x0001_0000;
+
 #[cfg(target_os = "netbsd")]
 pub(crate) fn process_facts(pid: Pid) -> Option<ProcessFacts> {
     let size = std::mem::size_of::<libc::kinfo_proc2>() as libc::c_int;
@@ -109,7 +120,7 @@ pub(crate) fn process_facts(pid: Pid) -> Option<ProcessFacts> {
     let info: libc::kinfo_proc2 = sysctl_one(&mib)?;
     Some(ProcessFacts {
         zombie: info.p_stat == SZOMB,
-        kernel_thread: false,
+        kernel_thread: info.p_flag & P_SYSTEM != 0,
         started: since_epoch(info.p_ustart_sec, info.p_ustart_usec),
     })
 }
@@ -121,7 +132,7 @@ pub(crate) fn process_facts(pid: Pid) -> Option<ProcessFacts> {
     let info: libc::kinfo_proc = sysctl_one(&mib)?;
     Some(ProcessFacts {
         zombie: info.p_stat == SZOMB,
-        kernel_thread: false,
+        kernel_thread: info.p_flag & PS_SYSTEM != 0,
         started: since_epoch(info.p_ustart_sec, info.p_ustart_usec),
     })
 }
