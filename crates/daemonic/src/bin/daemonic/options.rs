@@ -1,9 +1,35 @@
 //! Option values shared by several commands: descriptors, durations, signals.
 
+use std::ffi::OsString;
 use std::os::fd::RawFd;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use rustix::process::Signal;
+
+use crate::report::say;
+use crate::{usage, Failure};
+
+/// The arguments of a command that takes only `--pidfile FILE` (and `--quiet`, `--help`):
+/// `Ok(None)` after printing `help`.
+pub(crate) fn parse_pidfile(args: Vec<OsString>, help: &'static str) -> Result<Option<PathBuf>, Failure> {
+    use lexopt::prelude::*;
+    let bad = usage(help);
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut pidfile = None;
+    while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
+        match arg {
+            Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
+            Long("quiet") | Short('q') => crate::report::set_quiet(),
+            Long("help") | Short('h') => {
+                say(help);
+                return Ok(None);
+            }
+            _ => return Err(bad(arg.unexpected().to_string())),
+        }
+    }
+    pidfile.map(Some).ok_or_else(|| bad("--pidfile FILE is required".into()))
+}
 
 /// A descriptor number the caller passes on: 3 or more (0–2 are the standard streams).
 pub(crate) fn parse_fd(value: &str, option: &str) -> Result<RawFd, String> {

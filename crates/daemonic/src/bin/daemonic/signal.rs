@@ -80,23 +80,7 @@ Log rotation: the service's supervisor reopens its --stdout/--stderr files by pa
 exit status (LSB): 0 sent; 1 refused or failed; 2 usage error; 7 not running.
 ";
 
-/// `daemonic reopen --pidfile FILE`: `signal HUP`.
+/// `daemonic reopen --pidfile FILE`: SIGURG to the supervisor.
 pub(crate) fn parse_reopen(args: Vec<OsString>) -> Result<Option<SignalArgs>, Failure> {
-    use lexopt::prelude::*;
-    let bad = usage(REOPEN_USAGE);
-    let mut parser = lexopt::Parser::from_args(args);
-    let mut pidfile = None;
-    while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
-        match arg {
-            Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
-            Long("quiet") | Short('q') => crate::report::set_quiet(),
-            Long("help") | Short('h') => {
-                say(REOPEN_USAGE);
-                return Ok(None);
-            }
-            _ => return Err(bad(arg.unexpected().to_string())),
-        }
-    }
-    let pidfile = pidfile.ok_or_else(|| bad("--pidfile FILE is required".into()))?;
-    Ok(Some(SignalArgs { pidfile, signal: Signal::URG }))
+    Ok(crate::options::parse_pidfile(args, REOPEN_USAGE)?.map(|pidfile| SignalArgs { pidfile, signal: Signal::URG }))
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use pidfile::{Holder, Pid, PidFileError};
 
 use crate::report::{chain, inform, say};
-use crate::{usage, Failure};
+use crate::Failure;
 
 pub(crate) const USAGE: &str = "\
 usage: daemonic status --pidfile FILE
@@ -25,22 +25,7 @@ that cannot be identified; the reason is printed), and usage errors.
 ";
 
 pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<PathBuf>, Failure> {
-    use lexopt::prelude::*;
-    let bad = usage(USAGE);
-    let mut parser = lexopt::Parser::from_args(args);
-    let mut pidfile = None;
-    while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
-        match arg {
-            Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
-            Long("quiet") | Short('q') => crate::report::set_quiet(),
-            Long("help") | Short('h') => {
-                say(USAGE);
-                return Ok(None);
-            }
-            _ => return Err(bad(arg.unexpected().to_string())),
-        }
-    }
-    pidfile.map(Some).ok_or_else(|| bad("--pidfile FILE is required".into()))
+    crate::options::parse_pidfile(args, USAGE)
 }
 
 pub(crate) fn run(path: &Path) -> ExitCode {

@@ -217,8 +217,7 @@ impl Supervisor<'_> {
                         }
                     }
                     let ended = self.wait_for(child, false);
-                    self.child_pidfile = None;
-                    self.end_leftovers(child);
+                    self.clean_up_after(child);
                     ended
                 }
                 Err(e) => {
@@ -337,8 +336,7 @@ impl Supervisor<'_> {
                 match self.next_event(Some(deadline), Some(child)) {
                     Event::Ready => break,
                     Event::Exited(ended) => {
-                        self.child_pidfile = None;
-                        self.end_leftovers(child);
+                        self.clean_up_after(child);
                         return Err((
                             self.not_ready(&format!(
                                 "{} {} before it reported READY=1",
@@ -349,23 +347,14 @@ impl Supervisor<'_> {
                         ));
                     }
                     Event::Deadline => {
-                        self.log(&format!(
-                            "{} did not report READY=1 within {}; stopping it",
+                        let late = format!(
+                            "{} did not report READY=1 within {}",
                             self.program(),
                             seconds(self.args.notify_timeout)
-                        ));
-                        self.signal(child, Signal::TERM);
-                        let _ = self.wait_for(child, true);
-                        self.child_pidfile = None;
-                        self.end_leftovers(child);
-                        return Err((
-                            self.not_ready(&format!(
-                                "{} did not report READY=1 within {}",
-                                self.program(),
-                                seconds(self.args.notify_timeout)
-                            )),
-                            1,
-                        ));
+                        );
+                        self.log(&format!("{late}; stopping it"));
+                        self.terminate(child);
+                        return Err((self.not_ready(&late), 1));
                     }
                     Event::Other => {}
                 }
@@ -375,10 +364,7 @@ impl Supervisor<'_> {
         if let Err(e) = guard.ready() {
             // The launcher could not be told (or the readiness descriptor written): PROGRAM
             // runs for nobody; end it rather than leave it without its supervisor.
-            self.signal(child, Signal::TERM);
-            let _ = self.wait_for(child, true);
-            self.child_pidfile = None;
-            self.end_leftovers(child);
+            self.terminate(child);
             return Err((chain(&e), 1));
         }
         let guard = self.guard.as_mut().expect("the guard lives until the end");
@@ -386,6 +372,19 @@ impl Supervisor<'_> {
             let _ = guard.notify(&passed_on);
         }
         Ok(())
+    }
+
+    /// Ends PROGRAM: TERM, KILL `--timeout` later; then what it left.
+    fn terminate(&mut self, child: Pid) {
+        self.signal(child, Signal::TERM);
+        let _ = self.wait_for(child, true);
+        self.clean_up_after(child);
+    }
+
+    /// After PROGRAM exited: its `--child-pidfile` goes, and whatever it left running is ended.
+    fn clean_up_after(&mut self, child: Pid) {
+        self.child_pidfile = None;
+        self.end_leftovers(child);
     }
 
     fn not_ready(&self, message: &str) -> String {
@@ -495,9 +494,11 @@ impl Supervisor<'_> {
                 fds.extend(relay.fds().map(|fd| PollFd::from_borrowed_fd(fd, PollFlags::IN)));
             }
             let polled = rustix::event::poll(&mut fds, timeout.as_ref());
+            // The relay's pipes come last; read them only when one is readable.
+            let output = fds.iter().skip(1 + usize::from(self.notify.is_some())).any(|fd| !fd.revents().is_empty());
             drop(fds);
             drop(relay);
-            if let Some(relay) = &self.relay {
+            if let (true, Some(relay)) = (output, &self.relay) {
                 relay.borrow_mut().drain();
             }
             match polled {
@@ -551,20 +552,12 @@ impl Supervisor<'_> {
                             self.signal(child, raw);
                         }
                     }
-                    libc::SIGURG => {
-                        let reopened = self.relay.as_ref().map(|relay| relay.borrow_mut().reopen());
-                        if let Some(Err(message)) = reopened {
-                            self.log(&message);
-                        }
-                    }
+                    libc::SIGURG => self.reopen_logs(),
                     other => {
                         // HUP: log rotation for the supervisor's files, and passed on (PROGRAM
                         // reopens or reloads its own, as under `kill -HUP` without us).
                         if other == libc::SIGHUP {
-                            let reopened = self.relay.as_ref().map(|relay| relay.borrow_mut().reopen());
-                            if let Some(Err(message)) = reopened {
-                                self.log(&message);
-                            }
+                            self.reopen_logs();
                         }
                         if let (Some(child), Some(raw)) = (child, Signal::from_named_raw(other)) {
                             self.signal(child, raw);
@@ -578,6 +571,14 @@ impl Supervisor<'_> {
             if !matches!(event, Event::Other) || self.stop.is_some() != stopping || (reaped && child.is_none()) {
                 return event;
             }
+        }
+    }
+
+    /// Log rotation: the relay reopens the log files (nothing to do without one).
+    fn reopen_logs(&self) {
+        let reopened = self.relay.as_ref().map(|relay| relay.borrow_mut().reopen());
+        if let Some(Err(message)) = reopened {
+            self.log(&message);
         }
     }
 
