@@ -281,10 +281,17 @@ impl Target {
         }
     }
 
-    /// Waits (at most `limit`) until the file no longer names the process as a live writer: it
-    /// has exited (on Linux its pidfd says so at once; elsewhere it is re-checked every
-    /// millisecond), or it let the file go without exiting.
+    /// Waits (at most `limit`) until the process has exited. On Linux its pidfd says so (it
+    /// becomes readable once the process is a zombie); elsewhere the file is re-checked every
+    /// millisecond until it no longer names the process as a live writer. Not "no longer has
+    /// the file open": a dying process closes its files before it is a zombie, and in between
+    /// it still looks alive to the staleness rules.
     fn await_gone(&self, inspection: &pidfile::Inspection, limit: Duration) {
+        #[cfg(target_os = "linux")]
+        if self.pidfd.is_some() {
+            self.exited_within(limit);
+            return;
+        }
         let deadline = std::time::Instant::now() + limit;
         while inspection.still_names(self.pid).unwrap_or(false) && std::time::Instant::now() < deadline {
             self.exited_within(Duration::from_millis(1));
