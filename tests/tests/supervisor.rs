@@ -653,3 +653,20 @@ fn reopen_after_rotation_loses_nothing() {
         assert_eq!(*n, i as u64 + 1, "a line lost or doubled around {i}");
     }
 }
+
+/// A program that writes faster than its output can be forwarded (`yes` into syslog, one
+/// datagram per line, to a socket nobody listens on) cannot keep its supervisor from a stop:
+/// the relay forwards in bounded chunks and answers signals in between.
+#[test]
+fn a_flooding_program_is_still_stopped() {
+    let s = Service::new();
+    let nowhere = s.path("no-syslog-here.sock");
+    let supervisor = started_pid(&s.start(&["--syslog-socket", nowhere.to_str().unwrap()], &["yes"]));
+    let _stop = StopOnDrop(supervisor);
+    let program = program_of(supervisor);
+    let (status, said) = s.stop();
+    assert!(status.success(), "{said}");
+    assert!(said.contains(&format!("stopped (pid {supervisor})")), "{said}");
+    assert_eq!(reap(supervisor).exit_status(), Some(0));
+    assert!(ended(program));
+}

@@ -74,17 +74,19 @@ impl NotifySocket {
         &self.path
     }
 
-    /// Every datagram waiting, parsed; never blocks.
+    /// The datagrams waiting, parsed, at most 64 at a time (a program that floods the socket
+    /// must not keep the supervisor from its signals); never blocks.
     pub(crate) fn receive(&self) -> Vec<Message> {
         let mut messages = Vec::new();
         let mut buffer = vec![0u8; 4096];
-        loop {
+        while messages.len() < 64 {
             match rustix::net::recv(&self.socket, &mut buffer[..], RecvFlags::DONTWAIT) {
                 Ok((n, _)) => messages.push(parse(&String::from_utf8_lossy(&buffer[..n.min(buffer.len())]))),
                 Err(Errno::INTR) => {}
-                Err(_) => return messages,
+                Err(_) => break,
             }
         }
+        messages
     }
 }
 

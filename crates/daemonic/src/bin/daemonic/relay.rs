@@ -18,6 +18,9 @@ use crate::report::os_message;
 /// many bytes (RFC 3164 allows 1024 bytes per datagram, header included).
 pub(crate) const SYSLOG_LINE: usize = 960;
 
+/// Reads of 8 KiB per pipe per wake-up, at most (see [`Relay::drain`]).
+const DRAIN_CHUNKS: usize = 8;
+
 /// `--syslog` and its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SyslogOptions {
@@ -120,11 +123,13 @@ impl Relay {
         self.pipes.iter().map(|p| p.read.as_fd())
     }
 
-    /// Copies everything waiting on the pipes to the files and syslog; never blocks on a pipe.
+    /// Copies what is waiting on the pipes to the files and syslog, at most [`DRAIN_CHUNKS`]
+    /// reads per pipe: a program that writes faster than the output can be forwarded must not
+    /// keep the supervisor from its signals (a `stop` would go unanswered). Never blocks.
     pub(crate) fn drain(&mut self) {
         let mut buffer = [0u8; 8192];
         for index in 0..self.pipes.len() {
-            loop {
+            for _ in 0..DRAIN_CHUNKS {
                 match rustix::io::read(&self.pipes[index].read, &mut buffer) {
                     Ok(0) | Err(Errno::AGAIN) => break,
                     Ok(n) => self.write(index, &buffer[..n]),
@@ -209,7 +214,11 @@ impl Relay {
 
     /// At the end: what is left on the pipes, and incomplete last lines.
     pub(crate) fn flush(&mut self) {
-        self.drain();
+        // Everything still buffered in the pipes (bounded: a writer that is still running,
+        // a leftover the supervisor could not end, must not keep it from exiting).
+        for _ in 0..64 {
+            self.drain();
+        }
         for index in 0..self.pipes.len() {
             let pending = std::mem::take(&mut self.pipes[index].pending);
             if !pending.is_empty() {
