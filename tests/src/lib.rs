@@ -115,6 +115,16 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// Whether `pid` is blocked in `nanosleep`/`clock_nanosleep` (its `/proc/PID/wchan`).
+///
+/// A freshly executed program's descriptors are only its own once the dynamic loader is done
+/// (`ld.so` holds `/etc/ld.so.cache` open for a moment after `execve`, when the new name is
+/// already in `/proc/PID/comm`): a test that inspects the descriptors of a `sleep` waits for
+/// this first.
+pub fn sleeping(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|wchan| wchan.contains("nanosleep"))
+}
+
 /// Field `n` (1-based, as in proc(5)) of `/proc/PID/stat`, `None` when the process is gone.
 pub fn proc_stat_field(pid: u32, n: usize) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use daemonic_tests::{
     become_subreaper, children_of, is_root, open_fds, proc_stat_field, proc_status, process_exists, process_tree,
-    processes_mentioning, reap, run, wait_until, SharedBinary, StopOnDrop, TIMEOUT,
+    processes_mentioning, reap, run, sleeping, wait_until, SharedBinary, StopOnDrop, TIMEOUT,
 };
 
 const CLI: &str = env!("CARGO_BIN_EXE_daemonic-command");
@@ -164,7 +164,7 @@ fn a_program_running_as_nobody_cannot_change_the_pid_file() {
         let daemon = started_pid(&s.start(&options, &[&script]));
         let _stop = StopOnDrop(daemon);
         let program = if supervised { program_of(daemon) } else { daemon };
-        wait_until("the attack to finish (exec sleep)", || comm(program) == "sleep");
+        wait_until("the attack to finish (exec sleep)", || comm(program) == "sleep" && sleeping(program));
         assert!(s.log().contains("4242"), "the attack ran (its writes to stdout landed)");
         assert_eq!(proc_status(program, "Uid"), "65534\t65534\t65534\t65534");
         assert_eq!(std::fs::read_to_string(s.pidfile()).unwrap(), format!("{daemon}\n"), "supervised: {supervised}");
@@ -367,10 +367,9 @@ fn notify_fd_is_written_only_after_exec() {
         if expect_ready {
             let supervisor = started_pid(&(status, out));
             let _stop = StopOnDrop(supervisor);
-            assert!(
-                !open_fds(program_of(supervisor)).contains_key(&3),
-                "the readiness descriptor never reaches PROGRAM"
-            );
+            let program = program_of(supervisor);
+            wait_until("sleep to be loaded and sleeping", || sleeping(program));
+            assert!(!open_fds(program).contains_key(&3), "the readiness descriptor never reaches PROGRAM");
             assert!(s.stop().0.success());
             reap(supervisor);
         }
