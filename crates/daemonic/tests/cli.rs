@@ -360,11 +360,19 @@ fn help_version_and_usage_errors() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("daemonic {}", env!("CARGO_PKG_VERSION")));
     let out = t.daemonic(&["start", "--", "sleep", "1"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("daemonic: --pidfile FILE is required"));
+    // The error, the synopsis and where the help is: not the whole help, which would bury it.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "daemonic: --pidfile FILE is required\n\
+         usage: daemonic start --pidfile FILE [options] -- PROGRAM [ARGS...]\n\
+         Try `daemonic start --help` for more information.\n"
+    );
+    assert!(out.stdout.is_empty());
     let out = t.daemonic(&["stop", "--pidfile", "x", "--signal", "BOGUS"]);
     assert_eq!(out.status.code(), Some(2));
     let out = t.daemonic(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).ends_with("Try `daemonic --help` for more information.\n"));
 }
 
 /// `daemonic start … | true`: "started" goes to a closed pipe. The command neither panics nor

@@ -88,11 +88,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(Failure::Usage(message, usage)) => {
-            esay(&format!("daemonic: {message}\n\n{usage}\n"));
+            esay(&usage_error(&message, usage));
             ExitCode::from(2)
         }
         Err(Failure::StatusUsage(message, usage)) => {
-            esay(&format!("daemonic: {message}\n\n{usage}\n"));
+            esay(&usage_error(&message, usage));
             ExitCode::from(4)
         }
         Err(Failure::Error(message)) => {
@@ -100,6 +100,17 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// A usage error: the message, the command's synopsis (the first line of its help) and where
+/// the whole help is, as GNU tools print them — not the whole help, which would bury the error.
+fn usage_error(message: &str, usage: &str) -> String {
+    let synopsis = usage.lines().next().unwrap_or_default();
+    let help = match synopsis.split_whitespace().nth(2) {
+        Some(command) if !command.starts_with('<') => format!("daemonic {command} --help"),
+        _ => "daemonic --help".to_owned(),
+    };
+    format!("daemonic: {message}\n{synopsis}\nTry `{help}` for more information.\n")
 }
 
 pub(crate) enum Failure {
