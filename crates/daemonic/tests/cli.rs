@@ -370,6 +370,15 @@ fn help_version_and_usage_errors() {
     assert!(out.stdout.is_empty());
     let out = t.daemonic(&["stop", "--pidfile", "x", "--signal", "BOGUS"]);
     assert_eq!(out.status.code(), Some(2));
+    // A value missing is the command's usage error too, with the command's synopsis.
+    for command in ["start", "stop", "status", "signal", "reopen", "restart"] {
+        let out = t.daemonic(&[command, "--pidfile"]);
+        assert_eq!(out.status.code(), Some(if command == "status" { 4 } else { 2 }), "{command}");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.starts_with("daemonic: missing argument for option '--pidfile'\n"), "{said}");
+        assert!(said.contains(&format!("\nusage: daemonic {command} --pidfile FILE")), "{said}");
+        assert!(said.ends_with(&format!("Try `daemonic {command} --help` for more information.\n")), "{said}");
+    }
     let out = t.daemonic(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).ends_with("Try `daemonic --help` for more information.\n"));

@@ -59,21 +59,33 @@ coming from start-stop-daemon (ssd) or FreeBSD daemon(8):
 fn main() -> ExitCode {
     let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let command = if args.is_empty() { String::new() } else { args.remove(0).to_string_lossy().into_owned() };
-    let result = match command.as_str() {
-        "start" => start::parse(args, start::USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| start::run(&a))),
-        "stop" => stop::parse(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| stop::run(&a))),
+    let (result, command_usage) = match command.as_str() {
+        "start" => (
+            start::parse(args, start::USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| start::run(&a))),
+            start::USAGE,
+        ),
+        "stop" => (stop::parse(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| stop::run(&a))), stop::USAGE),
         // LSB: `status` reports "unknown" (4) for bad usage too.
-        "status" => status::parse(args)
-            .map_err(|failure| match failure {
-                Failure::Usage(message, usage) => Failure::StatusUsage(message, usage),
-                other => other,
-            })
-            .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |p| Ok(status::run(&p)))),
-        "signal" => signal::parse(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| signal::run(&a))),
-        "reopen" => signal::parse_reopen(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| signal::run(&a))),
-        "restart" => {
-            start::parse(args, restart::USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| restart::run(&a)))
+        "status" => (
+            status::parse(args)
+                .map_err(|failure| match failure {
+                    Failure::Usage(message, usage) => Failure::StatusUsage(message, usage),
+                    other => other,
+                })
+                .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |p| Ok(status::run(&p)))),
+            status::USAGE,
+        ),
+        "signal" => {
+            (signal::parse(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| signal::run(&a))), signal::USAGE)
         }
+        "reopen" => (
+            signal::parse_reopen(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| signal::run(&a))),
+            signal::REOPEN_USAGE,
+        ),
+        "restart" => (
+            start::parse(args, restart::USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| restart::run(&a))),
+            restart::USAGE,
+        ),
         "--version" | "-V" => {
             say(&format!("daemonic {}\n", env!("CARGO_PKG_VERSION")));
             return ExitCode::SUCCESS;
@@ -82,17 +94,19 @@ fn main() -> ExitCode {
             say(USAGE);
             return ExitCode::SUCCESS;
         }
-        "" => Err(Failure::Usage("a command is required".into(), USAGE)),
-        other => Err(Failure::Usage(format!("unknown command {other:?}"), USAGE)),
+        "" => (Err(Failure::Usage("a command is required".into(), USAGE)), USAGE),
+        other => (Err(Failure::Usage(format!("unknown command {other:?}"), USAGE)), USAGE),
     };
+    // A usage error without a synopsis (one of the option parser's) is the command's.
+    let or_command = |usage: &'static str| if usage.is_empty() { command_usage } else { usage };
     match result {
         Ok(code) => code,
         Err(Failure::Usage(message, usage)) => {
-            esay(&usage_error(&message, usage));
+            esay(&usage_error(&message, or_command(usage)));
             ExitCode::from(2)
         }
         Err(Failure::StatusUsage(message, usage)) => {
-            esay(&usage_error(&message, usage));
+            esay(&usage_error(&message, or_command(usage)));
             ExitCode::from(4)
         }
         Err(Failure::Error(message)) => {
@@ -120,9 +134,11 @@ pub(crate) enum Failure {
     Error(String),
 }
 
+/// An option parser's error (a missing value, a value that is not UTF-8): a usage error of the
+/// command being parsed, whose synopsis `main` adds.
 impl From<lexopt::Error> for Failure {
     fn from(e: lexopt::Error) -> Failure {
-        Failure::Usage(e.to_string(), USAGE)
+        Failure::Usage(e.to_string(), "")
     }
 }
 
