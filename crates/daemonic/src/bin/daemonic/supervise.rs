@@ -360,14 +360,15 @@ impl Supervisor<'_> {
                 }
             }
         }
-        let guard = self.guard.as_mut().expect("the guard lives until the end");
+        // The guard is only taken when the supervisor ends (after a failed start, or in
+        // `finish`): without one there is nobody left to tell.
+        let Some(guard) = self.guard.as_mut() else { return Ok(()) };
         if let Err(e) = guard.ready() {
             // The launcher could not be told (or the readiness descriptor written): PROGRAM
             // runs for nobody; end it rather than leave it without its supervisor.
             self.terminate(child);
             return Err((chain(&e), 1));
         }
-        let guard = self.guard.as_mut().expect("the guard lives until the end");
         for passed_on in std::mem::take(&mut self.after_ready) {
             let _ = guard.notify(&passed_on);
         }
