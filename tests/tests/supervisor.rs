@@ -600,6 +600,38 @@ fn syslog_gets_one_message_per_line_with_tag_facility_and_priority() {
     assert_eq!(String::from_utf8_lossy(&buffer[..n]), format!("{header}no newline"));
 }
 
+/// `--syslog` where no syslog daemon receives (no socket, or a socket nobody reads): the
+/// service starts all the same (a syslog daemon may come later), and the launcher warns that
+/// lines are lost until then; `--quiet` keeps the warning too.
+#[test]
+fn syslog_without_a_listener_starts_with_a_warning() {
+    let s = Service::new();
+    let missing = s.path("no-such.sock");
+    let unread = s.path("unread.sock");
+    let listener = std::os::unix::net::UnixDatagram::bind(&unread).unwrap();
+    drop(listener); // The path stays, a socket no one has open: "Connection refused".
+    for (socket, cause) in [(&missing, "No such file or directory"), (&unread, "Connection refused")] {
+        for quiet in [false, true] {
+            let mut options = vec!["--syslog-socket", socket.to_str().unwrap()];
+            if quiet {
+                options.push("--quiet");
+            }
+            let (status, said) = s.start(&options, &["sleep", "600"]);
+            assert!(status.success(), "{said}");
+            let warning = format!(
+                "daemonic: warning: no syslog daemon receives on {}: {cause}; PROGRAM's lines are lost until one does\n",
+                socket.display()
+            );
+            assert_eq!(said.contains(&warning), !quiet, "quiet {quiet}: {said}");
+            let supervisor = pidfile::read_pid(s.pidfile()).unwrap().get();
+            let _stop = StopOnDrop(supervisor);
+            assert_eq!(comm(program_of(supervisor)), "sleep");
+            assert!(s.stop().0.success());
+            reap(supervisor);
+        }
+    }
+}
+
 /// `daemonic reopen` after `mv` of the log: new lines go to a new file, nothing is lost or
 /// doubled across the reopen; a log file is created 0644 whatever the umask.
 #[test]

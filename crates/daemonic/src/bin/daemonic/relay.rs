@@ -228,6 +228,14 @@ impl Relay {
     }
 }
 
+/// Whether a datagram socket listens at `path` (`connect` succeeds: it exists, is a socket, is
+/// bound, and we may write to it); the error says why not.
+pub(crate) fn syslog_listens(path: &std::path::Path) -> io::Result<()> {
+    let socket = crate::notify_socket::datagram_socket_blocking()?;
+    rustix::net::connect(&socket, &SocketAddrUnix::new(path)?)?;
+    Ok(())
+}
+
 /// A pipe for one stream: the read end non-blocking, both close-on-exec.
 fn pipe(stream: Stream) -> io::Result<Pipe> {
     let (read, write) = rustix::pipe::pipe()?;

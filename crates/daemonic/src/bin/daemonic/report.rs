@@ -19,6 +19,14 @@ pub(crate) fn inform(text: &str) {
     }
 }
 
+/// A warning on stderr (`daemonic: warning: …`), unless `--quiet`: something that does not stop
+/// the command but that its user would want to know.
+pub(crate) fn warn(text: &str) {
+    if !QUIET.load(Ordering::Relaxed) {
+        esay(&format!("daemonic: warning: {text}\n"));
+    }
+}
+
 /// Writes to stdout, ignoring errors: a closed pipe (`daemonic start | true`) must not turn a
 /// started service into a panic or a failure status.
 pub(crate) fn say(text: &str) {

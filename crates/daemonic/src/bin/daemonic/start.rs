@@ -46,7 +46,8 @@ options:
   --syslog-tag TAG        the tag (default: PROGRAM's file name)
   --syslog-facility F     daemon (default), user, local0 .. local7, ...
   --syslog-priority P     notice (default), info, warning, err, ...
-  --syslog-socket PATH    the syslog socket (default /dev/log)
+  --syslog-socket PATH    the syslog socket (default /dev/log); a warning when no syslog
+                          daemon receives there (lines are lost until one does)
   --user U                run PROGRAM as this user (name or id), with its groups; the
                           supervisor stays root, out of PROGRAM's reach
   --group G               run PROGRAM with this primary group (name or id)
@@ -327,6 +328,18 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
                 inside.display(),
                 root.display()
             )));
+        }
+    }
+    if let Some(syslog) = &args.syslog {
+        // Lines sent while no syslog daemon listens are lost (as with syslog(3)); a daemon may
+        // start later, so this is not an error, but a mistyped --syslog-socket, or a container
+        // without /dev/log, should not lose every line silently.
+        if let Err(e) = crate::relay::syslog_listens(&syslog.socket) {
+            crate::report::warn(&format!(
+                "no syslog daemon receives on {}: {}; PROGRAM's lines are lost until one does",
+                syslog.socket.display(),
+                os_message(&e)
+            ));
         }
     }
     let mut daemon = Daemon::new().pidfile(&args.pidfile).manual_readiness().foreground(args.foreground);
