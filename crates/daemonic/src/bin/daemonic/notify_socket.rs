@@ -128,7 +128,8 @@ pub(crate) fn datagram_socket_blocking() -> io::Result<OwnedFd> {
     Ok(socket)
 }
 
-fn datagram_socket() -> io::Result<OwnedFd> {
+/// An unbound Unix datagram socket, close-on-exec and non-blocking.
+pub(crate) fn datagram_socket() -> io::Result<OwnedFd> {
     #[cfg(not(target_vendor = "apple"))]
     let socket = rustix::net::socket_with(
         AddressFamily::UNIX,

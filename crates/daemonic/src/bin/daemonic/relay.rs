@@ -231,7 +231,7 @@ impl Relay {
 /// Whether a datagram socket listens at `path` (`connect` succeeds: it exists, is a socket, is
 /// bound, and we may write to it); the error says why not.
 pub(crate) fn syslog_listens(path: &std::path::Path) -> io::Result<()> {
-    let socket = crate::notify_socket::datagram_socket_blocking()?;
+    let socket = crate::notify_socket::datagram_socket()?;
     rustix::net::connect(&socket, &SocketAddrUnix::new(path)?)?;
     Ok(())
 }
