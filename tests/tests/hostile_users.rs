@@ -269,10 +269,14 @@ fn a_file_naming_a_kernel_thread_is_stale() {
     daemonic_tests::age_file(&w.pidfile(), 3600);
     assert!(pidfile::pidfile_is_stale(w.pidfile()).unwrap(), "pid {kthread}");
     assert_eq!(pidfile::running_pid(w.pidfile()).unwrap(), None);
-    let (status, out) = w.stop();
-    assert!(status.success() && out.contains("not running"), "{out}");
     let (status, out) = w.status();
     assert_eq!(status.code(), Some(1), "{out}");
+    // `stop` signals nothing, and removes the stale file.
+    let (status, out) = w.stop();
+    assert!(status.success() && out.contains("not running") && out.contains("removed the stale"), "{out}");
+    assert!(!w.pidfile().exists());
+    std::fs::write(w.pidfile(), format!("{kthread}\n")).unwrap();
+    daemonic_tests::age_file(&w.pidfile(), 3600);
     // And the attacker holding a lock on it does not make the kernel thread a holder.
     let mut holder = Command::new("flock");
     as_nobody(holder.args(["--no-fork", "-x"]).arg(w.pidfile()).args(["sleep", "600"]));

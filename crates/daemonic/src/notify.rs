@@ -46,11 +46,13 @@ impl Notifier {
     }
 
     /// Sends `state` (e.g. `"READY=1\nMAINPID=42"`) in one datagram from a fresh socket (as
-    /// libsystemd does: no descriptor stays open in the daemon between notifications).
+    /// libsystemd does: no descriptor stays open in the daemon between notifications). Never
+    /// blocks (`MSG_DONTWAIT`): a service manager that does not read its socket gets `EAGAIN`
+    /// reported instead of stalling the daemon.
     pub(crate) fn send(&self, state: &str) -> Result<(), (Step, io::Error)> {
         let step = || Step::Notify(self.name.clone());
         let socket = crate::sys::cloexec_datagram_socket().map_err(|e| (step(), e))?;
-        let sent = rustix::net::sendto(&socket, state.as_bytes(), SendFlags::empty(), &self.address)
+        let sent = rustix::net::sendto(&socket, state.as_bytes(), SendFlags::DONTWAIT, &self.address)
             .map_err(|e| (step(), e.into()))?;
         if sent != state.len() {
             return Err((step(), io::Error::new(io::ErrorKind::WriteZero, "short datagram")));

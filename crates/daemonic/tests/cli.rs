@@ -213,9 +213,12 @@ fn program_ignoring_sigterm_is_killed_after_the_timeout() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("still running after"), "{}", text(&out));
     assert_eq!(t.status().0, 0, "still running, untouched");
+    // --kill asks the supervisor to KILL the tree (it is not KILLed itself: it would leave
+    // PROGRAM's processes behind).
     let out = t.stop(&["--timeout", "1", "--kill"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("sending KILL"), "{}", text(&out));
+    assert!(text(&out).contains("asking it to KILL the service"), "{}", text(&out));
+    assert!(!text(&out).contains("sending KILL"), "{}", text(&out));
     reap(pid);
     assert_eq!(t.status().0, 3);
 }

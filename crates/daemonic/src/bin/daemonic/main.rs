@@ -1,8 +1,12 @@
 //! `daemonic` — start, stop, status and restart any program as a daemon, with the guarantees of
 //! the `daemonic` and `pidfile` crates. Build with `--features cli`.
 
+mod files;
+mod holder;
 mod notify_socket;
 mod options;
+mod parent_dir_shim;
+mod program;
 mod relay;
 mod report;
 mod restart;
@@ -13,6 +17,7 @@ mod status;
 mod stop;
 mod supervise;
 mod sys;
+mod tree;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

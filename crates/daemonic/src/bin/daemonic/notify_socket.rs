@@ -6,19 +6,27 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
+
+use crate::parent_dir_shim::ParentDir;
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, RecvFlags, SocketAddrUnix, SocketFlags, SocketType};
 
 /// A datagram socket in a fresh private directory: `TMPDIR/daemonic-notify-RANDOM/notify`.
 ///
-/// The directory is created 0700 by the supervisor (a random name, `mkdir` fails rather than
-/// reuse anything that exists), the socket bound in it and made 0600; both are then given to
+/// The directory is created by the supervisor with a random name (`mkdir` fails rather than
+/// reuse anything that exists) and stays root's: mode 0710 with the service user's group, so
+/// that the service user can reach the socket and change nothing in the directory, and in a
+/// sticky `TMPDIR` nobody else can rename it. The socket is bound in it, made 0600 and given to
 /// the service user, so that only that user (and root) can send to it — not every local user,
-/// as an abstract socket would allow.
+/// as an abstract socket would allow. Everything after the `mkdir` goes through descriptors:
+/// the directory's (`chmod`, `chown`, `unlink` of the socket) and `TMPDIR`'s (the directory's
+/// removal, only while the name still names it), so a name swapped later redirects nothing.
 pub(crate) struct NotifySocket {
     socket: OwnedFd,
-    dir: PathBuf,
+    /// `TMPDIR`, opened once (`ParentDir` of the directory), and the directory itself.
+    parent: ParentDir,
+    dir: OwnedFd,
     path: PathBuf,
 }
 
@@ -41,30 +49,41 @@ impl NotifySocket {
     /// Creates the directory and the socket; `owner` is the service user and group.
     pub(crate) fn create(owner: Option<(u32, u32)>) -> io::Result<NotifySocket> {
         let base = std::env::temp_dir();
-        let (dir, dir_fd) = (0..16)
+        let (parent, dir) = (0..16)
             .find_map(|_| {
                 let name = format!("daemonic-notify-{}-{:016x}", std::process::id(), random());
-                let dir = base.join(name);
-                match rustix::fs::mkdir(&dir, Mode::RWXU) {
+                let parent = match ParentDir::open(base.join(name)) {
+                    Ok(parent) => parent,
+                    Err(e) => return Some(Err(e)),
+                };
+                match rustix::fs::mkdirat(&parent, parent.name(), Mode::RWXU) {
                     Ok(()) => Some(
-                        rustix::fs::open(&dir, OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-                            .map(|fd| (dir, fd))
-                            .map_err(io::Error::from),
+                        rustix::fs::openat(
+                            &parent,
+                            parent.name(),
+                            OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY,
+                            Mode::empty(),
+                        )
+                        .map(|dir| (parent, dir))
+                        .map_err(io::Error::from),
                     ),
                     Err(Errno::EXIST) => None,
                     Err(e) => Some(Err(e.into())),
                 }
             })
             .unwrap_or_else(|| Err(io::Error::new(io::ErrorKind::AlreadyExists, "no unused directory name")))?;
-        let path = dir.join("notify");
-        let created = NotifySocket { socket: datagram_socket()?, dir, path };
+        let path = parent.path().join("notify");
+        let created = NotifySocket { socket: datagram_socket()?, parent, dir, path };
+        // Bound by path (`bind` takes no directory descriptor): the directory is root's and
+        // 0700 until after this, so nobody else can have changed what the path names.
         let address = SocketAddrUnix::new(created.path.as_path())?;
         rustix::net::bind(&created.socket, &address)?;
-        rustix::fs::chmodat(&dir_fd, "notify", Mode::RUSR | Mode::WUSR, rustix::fs::AtFlags::empty())?;
+        rustix::fs::chmodat(&created.dir, "notify", Mode::RUSR | Mode::WUSR, AtFlags::empty())?;
         if let Some((uid, gid)) = owner {
             let (uid, gid) = (rustix::fs::Uid::from_raw(uid), rustix::fs::Gid::from_raw(gid));
-            rustix::fs::chownat(&dir_fd, "notify", Some(uid), Some(gid), rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
-            rustix::fs::fchown(&dir_fd, Some(uid), Some(gid))?;
+            rustix::fs::chownat(&created.dir, "notify", Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW)?;
+            rustix::fs::fchown(&created.dir, None, Some(gid))?;
+            rustix::fs::fchmod(&created.dir, Mode::RWXU | Mode::XGRP)?;
         }
         Ok(created)
     }
@@ -97,9 +116,16 @@ impl AsFd for NotifySocket {
 }
 
 impl Drop for NotifySocket {
+    /// Removes the socket and the directory through their descriptors: the directory only if
+    /// its name in `TMPDIR` still names it.
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-        let _ = std::fs::remove_dir(&self.dir);
+        let _ = rustix::fs::unlinkat(&self.dir, "notify", AtFlags::empty());
+        let ours = rustix::fs::fstat(&self.dir)
+            .ok()
+            .zip(rustix::fs::statat(&self.parent, self.parent.name(), AtFlags::SYMLINK_NOFOLLOW).ok());
+        if ours.is_some_and(|(dir, named)| (dir.st_dev, dir.st_ino) == (named.st_dev, named.st_ino)) {
+            let _ = rustix::fs::unlinkat(&self.parent, self.parent.name(), AtFlags::REMOVEDIR);
+        }
     }
 }
 
@@ -119,13 +145,6 @@ fn parse(text: &str) -> Message {
     }
     message.passed_on = passed_on.join("\n");
     message
-}
-
-/// An unbound Unix datagram socket, close-on-exec and blocking (for sending to syslog).
-pub(crate) fn datagram_socket_blocking() -> io::Result<OwnedFd> {
-    let socket = datagram_socket()?;
-    rustix::fs::fcntl_setfl(&socket, OFlags::empty())?;
-    Ok(socket)
 }
 
 /// An unbound Unix datagram socket, close-on-exec and non-blocking.

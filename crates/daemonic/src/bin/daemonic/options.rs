@@ -70,6 +70,9 @@ pub(crate) fn parse_signal(name: &str, option: &str) -> Result<Signal, String> {
         "CONT" => libc::SIGCONT,
         "STOP" => libc::SIGSTOP,
         "TSTP" => libc::SIGTSTP,
+        "TTIN" => libc::SIGTTIN,
+        "TTOU" => libc::SIGTTOU,
+        "URG" => libc::SIGURG,
         "WINCH" => libc::SIGWINCH,
         _ => return Err(unknown()),
     };
@@ -93,6 +96,15 @@ pub(crate) fn signal_name(raw: i32) -> String {
         libc::SIGUSR1 => "SIGUSR1",
         libc::SIGUSR2 => "SIGUSR2",
         libc::SIGBUS => "SIGBUS",
+        libc::SIGCONT => "SIGCONT",
+        libc::SIGSTOP => "SIGSTOP",
+        libc::SIGTSTP => "SIGTSTP",
+        libc::SIGTTIN => "SIGTTIN",
+        libc::SIGTTOU => "SIGTTOU",
+        libc::SIGWINCH => "SIGWINCH",
+        libc::SIGURG => "SIGURG",
+        libc::SIGVTALRM => "SIGVTALRM",
+        libc::SIGXFSZ => "SIGXFSZ",
         _ => return format!("signal {raw}"),
     };
     name.to_owned()

@@ -6,7 +6,6 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use daemonic::Credentials;
 use rustix::io::Errno;
@@ -79,6 +78,11 @@ pub(crate) struct Relay {
     service_user: Option<Credentials>,
     /// PROGRAM's pid, for syslog's `TAG[PID]`.
     pub(crate) pid: u32,
+    /// Datagrams syslog did not take since the last one it did (full, or not listening).
+    syslog_dropped: u64,
+    /// Bytes the log files (or the supervisor's standard output and error) did not take, and
+    /// the last error, since the last write they did take.
+    file_dropped: [(u64, Option<Errno>); 2],
 }
 
 impl Relay {
@@ -96,18 +100,22 @@ impl Relay {
         let syslog = match syslog {
             None => None,
             Some((options, tag)) => {
-                let socket = crate::notify_socket::datagram_socket_blocking()?;
-                // A syslog daemon that stalls must not stall the supervisor for long.
-                rustix::net::sockopt::set_socket_timeout(
-                    &socket,
-                    rustix::net::sockopt::Timeout::Send,
-                    Some(Duration::from_secs(1)),
-                )?;
+                // Non-blocking: a syslog daemon that stalls must never stall the supervisor.
+                let socket = crate::notify_socket::datagram_socket()?;
                 let address = SocketAddrUnix::new(options.socket.as_path())?;
                 Some((socket, address, options, tag))
             }
         };
-        Ok(Relay { pipes, syslog, stdout_path, stderr_path, service_user, pid: 0 })
+        Ok(Relay {
+            pipes,
+            syslog,
+            stdout_path,
+            stderr_path,
+            service_user,
+            pid: 0,
+            syslog_dropped: 0,
+            file_dropped: [(0, None); 2],
+        })
     }
 
     /// PROGRAM's standard output and error: the pipes' write ends (the supervisor keeps its
@@ -143,9 +151,7 @@ impl Relay {
     fn write(&mut self, index: usize, bytes: &[u8]) {
         let stream = self.pipes[index].stream;
         if (stream == Stream::Out && self.stdout_path.is_some()) || stream == Stream::Err {
-            let fd = if stream == Stream::Out { rustix::stdio::stdout() } else { rustix::stdio::stderr() };
-            // The supervisor's standard descriptors are open: daemonize set them up.
-            let _ = crate::start::write_all(fd, bytes);
+            self.write_file(stream, bytes);
         }
         if self.syslog.is_some() {
             let mut pending = std::mem::take(&mut self.pipes[index].pending);
@@ -166,6 +172,32 @@ impl Relay {
         }
     }
 
+    /// Writes to the supervisor's descriptor 1 or 2 without ever waiting on it (a full disk, a
+    /// pipe or terminal nobody reads in `--foreground` mode): what it does not take is counted,
+    /// and reported in it once it takes writes again.
+    fn write_file(&mut self, stream: Stream, bytes: &[u8]) {
+        let (fd, slot) = match stream {
+            Stream::Out => (rustix::stdio::stdout(), 0),
+            Stream::Err => (rustix::stdio::stderr(), 1),
+        };
+        let (dropped, error) = self.file_dropped[slot];
+        if dropped > 0 {
+            let why = error.map_or_else(|| "not taken in time".to_owned(), |e| os_message(&e.into()));
+            let notice = format!(
+                "daemonic[{}]: {dropped} bytes of output were lost ({why})\n",
+                rustix::process::getpid().as_raw_nonzero()
+            );
+            if write_bounded(fd, notice.as_bytes()).is_err() {
+                self.file_dropped[slot].0 += bytes.len() as u64;
+                return;
+            }
+            self.file_dropped[slot] = (0, None);
+        }
+        if let Err((left, e)) = write_bounded(fd, bytes) {
+            self.file_dropped[slot] = (self.file_dropped[slot].0 + left as u64, e.or(self.file_dropped[slot].1));
+        }
+    }
+
     /// A line of the supervisor's own (restarts, exits), to the same places as PROGRAM's stderr.
     pub(crate) fn own_line(&mut self, line: &str) {
         let index = self.pipes.len() - 1;
@@ -173,16 +205,31 @@ impl Relay {
     }
 
     /// One syslog datagram, `<PRI>TAG[PID]: MESSAGE`, in parts of at most [`SYSLOG_LINE`] bytes.
-    fn send(&self, line: &[u8]) {
+    /// Never blocks: a part the socket does not take (a syslog daemon that is full, or not
+    /// running) is dropped and counted, and the count is sent (as journald and rsyslog report
+    /// suppressed messages) before the next part it takes.
+    fn send(&mut self, line: &[u8]) {
         let Some((socket, address, options, tag)) = &self.syslog else { return };
+        let priority = options.facility * 8 + options.priority;
         let mut rest = line;
         loop {
             let cut = utf8_boundary(rest, SYSLOG_LINE);
-            let mut datagram =
-                format!("<{}>{tag}[{}]: ", options.facility * 8 + options.priority, self.pid).into_bytes();
+            if self.syslog_dropped > 0 {
+                let notice = format!(
+                    "<{priority}>{tag}[{}]: daemonic: {} message{} dropped: the syslog socket did not take them",
+                    self.pid,
+                    self.syslog_dropped,
+                    if self.syslog_dropped == 1 { " was" } else { "s were" }
+                );
+                if rustix::net::sendto(socket, notice.as_bytes(), SendFlags::DONTWAIT, address).is_ok() {
+                    self.syslog_dropped = 0;
+                }
+            }
+            let mut datagram = format!("<{priority}>{tag}[{}]: ", self.pid).into_bytes();
             datagram.extend_from_slice(&rest[..cut]);
-            // A syslog daemon that is down or full loses the line, as with syslog(3).
-            let _ = rustix::net::sendto(socket, &datagram, SendFlags::empty(), address);
+            if rustix::net::sendto(socket, &datagram, SendFlags::DONTWAIT, address).is_err() {
+                self.syslog_dropped += 1;
+            }
             rest = &rest[cut..];
             if rest.is_empty() {
                 break;
@@ -226,6 +273,30 @@ impl Relay {
             }
         }
     }
+}
+
+/// Writes `bytes` to `fd` without waiting: `poll` must say it is writable before each part of
+/// at most `PIPE_BUF` bytes (which a pipe then takes whole). `Err` with how many bytes were not
+/// written, and the error if one (rather than no room) stopped it.
+pub(crate) fn write_bounded(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), (usize, Option<Errno>)> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    const PART: usize = 4096;
+    while !bytes.is_empty() {
+        let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
+        match poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: 0 })) {
+            Ok(1) if fds[0].revents().contains(PollFlags::OUT) => {}
+            Ok(_) => return Err((bytes.len(), None)),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err((bytes.len(), Some(e))),
+        }
+        match rustix::io::write(fd, &bytes[..bytes.len().min(PART)]) {
+            Ok(0) => return Err((bytes.len(), None)),
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err((bytes.len(), Some(e))),
+        }
+    }
+    Ok(())
 }
 
 /// Whether a datagram socket listens at `path` (`connect` succeeds: it exists, is a socket, is

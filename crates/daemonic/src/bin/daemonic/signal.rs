@@ -6,9 +6,11 @@ use std::process::ExitCode;
 
 use rustix::process::Signal;
 
+use crate::holder::{judge, Judged};
 use crate::options::{parse_signal, signal_name};
 use crate::report::{inform, say};
-use crate::stop::{running_holder, Target};
+use crate::signals::{KILL_REQUEST, PASSED_ON};
+use crate::stop::Target;
 use crate::{usage, Failure};
 
 pub(crate) const USAGE: &str = "\
@@ -57,14 +59,51 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<SignalArgs>, Failure> 
 }
 
 pub(crate) fn run(args: &SignalArgs) -> Result<ExitCode, Failure> {
-    let Some((inspection, pid)) = running_holder(&args.pidfile)? else {
-        return Ok(ExitCode::from(7));
+    let service = match judge(&args.pidfile).map_err(Failure::Error)? {
+        Judged::Missing | Judged::Stale(_) => {
+            inform("daemonic: not running\n");
+            return Ok(ExitCode::from(7));
+        }
+        Judged::Running(service) => service,
     };
-    Target::open(pid, &inspection)?.signal(args.signal)?;
-    if args.signal == Signal::URG {
-        inform(&format!("daemonic: asked pid {pid} to reopen its log files\n"));
-    } else {
-        inform(&format!("daemonic: sent {} to pid {pid}\n", signal_name(args.signal.as_raw())));
+    let pid = service.pid;
+    let target = Target::open(pid, &service.inspection)?;
+    let name = signal_name(args.signal.as_raw());
+    if !service.is_supervisor() {
+        // Not a supervisor (a library daemon, a `--no-supervise` program): the signal is for it.
+        target.signal(args.signal)?;
+        inform(&format!("daemonic: sent {name} to pid {pid}\n"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    // A supervisor: only what it acts on is sent, so that no signal ends or stops it by its
+    // default action and leaves PROGRAM's processes without it.
+    match args.signal {
+        Signal::KILL => {
+            target.signal(KILL_REQUEST)?;
+            inform(&format!("daemonic: asked the supervisor (pid {pid}) to KILL the service\n"));
+        }
+        Signal::URG => {
+            target.signal(Signal::URG)?;
+            inform(&format!("daemonic: asked pid {pid} to reopen its log files\n"));
+        }
+        Signal::STOP => {
+            return Err(Failure::Error(format!(
+                "refusing to send SIGSTOP: it would stop the supervisor (pid {pid}), not the service; \
+                 send TSTP, which it passes on"
+            )))
+        }
+        signal if PASSED_ON.contains(&signal.as_raw()) => {
+            target.signal(signal)?;
+            inform(&format!("daemonic: sent {name} to pid {pid} (passed on to the program)\n"));
+        }
+        _ => {
+            let passed: Vec<String> = PASSED_ON.iter().map(|&raw| signal_name(raw)).collect();
+            return Err(Failure::Error(format!(
+                "refusing to send {name}: the supervisor (pid {pid}) does not pass it on, and it would end \
+                 the supervisor; it passes on {}, and KILL ends the service",
+                passed.join(", ")
+            )));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

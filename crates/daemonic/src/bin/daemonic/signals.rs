@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use rustix::io::Errno;
+use rustix::process::Signal;
 
 /// The pipe's write end, for the handler.
 static WRITE_END: AtomicI32 = AtomicI32::new(-1);
@@ -15,7 +16,12 @@ static WRITE_END: AtomicI32 = AtomicI32::new(-1);
 static OWNER: AtomicI32 = AtomicI32::new(0);
 
 /// The signals the supervisor handles; every other one keeps its default action.
-pub(crate) const HANDLED: [libc::c_int; 10] = [
+///
+/// Every signal `daemonic signal` may send to a supervisor is here ([`PASSED_ON`], and
+/// [`KILL_REQUEST`] for KILL), so none of them can end or stop the supervisor by its default
+/// action and leave PROGRAM's processes without it. SIGXFSZ is handled only so that a log file
+/// over the supervisor's file-size limit makes `write` fail (EFBIG) instead of ending it.
+pub(crate) const HANDLED: [libc::c_int; 16] = [
     libc::SIGTERM,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -24,11 +30,38 @@ pub(crate) const HANDLED: [libc::c_int; 10] = [
     libc::SIGUSR2,
     libc::SIGWINCH,
     libc::SIGCONT,
+    libc::SIGALRM,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
     libc::SIGCHLD,
     // `daemonic reopen`: reopen the log files, tell PROGRAM nothing. Otherwise only sent for
     // out-of-band socket data, which the supervisor never receives.
     libc::SIGURG,
+    libc::SIGVTALRM,
+    libc::SIGXFSZ,
 ];
+
+/// The signals a supervisor passes on to PROGRAM (TERM, INT and QUIT also stop the service).
+pub(crate) const PASSED_ON: [libc::c_int; 12] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGHUP,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCONT,
+    libc::SIGALRM,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+];
+
+/// What `stop` and `signal` send a supervisor for KILL, which it cannot catch: "KILL the whole
+/// tree now, then exit". SIGVTALRM, because nothing else sends it to the supervisor (it arms
+/// no virtual timer) and only root (or the supervisor's own user) may signal it at all.
+pub(crate) const KILL_REQUEST: Signal = Signal::VTALARM;
 
 /// The read end of the signal pipe; the handlers stay installed for the process's life.
 pub(crate) struct SignalPipe {

@@ -2,7 +2,6 @@
 
 use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,6 +10,7 @@ use daemonic::{Account, Daemon, DaemonError, DaemonGuard};
 use rustix::fs::{FlockOperation, OFlags};
 
 use crate::options::{parse_fd, parse_seconds};
+use crate::program::Program;
 use crate::report::{chain, errno_message, esay, inform, os_message, say};
 use crate::supervise::{self, Restart, RestartLimit};
 use crate::{usage, Failure};
@@ -314,6 +314,14 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str) -> Result<Option<St
 }
 
 pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
+    if args.chroot.is_some() && args.notify_await {
+        // The notification socket is the supervisor's, outside the jail: PROGRAM could never
+        // reach it, and the start would always time out.
+        return Err(Failure::Usage(
+            "--notify-await cannot be used with --chroot: PROGRAM could not reach the notification socket".into(),
+            USAGE,
+        ));
+    }
     if let Some(root) = &args.chroot {
         // PROGRAM's chroot and chdir happen between fork and exec, where a failure can only be
         // reported as an errno: check the directories here, by name, to say what is wrong.
@@ -348,11 +356,15 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
     if let Some(dir) = args.chdir.as_ref().filter(|_| !(args.supervise && args.chroot.is_some())) {
         daemon = daemon.working_dir(dir);
     }
-    // The caller's umask unless one is given: never 0 (world-writable files) by default.
+    // The caller's umask unless one is given: never 0 (world-writable files) by default, so a
+    // caller's 0 becomes 022.
     let mask = args.umask.unwrap_or_else(|| {
         let current = rustix::process::umask(rustix::fs::Mode::empty());
         rustix::process::umask(current);
-        current.bits() as u32
+        match current.bits() as u32 {
+            0 => 0o022,
+            mask => mask,
+        }
     });
     daemon = daemon.umask(mask);
     if !args.supervise {
@@ -437,7 +449,10 @@ fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
             Ok(()) => match set_nice(args.nice) {
                 Err(e) => format!("--nice: {}", os_message(&e)),
                 Ok(()) => {
-                    let error = program_command(args).exec();
+                    let error = match program(args, &[]) {
+                        Ok(program) => program.exec(),
+                        Err(e) => e,
+                    };
                     format!("cannot execute {}: {}", args.program.to_string_lossy(), os_message(&error))
                 }
             },
@@ -558,35 +573,19 @@ pub(crate) fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> std::io::Result
     Ok(())
 }
 
-/// PROGRAM and its arguments, with `--env`/`--clear-env` applied. A bare program name is looked
-/// up in the caller's `PATH` first (so that `--clear-env` does not hide it), except under
-/// `--chroot`, where it is looked up inside.
-pub(crate) fn program_command(args: &StartArgs) -> std::process::Command {
-    let program = if args.clear_env && args.chroot.is_none() {
-        find_in_path(&args.program).unwrap_or_else(|| args.program.clone())
-    } else {
-        args.program.clone()
-    };
-    let mut command = std::process::Command::new(program);
-    command.args(&args.args);
-    if args.clear_env {
-        command.env_clear();
+/// PROGRAM, its arguments and its environment: the caller's (none with `--clear-env`), then
+/// `--env`, then `extra` (the supervisor's `NOTIFY_SOCKET`). A bare program name is looked up
+/// in `--env PATH=` if given, else in the caller's `PATH` (so that `--clear-env` does not hide
+/// it); under `--chroot` in those directories inside the new root.
+pub(crate) fn program(args: &StartArgs, extra: &[(OsString, OsString)]) -> std::io::Result<Program> {
+    let mut vars: Vec<(OsString, OsString)> = if args.clear_env { Vec::new() } else { std::env::vars_os().collect() };
+    for (name, value) in args.env.iter().chain(extra) {
+        vars.retain(|(existing, _)| existing != name);
+        vars.push((name.clone(), value.clone()));
     }
-    command.envs(args.env.iter().map(|(name, value)| (name, value)));
-    command
-}
-
-/// `program` resolved through `PATH`, when it is a bare name found there.
-fn find_in_path(program: &std::ffi::OsStr) -> Option<OsString> {
-    use std::os::unix::ffi::OsStrExt as _;
-    if program.as_bytes().contains(&b'/') {
-        return None;
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| rustix::fs::access(candidate, rustix::fs::Access::EXEC_OK).is_ok() && candidate.is_file())
-        .map(PathBuf::into_os_string)
+    let path = args.env.iter().rev().find(|(name, _)| name == "PATH").map(|(_, value)| value.clone());
+    let path = path.or_else(|| std::env::var_os("PATH"));
+    Program::new(&args.program, &args.args, vars, path.as_deref())
 }
 
 /// `setpriority(PRIO_PROCESS, 0, n)` for `--nice`. Async-signal-safe.

@@ -4,7 +4,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use pidfile::{Holder, Pid, PidFileError};
+use pidfile::{Pid, PidFileError};
+
+use crate::holder::{judge, Judged};
 
 use crate::report::{chain, inform, say};
 use crate::Failure;
@@ -29,42 +31,35 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<PathBuf>, Failure> {
 }
 
 pub(crate) fn run(path: &Path) -> ExitCode {
-    let inspection = match pidfile::inspect(path) {
-        Ok(Some(inspection)) => inspection,
-        Ok(None) => {
+    // Decided as `stop` decides: what it would refuse is "unknown" here, with its reason.
+    let inspection = match judge(path) {
+        Ok(Judged::Missing) => {
             inform("daemonic: not running\n");
             return ExitCode::from(3);
         }
-        Err(e) => {
-            say(&format!("daemonic: status unknown: {}\n", chain(&e)));
+        Ok(Judged::Running(service)) => {
+            match supervised_program(service.pid) {
+                Some(program) => inform(&format!("daemonic: running (pid {}; program pid {program})\n", service.pid)),
+                None => inform(&format!("daemonic: running (pid {})\n", service.pid)),
+            }
+            return ExitCode::SUCCESS;
+        }
+        Ok(Judged::Stale(inspection)) => inspection,
+        Err(reason) => {
+            say(&format!("daemonic: status unknown: {reason}\n"));
             return ExitCode::from(4);
         }
     };
-    match inspection.holder() {
-        Holder::Process(pid) => {
-            match supervised_program(pid) {
-                Some(program) => inform(&format!("daemonic: running (pid {pid}; program pid {program})\n")),
-                None => inform(&format!("daemonic: running (pid {pid})\n")),
-            }
-            ExitCode::SUCCESS
+    match inspection.read_pid() {
+        Ok(pid) => {
+            inform(&format!("daemonic: not running, but {} exists (names pid {pid})\n", path.display()));
+            ExitCode::from(1)
         }
-        Holder::Nobody => match inspection.read_pid() {
-            Ok(pid) => {
-                inform(&format!("daemonic: not running, but {} exists (names pid {pid})\n", path.display()));
-                ExitCode::from(1)
-            }
-            Err(PidFileError::Malformed { source, .. }) if source.kind() == pidfile::ParsePidErrorKind::Empty => {
-                inform(&format!("daemonic: not running, but {} exists (empty)\n", path.display()));
-                ExitCode::from(1)
-            }
-            Err(e) => {
-                say(&format!("daemonic: status unknown: {}\n", chain(&e)));
-                ExitCode::from(4)
-            }
-        },
-        // `Holder::Unknown`, and whatever a later `pidfile` may add.
-        _ => {
-            let e = PidFileError::UnknownHolder { path: path.to_path_buf() };
+        Err(PidFileError::Malformed { source, .. }) if source.kind() == pidfile::ParsePidErrorKind::Empty => {
+            inform(&format!("daemonic: not running, but {} exists (empty)\n", path.display()));
+            ExitCode::from(1)
+        }
+        Err(e) => {
             say(&format!("daemonic: status unknown: {}\n", chain(&e)));
             ExitCode::from(4)
         }

@@ -3,15 +3,15 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc;
 use std::time::Duration;
 
-use pidfile::{Holder, Pid, PidFileError};
-use rustix::fs::FlockOperation;
+use pidfile::Pid;
 use rustix::process::Signal;
 
+use crate::holder::{judge, Judged, Service};
 use crate::options::{parse_seconds, parse_signal, seconds};
 use crate::report::{chain, errno_message, inform, say};
+use crate::signals::KILL_REQUEST;
 use crate::{usage, Failure};
 
 pub(crate) const USAGE: &str = "\
@@ -74,77 +74,110 @@ pub(crate) fn run(args: &StopArgs) -> Result<ExitCode, Failure> {
     stop_holder(args).map(|_| ExitCode::SUCCESS)
 }
 
+/// How long a supervisor asked to KILL its tree gets to do it and exit before it is KILLed
+/// itself (it needs milliseconds; only a stopped or wedged one takes longer).
+const KILL_REQUEST_GRACE: Duration = Duration::from_secs(5);
+
 /// Stops the holder; `Ok(false)` when nothing was running.
 ///
-/// Every decision is taken on one open of the PID file ([`pidfile::inspect`]): who holds it,
-/// who owns it, its mode and links, and later whether its lock was released — never on a
-/// second lookup of the path, which anyone who can write the directory could change between
-/// two lookups.
+/// Every decision is taken on one open of the PID file (`holder::judge`), never on a second
+/// lookup of the path. "Stopped" is the holder's exit (its pidfd on Linux), not the release of
+/// the file's lock alone, which any process that can open the file could delay. A supervisor
+/// is never KILLed while it can still answer: KILL (`--signal KILL`, or `--kill` after the
+/// timeout) is asked of it, and it KILLs PROGRAM's whole tree, then exits; only if it does not
+/// within [`KILL_REQUEST_GRACE`] is it KILLed, and what it left is then ended from its tree
+/// record.
 pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
-    let Some((inspection, pid)) = running_holder(&args.pidfile)? else {
-        return Ok(false);
+    let service = match judge(&args.pidfile).map_err(Failure::Error)? {
+        Judged::Missing => {
+            inform("daemonic: not running\n");
+            return Ok(false);
+        }
+        Judged::Stale(inspection) => {
+            // A supervisor that was KILLed left its record: end what it left running, then
+            // remove the stale file (a `--no-supervise` program cannot remove its own).
+            let ended = end_recorded_leftovers(&args.pidfile, &inspection, args.timeout);
+            inform("daemonic: not running (the PID file is stale)\n");
+            if ended > 0 {
+                inform(&format!("daemonic: ended {ended} process(es) its KILLed supervisor had left running\n"));
+            }
+            // A PID file (a pid, or empty) is removed; anything else may not be one at all
+            // (a mistyped --pidfile) and is left alone.
+            if looks_like_a_pid_file(&inspection) {
+                if let Ok(true) = inspection.remove_if_stale() {
+                    inform(&format!("daemonic: removed the stale {}\n", args.pidfile.display()));
+                }
+            }
+            return Ok(false);
+        }
+        Judged::Running(service) => service,
     };
-    let mut target = Target::open(pid, &inspection)?;
-    target.signal(args.signal)?;
-    if target.wait_for_exit(&inspection, args.timeout) {
-        finish_stop(inspection, pid);
-        return Ok(true);
+    let pid = service.pid;
+    let supervisor = service.is_supervisor();
+    let kill = |target: &Target| match supervisor {
+        true => target.signal(KILL_REQUEST),
+        false => target.signal(Signal::KILL),
+    };
+    let target = Target::open(pid, &service.inspection)?;
+    if args.signal == Signal::KILL {
+        kill(&target)?;
+    } else {
+        target.signal(args.signal)?;
+    }
+    if target.wait_for_exit(&service.inspection, args.timeout) {
+        return Ok(finish_stop(&args.pidfile, service, args.timeout));
     }
     if !args.kill {
         return Err(Failure::Error(format!("pid {pid} still running after {}", seconds(args.timeout))));
     }
-    inform(&format!("daemonic: pid {pid} still running after {}; sending KILL\n", seconds(args.timeout)));
+    if supervisor && args.signal != Signal::KILL {
+        inform(&format!(
+            "daemonic: pid {pid} still running after {}; asking it to KILL the service\n",
+            seconds(args.timeout)
+        ));
+        kill(&target)?;
+        if target.wait_for_exit(&service.inspection, KILL_REQUEST_GRACE) {
+            return Ok(finish_stop(&args.pidfile, service, args.timeout));
+        }
+    }
+    inform(&format!("daemonic: pid {pid} still running; sending KILL\n"));
     target.signal(Signal::KILL)?;
-    if target.wait_for_exit(&inspection, args.timeout.max(Duration::from_secs(5))) {
-        finish_stop(inspection, pid);
-        Ok(true)
+    if target.wait_for_exit(&service.inspection, args.timeout.max(Duration::from_secs(5))) {
+        Ok(finish_stop(&args.pidfile, service, args.timeout))
     } else {
         Err(Failure::Error(format!("pid {pid} survived KILL")))
     }
 }
 
-/// The process holding the PID file at `path`, decided on one open of it; `Ok(None)` (and
-/// "not running" printed) when no process holds it. Refuses a file someone else could have
-/// written (CVE-2017-11747), an unidentifiable holder, PID 1 and ourselves.
-pub(crate) fn running_holder(path: &std::path::Path) -> Result<Option<(pidfile::Inspection, Pid)>, Failure> {
-    let inspection = match pidfile::inspect(path) {
-        Ok(Some(inspection)) => inspection,
-        Ok(None) => {
-            inform("daemonic: not running\n");
-            return Ok(None);
-        }
-        Err(e) => return Err(Failure::Error(format!("cannot tell who holds the PID file: {}", chain(&e)))),
-    };
-    if let Some(reason) = inspection.refusal() {
-        // CVE-2017-11747: a PID file someone else can write could name any process.
-        return Err(Failure::Error(format!("refusing to act on {}: {reason}", path.display())));
+/// A pid, or nothing: what a PID file holds.
+fn looks_like_a_pid_file(inspection: &pidfile::Inspection) -> bool {
+    match inspection.read_pid() {
+        Ok(_) => true,
+        Err(pidfile::PidFileError::Malformed { source, .. }) => source.kind() == pidfile::ParsePidErrorKind::Empty,
+        Err(_) => false,
     }
-    let pid = match inspection.holder() {
-        Holder::Process(pid) => pid,
-        Holder::Nobody => {
-            inform("daemonic: not running (the PID file is stale)\n");
-            return Ok(None);
-        }
-        // `Holder::Unknown`, and whatever a later `pidfile` may add: never signal.
-        _ => {
-            let e = PidFileError::UnknownHolder { path: path.to_path_buf() };
-            return Err(Failure::Error(format!("refusing to signal: {}", chain(&e))));
-        }
-    };
-    if pid.get() == 1 {
-        return Err(Failure::Error(format!("refusing to signal PID 1 (named by {})", path.display())));
-    }
-    if pid == Pid::current() {
-        return Err(Failure::Error(format!("refusing to signal myself (named by {})", path.display())));
-    }
-    Ok(Some((inspection, pid)))
 }
 
-fn finish_stop(inspection: pidfile::Inspection, pid: Pid) {
-    // A supervisor removed its PID file; a `--no-supervise` program never can (it is exec'd):
-    // remove it now that it is stale — the file we inspected, only if the path still names it.
-    let _ = inspection.remove_if_stale();
-    inform(&format!("daemonic: stopped (pid {pid})\n"));
+/// After the holder exited: a supervisor removed its PID file and record; a KILLed one, or a
+/// `--no-supervise` program, could not. End what the record says is left, remove the stale
+/// file — the file we inspected, only if the path still names it.
+fn finish_stop(path: &std::path::Path, service: Service, timeout: Duration) -> bool {
+    end_recorded_leftovers(path, &service.inspection, timeout);
+    let _ = service.inspection.remove_if_stale();
+    inform(&format!("daemonic: stopped (pid {})\n", service.pid));
+    true
+}
+
+/// Ends what a KILLed supervisor of the PID file left running (`tree.rs`), and removes its
+/// record; returns how many processes there were.
+fn end_recorded_leftovers(path: &std::path::Path, inspection: &pidfile::Inspection, timeout: Duration) -> usize {
+    let Ok(identity) = crate::tree::identity(inspection) else { return 0 };
+    let Some(record) = crate::tree::Record::read(path, identity) else { return 0 };
+    let ended = record.end_leftovers(timeout);
+    if record.leftovers().is_empty() {
+        record.remove();
+    }
+    ended
 }
 
 /// The process to signal, proven to be the PID file's holder.
@@ -157,8 +190,6 @@ pub(crate) struct Target {
     pid: Pid,
     #[cfg(target_os = "linux")]
     pidfd: Option<std::os::fd::OwnedFd>,
-    /// Told when the lock is released, by a thread blocked on it (started on first wait).
-    released: Option<(mpsc::Receiver<()>, std::thread::JoinHandle<()>)>,
 }
 
 impl Target {
@@ -201,7 +232,6 @@ impl Target {
             pid,
             #[cfg(target_os = "linux")]
             pidfd,
-            released: None,
         })
     }
 
@@ -213,101 +243,43 @@ impl Target {
                 Err(e) => Err(Failure::Error(format!("cannot signal pid {}: {}", self.pid, errno_message(e)))),
             };
         }
-        let raw =
+        let pid =
             rustix::process::Pid::from_raw(self.pid.get() as i32).ok_or_else(|| Failure::Error("bad pid".into()))?;
-        match rustix::process::kill_process(raw, signal) {
+        match rustix::process::kill_process(pid, signal) {
             Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
             Err(e) => Err(Failure::Error(format!("cannot signal pid {}: {}", self.pid, errno_message(e)))),
         }
     }
 
-    /// Waits until the holder is gone: its lock released (a locked file), or the process gone
-    /// (a non-locking writer).
-    ///
-    /// A locked file is waited for on the lock itself: a thread blocks in `flock(LOCK_SH)` on
-    /// the inspection's open file description and reports the moment the kernel grants it
-    /// (then unlocks at once), so `stop` returns as soon as the service ended, without polling.
-    fn wait_for_exit(&mut self, inspection: &pidfile::Inspection, timeout: Duration) -> bool {
-        if inspection.is_locked() {
-            if self.released.is_none() {
-                let Ok(fd) = std::os::fd::AsFd::as_fd(inspection).try_clone_to_owned() else {
-                    return false;
-                };
-                let (tell, told) = mpsc::channel();
-                let waiter = std::thread::spawn(move || {
-                    loop {
-                        match rustix::fs::flock(&fd, FlockOperation::LockShared) {
-                            Err(rustix::io::Errno::INTR) => continue,
-                            Ok(()) => {
-                                let _ = rustix::fs::flock(&fd, FlockOperation::Unlock);
-                            }
-                            Err(_) => {}
-                        }
-                        break;
-                    }
-                    let _ = tell.send(());
-                });
-                self.released = Some((told, waiter));
-            }
-            let Some((told, _)) = &self.released else { return false };
-            return match told.recv_timeout(timeout) {
-                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    // Joined, so that a `restart` daemonizes single-threaded.
-                    if let Some((_, waiter)) = self.released.take() {
-                        let _ = waiter.join();
-                    }
-                    if !inspection.is_released().unwrap_or(false) {
-                        return false;
-                    }
-                    // The kernel releases a dying process's locks as it closes its files, a
-                    // moment before the process becomes a zombie: until then it still looks
-                    // alive, and the file would not look stale yet.
-                    self.await_gone(inspection, Duration::from_secs(1));
-                    true
+    /// Waits (at most `timeout`) until the holder has exited: its pidfd becomes readable once
+    /// it is a zombie (Linux); elsewhere the file, re-read through the inspection's descriptor
+    /// every 10 ms, no longer names it as a live holder. Never the lock's release: anyone who
+    /// can open the file can take its lock the moment the holder drops it, and keep it.
+    fn wait_for_exit(&self, inspection: &pidfile::Inspection, timeout: Duration) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(pidfd) = &self.pidfd {
+            let deadline = std::time::Instant::now() + timeout;
+            loop {
+                use rustix::event::{poll, PollFd, PollFlags, Timespec};
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                let left = Timespec { tv_sec: left.as_secs() as _, tv_nsec: left.subsec_nanos() as _ };
+                match poll(&mut [PollFd::new(pidfd, PollFlags::IN)], Some(&left)) {
+                    Ok(0) => return false,
+                    Ok(_) => return true,
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(_) => break,
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => false,
-            };
+            }
         }
         let deadline = std::time::Instant::now() + timeout;
         loop {
-            if !pidfile::is_pid_running(self.pid) || self.exited_within(Duration::ZERO) {
+            if !pidfile::is_pid_running(self.pid) || !inspection.still_names(self.pid).unwrap_or(false) {
                 return true;
             }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
+            if std::time::Instant::now() >= deadline {
                 return false;
             }
-            self.exited_within(left.min(Duration::from_millis(10)));
+            std::thread::sleep(Duration::from_millis(10));
         }
-    }
-
-    /// Waits (at most `limit`) until the process has exited. On Linux its pidfd says so (it
-    /// becomes readable once the process is a zombie); elsewhere the file is re-checked every
-    /// millisecond until it no longer names the process as a live writer. Not "no longer has
-    /// the file open": a dying process closes its files before it is a zombie, and in between
-    /// it still looks alive to the staleness rules.
-    fn await_gone(&self, inspection: &pidfile::Inspection, limit: Duration) {
-        #[cfg(target_os = "linux")]
-        if self.pidfd.is_some() {
-            self.exited_within(limit);
-            return;
-        }
-        let deadline = std::time::Instant::now() + limit;
-        while inspection.still_names(self.pid).unwrap_or(false) && std::time::Instant::now() < deadline {
-            self.exited_within(Duration::from_millis(1));
-        }
-    }
-
-    /// Whether the process exits within `timeout`, as its pidfd says (Linux). Without a pidfd:
-    /// sleeps `timeout` and answers `false`.
-    fn exited_within(&self, timeout: Duration) -> bool {
-        #[cfg(target_os = "linux")]
-        if let Some(pidfd) = &self.pidfd {
-            use rustix::event::{poll, PollFd, PollFlags, Timespec};
-            let timeout = Timespec { tv_sec: timeout.as_secs() as _, tv_nsec: timeout.subsec_nanos() as _ };
-            return matches!(poll(&mut [PollFd::new(pidfd, PollFlags::IN)], Some(&timeout)), Ok(1));
-        }
-        std::thread::sleep(timeout);
-        false
     }
 }

@@ -8,9 +8,8 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,7 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 
+use crate::files::WrittenFile;
 use crate::notify_socket::NotifySocket;
 use crate::options::{seconds, signal_name};
 use crate::relay::Relay;
@@ -26,6 +26,7 @@ use crate::report::{chain, esay, os_message};
 use crate::signals::SignalPipe;
 use crate::start::{clear_cloexec, set_cloexec, StartArgs};
 use crate::sys;
+use crate::tree::{self, Record};
 
 /// `--restart`: when PROGRAM is started again after it exited by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,10 +97,14 @@ struct Supervisor<'a> {
     me: Pid,
     /// The signal a stop was requested with, once it was.
     stop: Option<Signal>,
+    /// A KILL was requested (`KILL_REQUEST`): no more TERM and waiting, KILL everything now.
+    kill_now: bool,
     /// The last `STATUS=` PROGRAM sent, for a failure message.
     last_status: Option<String>,
     /// PROGRAM's pid in `--child-pidfile`, while it is written.
-    child_pidfile: Option<ChildPidFile>,
+    child_pidfile: Option<WrittenFile>,
+    /// The tree record next to the PID file (`tree.rs`), removed once the tree has ended.
+    record: Option<WrittenFile>,
     /// Notifications for an outer service manager that arrived with READY=1: passed on after
     /// the supervisor's own READY=1.
     after_ready: Vec<String>,
@@ -158,11 +163,14 @@ pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
         notify,
         me,
         stop: None,
+        kill_now: false,
         last_status: None,
         child_pidfile: None,
+        record: None,
         after_ready: Vec::new(),
         relay,
     };
+    supervisor.take_over_tree();
     let code = supervisor.supervise();
     supervisor.finish();
     ExitCode::from(code)
@@ -184,7 +192,31 @@ impl Supervisor<'_> {
         let line = format!("daemonic[{}]: {message}", self.me.as_raw_nonzero());
         match &self.relay {
             Some(relay) => relay.borrow_mut().own_line(&line),
-            None => esay(&format!("{line}\n")),
+            // Never waits on a standard error nobody reads (`--foreground` under a pipe).
+            None => {
+                let _ = crate::relay::write_bounded(rustix::stdio::stderr(), format!("{line}\n").as_bytes());
+            }
+        }
+    }
+
+    /// Before PROGRAM runs (the PID file locked, so no other supervisor of it runs): ends what
+    /// a KILLed supervisor of the same PID file left running, then records this one's tree.
+    fn take_over_tree(&mut self) {
+        let Some(pidfile) = self.guard.as_ref().and_then(DaemonGuard::pidfile) else { return };
+        let path = pidfile.path().to_path_buf();
+        if let Some(old) = tree::identity(pidfile).ok().and_then(|identity| Record::read(&path, identity)) {
+            let ended = old.end_leftovers(self.args.timeout);
+            if ended > 0 {
+                self.log(&format!(
+                    "ended {ended} process(es) a killed supervisor of {} had left running",
+                    path.display()
+                ));
+            }
+        }
+        let Some(pidfile) = self.guard.as_ref().and_then(DaemonGuard::pidfile) else { return };
+        match Record::of_this_supervisor(pidfile).and_then(|record| record.write(&path)) {
+            Ok(file) => self.record = Some(file),
+            Err(e) => self.log(&format!("cannot write {}: {}", tree::path(&path).display(), os_message(&e))),
         }
     }
 
@@ -282,11 +314,14 @@ impl Supervisor<'_> {
     /// inherited), as the service user, dying with the supervisor. `Ok` means the `exec`
     /// succeeded (the standard library's close-on-exec pipe said so).
     fn spawn(&self) -> io::Result<Pid> {
-        let mut command = crate::start::program_command(self.args);
+        let extra: Vec<(OsString, OsString)> =
+            self.notify.iter().map(|n| ("NOTIFY_SOCKET".into(), n.path().as_os_str().to_owned())).collect();
+        let program = crate::start::program(self.args, &extra)?;
+        // std's `Command` forks and sets up stdio and the process group; the last step before
+        // its own `execvp` is ours, `program.exec()`, which replaces the process (see
+        // `program.rs` for why not `execvp`). Its error is what `spawn` returns.
+        let mut command = std::process::Command::new(&self.args.program);
         command.process_group(0);
-        if let Some(notify) = &self.notify {
-            command.env("NOTIFY_SOCKET", notify.path());
-        }
         let keep = self.args.keep_fds.clone();
         let credentials = self.guard.as_ref().and_then(|g| g.credentials().cloned());
         let supervisor = self.me;
@@ -296,9 +331,9 @@ impl Supervisor<'_> {
         let chdir = self.args.chdir.clone().unwrap_or_else(|| "/".into());
         // SAFETY: the closure runs between fork and exec in a copy of this single-threaded
         // process (no other thread can have held a lock at the fork) and makes system calls
-        // only: chroot, chdir, setpriority, fcntl, setgroups/setgid/setuid, prctl, getppid.
-        // rustix passes the two paths through a stack buffer (it allocates only for paths of
-        // 256 bytes or more, which is safe here too: nothing else runs in the child).
+        // only: chroot, chdir, setpriority, fcntl, setgroups/setgid/setuid, prctl, getppid,
+        // execve. rustix passes the two paths through a stack buffer (it allocates only for
+        // paths of 256 bytes or more, which is safe here too: nothing else runs in the child).
         unsafe {
             command.pre_exec(move || {
                 if let Some(root) = &chroot {
@@ -312,7 +347,8 @@ impl Supervisor<'_> {
                 if let Some(credentials) = &credentials {
                     credentials.apply()?;
                 }
-                sys::die_with_supervisor(supervisor)
+                sys::die_with_supervisor(supervisor)?;
+                Err(program.exec())
             })
         };
         if let Some(relay) = &self.relay {
@@ -422,28 +458,46 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Ends what PROGRAM left running: its process group, and (with a reaper) every process
-    /// reparented to the supervisor. TERM, then KILL after `--timeout`.
+    /// Ends what PROGRAM left running: every process reparented to the supervisor (with a
+    /// reaper), else PROGRAM's process group. TERM, then KILL after `--timeout` (at once after
+    /// a KILL request).
+    ///
+    /// Only what is provably ours is signalled. With a reaper, the supervisor's children: a
+    /// child's pid cannot be reused before it is reaped, and a child that leads a process group
+    /// keeps that group's id ours too. PROGRAM itself is reaped by now, so its group id is not
+    /// used there. Without a reaper (macOS, NetBSD, OpenBSD, DragonFly) the group is the only
+    /// handle: it is signalled only while no process has the group's id as its pid (a new group
+    /// with that id needs a new leader with that pid; while members of ours live, the id cannot
+    /// be given to one).
     fn end_leftovers(&mut self, group: Pid) {
         let mut signal = Signal::TERM;
         let mut deadline = Instant::now() + self.args.timeout;
         loop {
+            if self.kill_now && signal == Signal::TERM {
+                signal = Signal::KILL;
+                deadline = Instant::now() + Duration::from_secs(5);
+            }
             reap_all();
             let children = sys::children();
-            let group_alive = rustix::process::test_kill_process_group(group).is_ok();
+            let group_alive = !sys::REAPER
+                && rustix::process::test_kill_process(group) == Err(Errno::SRCH)
+                && rustix::process::test_kill_process_group(group).is_ok();
             if children.is_empty() && !group_alive {
                 return;
             }
             if group_alive {
                 let _ = rustix::process::kill_process_group(group, signal);
+                if signal == Signal::TERM {
+                    let _ = rustix::process::kill_process_group(group, Signal::CONT);
+                }
             }
             for &pid in &children {
                 self.signal(pid, signal);
                 // A leftover may lead a process group of its own (a shell's job).
                 let _ = rustix::process::kill_process_group(pid, signal);
-            }
-            if signal == Signal::TERM {
-                let _ = rustix::process::kill_process_group(group, Signal::CONT);
+                if signal == Signal::TERM {
+                    self.signal(pid, Signal::CONT);
+                }
             }
             match self.next_event(Some(deadline), None) {
                 Event::Deadline if signal == Signal::TERM => {
@@ -511,7 +565,7 @@ impl Supervisor<'_> {
                 }
             }
             let mut event = Event::Other;
-            let stopping = self.stop.is_some();
+            let (stopping, killing) = (self.stop.is_some(), self.kill_now);
             if let Some(notify) = &self.notify {
                 for message in notify.receive() {
                     if let Some(status) = &message.status {
@@ -531,29 +585,49 @@ impl Supervisor<'_> {
                     }
                 }
             }
+            // Every signal of the batch is handled, whatever came before it in the batch (a
+            // child's exit must not drop a stop request or a `reopen` that arrived with it).
             let mut reaped = false;
+            let mut child = child;
             for signal in self.signals.take() {
                 match signal {
                     libc::SIGCHLD => {
                         let exited = reap_all();
                         reaped |= !exited.is_empty();
                         if let Some(ended) = exited.into_iter().find(|(pid, _)| Some(*pid) == child).map(|(_, s)| s) {
-                            return Event::Exited(Ended::Status(ended));
+                            // Reaped: its pid may be reused from now on, so nothing more of
+                            // this batch is sent to it.
+                            child = None;
+                            event = Event::Exited(Ended::Status(ended));
                         }
                     }
                     libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
                         let raw = Signal::from_named_raw(signal).unwrap_or(Signal::TERM);
-                        if self.stop.is_none() {
-                            self.stop = Some(raw);
-                            if let Some(guard) = &self.guard {
-                                let _ = guard.notify("STOPPING=1");
-                            }
-                        }
+                        self.request_stop(raw);
                         if let Some(child) = child {
                             self.signal(child, raw);
+                            // A stopped program (TSTP passed on) acts on it only once
+                            // continued, as systemd does after its kill signal.
+                            self.signal(child, Signal::CONT);
                         }
                     }
                     libc::SIGURG => self.reopen_logs(),
+                    libc::SIGVTALRM => {
+                        // `KILL_REQUEST`: `stop --kill`, `stop --signal KILL`, `signal KILL`: the supervisor
+                        // cannot be asked with KILL itself, which would leave the tree behind.
+                        self.request_stop(Signal::KILL);
+                        self.kill_now = true;
+                        if let Some(child) = child {
+                            self.signal(child, Signal::KILL);
+                            // PROGRAM's group: `child` is not reaped, so its id is ours.
+                            let _ = rustix::process::kill_process_group(child, Signal::KILL);
+                        }
+                        for pid in sys::children() {
+                            self.signal(pid, Signal::KILL);
+                        }
+                    }
+                    // Only so that a log over the file-size limit fails with EFBIG.
+                    libc::SIGXFSZ => {}
                     other => {
                         // HUP: log rotation for the supervisor's files, and passed on (PROGRAM
                         // reopens or reloads its own, as under `kill -HUP` without us).
@@ -569,8 +643,19 @@ impl Supervisor<'_> {
             // A new stop request returns too: the caller starts its kill timer or ends a
             // restart delay. Without a PROGRAM to wait for, so does a reaped process: the
             // caller ending leftovers looks again at what is left.
-            if !matches!(event, Event::Other) || self.stop.is_some() != stopping || (reaped && child.is_none()) {
+            let changed = self.stop.is_some() != stopping || self.kill_now != killing;
+            if !matches!(event, Event::Other) || changed || (reaped && child.is_none()) {
                 return event;
+            }
+        }
+    }
+
+    /// Records a stop request (the first one's signal) and tells an outer service manager.
+    fn request_stop(&mut self, signal: Signal) {
+        if self.stop.is_none() {
+            self.stop = Some(signal);
+            if let Some(guard) = &self.guard {
+                let _ = guard.notify("STOPPING=1");
             }
         }
     }
@@ -593,7 +678,7 @@ impl Supervisor<'_> {
 
     fn write_child_pidfile(&mut self, child: Pid) {
         if let Some(path) = &self.args.child_pidfile {
-            match ChildPidFile::write(path, child) {
+            match WrittenFile::write(path, format!("{child}\n").as_bytes()) {
                 Ok(file) => self.child_pidfile = Some(file),
                 Err(e) => self.log(&format!("cannot write {}: {}", path.display(), os_message(&e))),
             }
@@ -607,6 +692,8 @@ impl Supervisor<'_> {
         }
         self.child_pidfile = None;
         self.notify = None;
+        // The tree has ended (`clean_up_after`): nothing is left for the record to tell.
+        self.record = None;
         if let Some(guard) = self.guard.take() {
             if let Err(e) = guard.stop() {
                 self.log(&chain(&e));
@@ -631,55 +718,6 @@ fn reap_all() -> Vec<(Pid, WaitStatus)> {
             Ok(None) | Err(Errno::CHILD) => return reaped,
             Err(Errno::INTR) => {}
             Err(_) => return reaped,
-        }
-    }
-}
-
-/// `--child-pidfile`: PROGRAM's pid, written to a new file renamed over the path (so a symlink
-/// or hard link planted there is replaced, never followed), removed when PROGRAM exits if the
-/// path still names it.
-struct ChildPidFile {
-    path: PathBuf,
-    identity: (u64, u64),
-}
-
-impl ChildPidFile {
-    fn write(path: &Path, pid: Pid) -> io::Result<ChildPidFile> {
-        use rustix::fs::{Mode, OFlags};
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut name = OsString::from(".");
-        name.push(path.file_name().unwrap_or_default());
-        name.push(format!(".{}", rustix::process::getpid().as_raw_nonzero()));
-        let temporary = parent.join(name);
-        let _ = std::fs::remove_file(&temporary);
-        let fd = rustix::fs::open(
-            &temporary,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_bits_truncate(0o644),
-        )?;
-        let written = (|| {
-            rustix::fs::fchmod(&fd, Mode::from_bits_truncate(0o644))?;
-            crate::start::write_all(fd.as_fd(), format!("{pid}\n").as_bytes())?;
-            let stat = rustix::fs::fstat(&fd)?;
-            std::fs::rename(&temporary, path)?;
-            #[allow(clippy::unnecessary_cast)] // `dev_t`/`ino_t` widths differ per platform.
-            Ok::<_, io::Error>((stat.st_dev as u64, stat.st_ino as u64))
-        })();
-        match written {
-            Ok(identity) => Ok(ChildPidFile { path: path.to_owned(), identity }),
-            Err(e) => {
-                let _ = std::fs::remove_file(&temporary);
-                Err(e)
-            }
-        }
-    }
-}
-
-impl Drop for ChildPidFile {
-    fn drop(&mut self) {
-        use std::os::unix::fs::MetadataExt;
-        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == self.identity) {
-            let _ = std::fs::remove_file(&self.path);
         }
     }
 }

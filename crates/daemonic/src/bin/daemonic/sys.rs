@@ -11,6 +11,9 @@ use std::io;
 
 use rustix::process::Pid;
 
+/// Whether [`become_reaper`] makes the supervisor the reaper of PROGRAM's orphans here.
+pub(crate) const REAPER: bool = cfg!(any(target_os = "linux", target_os = "android", target_os = "freebsd"));
+
 /// Makes the supervisor the reaper of every descendant the program leaves behind, so that
 /// leftovers become its children (and can be found and ended) instead of init's. Returns
 /// whether the platform has such a thing.

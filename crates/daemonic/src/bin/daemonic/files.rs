@@ -1,0 +1,130 @@
+//! Small files the command writes beside the service as root: `--child-pidfile`, and the tree
+//! record next to the PID file (`tree.rs`). One rule for all of them, the project's rule for
+//! paths (README, "Security"): the directory is opened once by [`ParentDir::open`], which
+//! follows no symbolic link another user could have planted, and everything after that — the
+//! write, the rename, the check, the unlink — goes through that directory's descriptor, so a
+//! parent renamed or swapped for a symlink later cannot redirect it.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use crate::parent_dir_shim::ParentDir;
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
+
+/// A file written whole (a temporary file renamed over the name, so a symlink or hard link
+/// planted at the name is replaced, never followed or written through) and removed on drop if
+/// the name in the same directory still names it.
+pub(crate) struct WrittenFile {
+    dir: ParentDir,
+    identity: (u64, u64),
+}
+
+impl WrittenFile {
+    /// Writes `content` to `path`, mode 0644, owned by the caller.
+    pub(crate) fn write(path: &Path, content: &[u8]) -> io::Result<WrittenFile> {
+        let dir = ParentDir::open(path)?;
+        let mut temporary = OsString::from(".");
+        temporary.push(dir.name());
+        temporary.push(format!(".{}.tmp", rustix::process::getpid().as_raw_nonzero()));
+        // A temporary name left by a crash of ours (the pid is ours now): never followed.
+        let _ = rustix::fs::unlinkat(&dir, &temporary, AtFlags::empty());
+        let fd = rustix::fs::openat(
+            &dir,
+            &temporary,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )?;
+        let written = (|| {
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))?;
+            crate::start::write_all(fd.as_fd(), content)?;
+            let stat = rustix::fs::fstat(&fd)?;
+            rustix::fs::renameat(&dir, &temporary, &dir, dir.name())?;
+            #[allow(clippy::unnecessary_cast)] // `dev_t`/`ino_t` widths differ per platform.
+            Ok::<_, io::Error>((stat.st_dev as u64, stat.st_ino as u64))
+        })();
+        match written {
+            Ok(identity) => Ok(WrittenFile { dir, identity }),
+            Err(e) => {
+                let _ = rustix::fs::unlinkat(&dir, &temporary, AtFlags::empty());
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for WrittenFile {
+    fn drop(&mut self) {
+        if names(&self.dir, self.dir.name(), self.identity) {
+            let _ = rustix::fs::unlinkat(&self.dir, self.dir.name(), AtFlags::empty());
+        }
+    }
+}
+
+/// Whether `name` in `dir` is the file `identity` (device, inode), never following a link.
+fn names(dir: impl AsFd, name: &OsStr, identity: (u64, u64)) -> bool {
+    #[allow(clippy::unnecessary_cast)]
+    rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|stat| (stat.st_dev as u64, stat.st_ino as u64) == identity)
+}
+
+/// A small file only the caller could have written, as [`read_own`] found it.
+pub(crate) struct OwnFile {
+    dir: ParentDir,
+    identity: (u64, u64),
+    pub(crate) content: Vec<u8>,
+}
+
+impl OwnFile {
+    /// Removes it, if its name (in the directory it was opened in) still names it.
+    pub(crate) fn remove(&self) {
+        if names(&self.dir, self.dir.name(), self.identity) {
+            let _ = rustix::fs::unlinkat(&self.dir, self.dir.name(), AtFlags::empty());
+        }
+    }
+}
+
+/// The first `limit` bytes of a small file only the caller could have written: a regular file
+/// with one link, owned by the caller's effective user, writable by nobody else. `Ok(None)`
+/// when there is none, or when it is not to be believed (it is then left alone).
+pub(crate) fn read_own(path: &Path, limit: usize) -> io::Result<Option<OwnFile>> {
+    let dir = ParentDir::open(path)?;
+    let fd = match rustix::fs::openat(
+        &dir,
+        dir.name(),
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT | Errno::LOOP | Errno::MLINK | Errno::NXIO) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let stat = rustix::fs::fstat(&fd)?;
+    #[allow(clippy::unnecessary_cast)] // `mode_t`/`nlink_t`/`dev_t`/`ino_t` differ per platform.
+    let (mode, links, identity) = (stat.st_mode as u32, stat.st_nlink as u64, (stat.st_dev as u64, stat.st_ino as u64));
+    let regular = rustix::fs::FileType::from_raw_mode(mode as _) == rustix::fs::FileType::RegularFile;
+    if !regular || links != 1 || stat.st_uid != rustix::process::geteuid().as_raw() || mode & 0o022 != 0 {
+        return Ok(None);
+    }
+    let mut content = vec![0u8; limit];
+    let mut len = 0;
+    while len < limit {
+        match rustix::io::pread(&fd, &mut content[len..], len as u64) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    content.truncate(len);
+    Ok(Some(OwnFile { dir, identity, content }))
+}
+
+/// `path` with `suffix` appended to its last component (`app.pid` → `app.pid.tree`).
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(suffix);
+    name.into()
+}
