@@ -19,8 +19,11 @@ usage: daemonic signal --pidfile FILE SIG
 Sends SIG (a name such as HUP or SIGUSR1, or a number) to the process holding FILE, decided as
 `daemonic stop` decides (one open of FILE; never PID 1, a kernel thread, a pid the file does
 not credibly name, or a file someone else could have written), and returns at once. For a
-service started by `daemonic start`, that process is the supervisor: it passes the signal on
-to PROGRAM (TERM, INT and QUIT stop the service: use `daemonic stop`).
+service started by `daemonic start`, that process is the supervisor, and only what it passes on
+to PROGRAM is sent: HUP, INT, QUIT, TERM, USR1, USR2, ALRM, CONT, TSTP, TTIN, TTOU, WINCH
+(TERM, INT and QUIT stop the service: use `daemonic stop`); KILL makes the supervisor KILL
+PROGRAM's whole tree and exit. Anything else (STOP, or a signal whose default action would end
+the supervisor and leave PROGRAM's processes behind) is refused.
 
 options:
   --pidfile FILE    the PID file (required)

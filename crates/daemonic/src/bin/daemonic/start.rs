@@ -25,17 +25,21 @@ reported READY=1), with the PID file naming the supervisor and locked for as lon
 service runs. PROGRAM gets no descriptor of the PID file and none of the supervisor's: only
 stdio and --keep-fd descriptors.
 
-The supervisor forwards TERM, INT, QUIT, HUP, USR1, USR2, WINCH and CONT to PROGRAM (HUP
-also reopens its log files; URG, from `daemonic reopen`, only does that). When
+The supervisor forwards TERM, INT, QUIT, HUP, USR1, USR2, ALRM, WINCH, CONT, TSTP, TTIN and
+TTOU to PROGRAM (HUP also reopens its log files; URG, from `daemonic reopen`, only does that;
+VTALRM, from `daemonic stop`/`signal` for KILL, makes it KILL PROGRAM's tree and exit). When
 PROGRAM exits, whatever it left running is ended too (TERM, then KILL after --timeout): on
 Linux the supervisor is their subreaper, on FreeBSD their reaper, elsewhere PROGRAM's process
 group is signalled. Then the PID file is removed and the supervisor exits with PROGRAM's
-status (after a stop request: 0), unless --restart says otherwise.
+status (after a stop request: 0), unless --restart says otherwise. Beside the PID file the
+supervisor keeps FILE.tree (its pid, start time and session), so that what a KILLed
+supervisor left running is ended by the next `stop` or `start` (Linux).
 
 options:
   --pidfile FILE          the PID file (required)
   --chdir DIR             working directory (default /; inside --chroot if set)
-  --umask MODE            octal file-mode creation mask (default: the caller's)
+  --umask MODE            octal file-mode creation mask (default: the caller's; 022 if
+                          the caller's is 0)
   --stdout FILE           standard output (default /dev/null); standard error follows unless set
   --stderr FILE           standard error
   --append                append to --stdout/--stderr files instead of truncating them;

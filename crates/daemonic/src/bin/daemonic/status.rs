@@ -21,9 +21,12 @@ options:
   --pidfile FILE    the PID file (required)
   --quiet           print nothing but errors; the exit status is the answer
 
+Decided by the rules of `daemonic stop`: a file `stop` would refuse to act on is unknown (4).
+
 exit status (LSB): 0 running (the pid is printed); 1 not running but the PID file exists;
-3 not running; 4 unknown (the file cannot be read, is malformed, or is locked by a process
-that cannot be identified; the reason is printed), and usage errors.
+3 not running; 4 unknown (the file cannot be read, is malformed, is locked by a process that
+cannot be identified, names PID 1, or someone else could have written it; the reason is
+printed), and usage errors.
 ";
 
 pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<PathBuf>, Failure> {

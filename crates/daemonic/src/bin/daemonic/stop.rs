@@ -17,24 +17,28 @@ use crate::{usage, Failure};
 pub(crate) const USAGE: &str = "\
 usage: daemonic stop --pidfile FILE [--signal SIG] [--timeout SECS] [--kill]
 
-Sends SIG (default TERM) to the process holding FILE and waits until the kernel releases the
-file's lock, the proof that the service ended (blocked on the lock itself: it returns the
-moment the lock is released). For a service started by `daemonic start`, that process is its
+Sends SIG (default TERM) to the process holding FILE and waits until it has exited (its pidfd
+on Linux: it returns the moment the process is gone; not the lock's release, which anyone who
+can open FILE could delay). For a service started by `daemonic start`, that process is its
 supervisor: it forwards SIG to PROGRAM, ends whatever PROGRAM left running, removes the PID
-file and exits.
+file and exits. KILL (--signal KILL, or --kill after the timeout) is asked of the supervisor,
+which KILLs PROGRAM's whole tree and exits; it is KILLed itself only if it does not within 5
+seconds, and what it left is then ended from its record (FILE.tree). A stale FILE is removed,
+and what a KILLed supervisor left running is ended.
 
-Every decision is taken on one open of FILE, never on a second lookup of the path. Only a
-locked file whose holder it names (on Linux: a process that has FILE open), or an unlocked
-one naming a live process that wrote it without locking, is acted on; PID 1 and kernel
-threads are never signalled; on Linux a pidfd guards against a pid reused in between. A
-hard-linked PID file, and as root one that is group- or world-writable or owned by another
-user, is refused (CVE-2017-11747).
+Every decision is taken on one open of FILE, never on a second lookup of the path, by the
+rules `status` reports with: only a locked file whose holder it names (on Linux: a process
+that has FILE open), or an unlocked one naming a live process that wrote it without locking,
+is acted on; PID 1 and kernel threads are never signalled; on Linux a pidfd guards against a
+pid reused in between. A hard-linked PID file, and as root one that is group- or
+world-writable or owned by another user, or an unlocked one in a directory another user can
+write, is refused (CVE-2017-11747).
 
 options:
   --pidfile FILE    the PID file (required)
   --signal SIG      signal name (TERM, SIGHUP, ...) or number (default TERM)
-  --timeout SECS    how long to wait for the lock's release (default 10)
-  --kill            send KILL after the timeout, and wait again
+  --timeout SECS    how long to wait for the exit (default 10)
+  --kill            KILL after the timeout (through the supervisor), and wait again
   --quiet           print errors only
 
 exit status: 0 stopped or not running; 1 refused, failed or still running; 2 usage error.
