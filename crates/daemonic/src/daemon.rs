@@ -699,6 +699,9 @@ impl Plan {
         });
         let mut keep = std::mem::take(&mut daemon.keep_fds);
         keep.extend(lock.as_ref().map(|p| p.as_fd().as_raw_fd()));
+        // The PID file's directory too: the guard unlinks relative to it (closed behind its
+        // back, its number could be reused by anything the daemon opens next).
+        keep.extend(lock.as_ref().map(|p| p.parent_dir().as_fd().as_raw_fd()));
         keep.extend(reporter.map(|r| r.fd().as_raw_fd()));
         keep.extend(ready_fd.as_ref().map(|fd| fd.as_raw_fd()));
         fds::close_inherited_fds(&mut keep).map_err(at(Step::CloseFds))?;
