@@ -18,16 +18,24 @@ pub(crate) struct Run {
 }
 
 pub(crate) const RUNS: &[Run] = &[
-    Run { name: "3 creators x 1 round, admin rm", defines: &["CREATORS=3", "ROUNDS=1"], violates: None },
-    Run { name: "2 creators x 2 rounds, reader, admin rm", defines: &["CREATORS=2", "ROUNDS=2"], violates: None },
     Run {
-        name: "launcher + daemon, creator x 2 rounds, reader, admin rm",
+        name: "3 creators x 1 round, admin rm, hostile user",
+        defines: &["CREATORS=3", "ROUNDS=1"],
+        violates: None,
+    },
+    Run {
+        name: "2 creators x 2 rounds, reader + stop, admin rm, hostile user",
+        defines: &["CREATORS=2", "ROUNDS=2"],
+        violates: None,
+    },
+    Run {
+        name: "launcher + daemon, creator x 2 rounds, reader + stop, admin rm, hostile user",
         defines: &["WITH_LAUNCHER", "ROUNDS=2"],
         violates: None,
     },
     Run {
         name:
-            "launcher + daemon handing the lock to a read-only descriptor (--no-supervise), creator, reader, admin rm",
+            "launcher + daemon handing the lock to a read-only descriptor (--no-supervise), creator, reader + stop, admin rm, hostile user",
         defines: &["WITH_LAUNCHER", "WITH_HANDOFF", "ROUNDS=1"],
         violates: None,
     },
@@ -59,6 +67,16 @@ pub(crate) const RUNS: &[Run] = &[
     Run {
         name: "mutation: stop without re-reading after the pidfd",
         defines: &["WITH_LAUNCHER", "ROUNDS=2", "NO_STILL_NAMES"],
+        violates: Some("truthful_reports"),
+    },
+    Run {
+        name: "mutation: a PID file others can open (0644), locked by another user",
+        defines: &["CREATORS=2", "ROUNDS=2", "PUBLIC_MODE"],
+        violates: Some("progress"),
+    },
+    Run {
+        name: "mutation: stop decides on the lock's release, not on the process's exit",
+        defines: &["WITH_LAUNCHER", "ROUNDS=2", "STOP_WAITS_ON_LOCK"],
         violates: Some("truthful_reports"),
     },
     Run {
