@@ -155,8 +155,11 @@ fn check_one(model_path: &Path, dir: &Path, run: &Run) -> Result<(PanReport, Opt
     std::fs::copy(model_path, dir.join("lock.pml")).map_err(|e| format!("copy the model: {e}"))?;
     command_output(Command::new("spin").arg("-a").args(defines(run)).arg("lock.pml").current_dir(dir))?;
     // Safety properties (assertions, invalid end states), exhaustive, compressed state storage.
+    // A mutation stops at its first counterexample, after few states: compiling the verifier
+    // without optimisation saves most of its time (1 s instead of 8).
+    let optimise = if run.violates.is_some() { "-O0" } else { "-O2" };
     command_output(
-        Command::new("cc").args(["-O2", "-DSAFETY", "-DCOLLAPSE", "-w", "-o", "pan", "pan.c"]).current_dir(dir),
+        Command::new("cc").args([optimise, "-DSAFETY", "-DCOLLAPSE", "-w", "-o", "pan", "pan.c"]).current_dir(dir),
     )?;
     let out = Command::new("./pan").arg("-m200000").current_dir(dir).output().map_err(|e| format!("pan: {e}"))?;
     let report = parse_pan(&String::from_utf8_lossy(&out.stdout));

@@ -57,7 +57,12 @@ pub struct Inspection {
 }
 
 /// Opens the PID file once, read-only, and reports what it shows: holder, content, owner, mode
-/// and link count, all from that descriptor. `Ok(None)` when there is no file.
+/// and link count, all from that descriptor. `Ok(None)` when there is no file (or no
+/// directory).
+///
+/// The directory is opened first ([`ParentDir::open`]: no symbolic link another user could
+/// have planted is followed on the way) and kept with the inspection, so that
+/// [`remove_if_stale`](Inspection::remove_if_stale) looks in that same directory.
 ///
 /// The lock is tested with `LOCK_SH|LOCK_NB`, held only for the microseconds of the test. A
 /// locked file whose content names no credible holder is re-read for up to 100 ms (a new
@@ -81,7 +86,9 @@ pub struct Inspection {
 ///
 /// - [`PidFileError::NotRegularFile`] for a symlink, FIFO, socket, device or directory (never
 ///   opened);
-/// - [`PidFileError::Io`] when the file exists but cannot be opened, locked or read.
+/// - [`PidFileError::Io`] when the file exists but cannot be opened, locked or read, or the
+///   directory cannot be reached (a refused symbolic link on the way: [`Operation::Open`],
+///   kind [`PermissionDenied`](std::io::ErrorKind::PermissionDenied)).
 pub fn inspect(path: impl AsRef<Path>) -> Result<Option<Inspection>, PidFileError> {
     let path = path.as_ref();
     let not_found = |e: &PidFileError| matches!(e, PidFileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound);

@@ -339,9 +339,12 @@ impl AsFd for PidFile {
 /// Removes a PID file unless a running process holds it (the Python original's `remove_pidfile`,
 /// without its habit of deleting a live instance's file).
 ///
-/// The file is locked first; it is unlinked while locked, and only when it is stale (see
-/// [`pidfile_is_stale`](crate::pidfile_is_stale)). A missing file is `Ok`. To remove a file you
-/// hold, use [`PidFile::remove`] (this function would see your own lock and refuse).
+/// The directory is opened once ([`ParentDir::open`]), the file relative to it; the file is
+/// locked, re-checked (the name still names it) and unlinked (`unlinkat`, relative to the
+/// directory) while locked, and only when it is stale (see
+/// [`pidfile_is_stale`](crate::pidfile_is_stale)). A missing file or directory is `Ok`. To
+/// remove a file you hold, use [`PidFile::remove`] (this function would see your own lock and
+/// refuse).
 ///
 /// # Examples
 ///
