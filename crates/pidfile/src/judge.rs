@@ -99,7 +99,7 @@ pub(crate) fn credible_holder(fd: BorrowedFd<'_>, path: &Path, content: &Content
     Ok((open != Some(false)).then_some(pid))
 }
 
-/// Who holds a PID file, as [`Inspection::holder`] judges it.
+/// Who holds a PID file, as [`Inspection::holder`](crate::Inspection::holder) judges it.
 ///
 /// # Examples
 ///

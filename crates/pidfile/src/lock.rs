@@ -163,7 +163,7 @@ impl PidFileLock {
     ///
     /// # Errors
     ///
-    /// [`PidFileError::Io`] with [`Operation::Write`] (e.g. a full disk). The file is left
+    /// [`PidFileError::Io`] with [`Operation::Write`](crate::Operation::Write) (e.g. a full disk). The file is left
     /// empty and the lock is dropped, which removes the file if the calling process acquired it.
     pub fn write_pid(mut self, pid: Pid) -> Result<PidFile, PidFileError> {
         self.locked.write(pid, Pid::current())?;
