@@ -458,6 +458,31 @@ mod tests {
         assert_eq!(parent.path(), cwd.join(&relative));
     }
 
+    /// On Linux `openat2` resolves link-free paths itself: the walk by hand must agree.
+    #[test]
+    fn the_walk_by_hand_agrees() {
+        let dir = private_tempdir();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let absolute = dir.path().join("a/b/../b/./..//b");
+        let fd = walk(absolute.as_os_str(), Path::new("/"), &absolute.join("app.pid")).unwrap();
+        let stat = rustix::fs::fstat(&fd).unwrap();
+        #[allow(clippy::unnecessary_cast)]
+        let opened = (stat.st_dev as u64, stat.st_ino as u64);
+        assert_eq!(opened, identity_of(&dir.path().join("a/b")));
+        let relative = pathdiff(&dir.path().join("a"), &cwd);
+        let fd = walk(relative.as_os_str(), &cwd, &cwd.join(&relative).join("app.pid")).unwrap();
+        let stat = rustix::fs::fstat(&fd).unwrap();
+        #[allow(clippy::unnecessary_cast)]
+        let opened = (stat.st_dev as u64, stat.st_ino as u64);
+        assert_eq!(opened, identity_of(&dir.path().join("a")));
+        let fd = walk(OsStr::new("."), &cwd, &cwd.join("app.pid")).unwrap();
+        let stat = rustix::fs::fstat(&fd).unwrap();
+        #[allow(clippy::unnecessary_cast)]
+        let opened = (stat.st_dev as u64, stat.st_ino as u64);
+        assert_eq!(opened, identity_of(&cwd));
+    }
+
     /// `to` as a path relative to `from` (both absolute): `../..` up to `/`, then `to`.
     fn pathdiff(to: &Path, from: &Path) -> PathBuf {
         let mut up = PathBuf::new();
