@@ -306,9 +306,11 @@ impl Daemon {
 
     /// `chroot`s the daemon into this directory (before `chdir` and the privilege drop).
     ///
-    /// The PID file is locked outside the chroot; at [`stop`](crate::DaemonGuard::stop) it is
-    /// removed only if its path names the same file inside the chroot, else it is emptied so that
-    /// it names no process.
+    /// The PID file is locked outside the chroot, and the descriptor of its directory opened
+    /// then is kept ([`PidFile::parent_dir`](pidfile::PidFile::parent_dir)):
+    /// [`stop`](crate::DaemonGuard::stop) removes the file through it. That descriptor is a
+    /// directory outside the jail, open in the daemon (close-on-exec: a program it `exec`s does
+    /// not get it).
     ///
     /// # Examples
     ///
