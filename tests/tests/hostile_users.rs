@@ -385,3 +385,132 @@ fn a_device_at_the_path_is_refused_without_being_opened() {
     assert_eq!(status.code(), Some(1), "{out}");
     opened("daemonic stop");
 }
+
+/// A root-owned directory in the world's sticky directory (mode 0755: nobody can write it),
+/// optionally holding a root-owned `app.pid` with `content`.
+fn root_dir(w: &World, name: &str, content: Option<&str>) -> PathBuf {
+    let dir = w.path(name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if let Some(content) = content {
+        std::fs::write(dir.join("app.pid"), content).unwrap();
+    }
+    dir
+}
+
+/// What a root-owned `app.pid` must still be: the same inode with the same content.
+fn untouched(path: &Path, ino: u64, content: &str) {
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{} was unlinked: {e}", path.display()));
+    assert_eq!(meta.ino(), ino, "{} was replaced", path.display());
+    assert_eq!(std::fs::read_to_string(path).unwrap(), content, "{} was written", path.display());
+}
+
+/// Issue 20, point 1: root creates `a/b/app.pid` where `a/` is nobody's, while nobody keeps
+/// replacing `a/b` with symbolic links to root's directories. Root's file never lands in a
+/// directory of root's (a symlink in nobody's directory is not followed), and no root-owned
+/// `app.pid` there is written or unlinked.
+#[test]
+fn a_symlinked_parent_directory_never_redirects_root() {
+    let Some(w) = World::new("a_symlinked_parent_directory_never_redirects_root") else { return };
+    let empty = root_dir(&w, "empty", None);
+    let full = root_dir(&w, "full", Some("precious\n"));
+    let full_ino = std::fs::metadata(full.join("app.pid")).unwrap().ino();
+    let a = w.path("a");
+    let stop = w.path("stop");
+    nobody_sh(&format!("mkdir -m 755 {0} {0}/b", a.display()));
+    // b: a directory, gone, a link to `empty`, gone, a link to `full`, gone, the directory again.
+    let script = format!(
+        "cd {a} || exit 1; n=0; while [ ! -e {stop} ]; do mv b b.d; ln -s {empty} b; rm b; ln -s {full} b; rm b; \
+         mv b.d b; n=$((n+1)); done; echo swapped $n",
+        a = a.display(),
+        stop = stop.display(),
+        empty = empty.display(),
+        full = full.display()
+    );
+    let mut attacker = Command::new("sh");
+    as_nobody(attacker.arg("-c").arg(script));
+    let mut attacker = daemonic_tests::Spawned::new(&mut attacker);
+    let pidfile = a.join("b/app.pid");
+    let (mut created, mut failed) = (0u32, 0u32);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        match PidFile::create(&pidfile) {
+            Ok(guard) => {
+                created += 1;
+                assert!(!empty.join("app.pid").exists(), "root's PID file landed in root's directory");
+                untouched(&full.join("app.pid"), full_ino, "precious\n");
+                drop(guard);
+            }
+            Err(_) => failed += 1,
+        }
+        assert!(!empty.join("app.pid").exists(), "root's PID file landed in root's directory");
+        untouched(&full.join("app.pid"), full_ino, "precious\n");
+    }
+    std::fs::write(&stop, "").unwrap();
+    let report = attacker.line();
+    attacker.wait();
+    eprintln!("{created} creates, {failed} refused or not found, while nobody {report}");
+    assert!(created > 0, "root could still create its file between the swaps");
+    assert!(report.strip_prefix("swapped ").and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n > 0), "{report}");
+}
+
+/// Issue 20, point 1, after the open: root holds `d/app.pid` in nobody's directory `d`; nobody
+/// renames `d` away and puts a link to root's directory (holding a root-owned `app.pid`) in
+/// its place. Dropping the guard, and removing a stale file found by `inspect`, look in the
+/// directory that was opened, never through the link.
+#[test]
+fn a_renamed_parent_directory_never_redirects_the_removal() {
+    let Some(w) = World::new("a_renamed_parent_directory_never_redirects_the_removal") else { return };
+    let target = root_dir(&w, "target", Some("999999999\n"));
+    let target_ino = std::fs::metadata(target.join("app.pid")).unwrap().ino();
+    let (d, d2) = (w.path("d"), w.path("d2"));
+    let swap = format!("mv {0} {1} && ln -s {2} {0}", d.display(), d2.display(), target.display());
+
+    nobody_sh(&format!("mkdir -m 755 {}", d.display()));
+    let guard = PidFile::create(d.join("app.pid")).unwrap();
+    nobody_sh(&swap);
+    drop(guard);
+    untouched(&target.join("app.pid"), target_ino, "999999999\n");
+    assert!(!d2.join("app.pid").exists(), "the guard removed its own file, in the moved directory");
+
+    // The same for Inspection::remove_if_stale: a stale file of root's in nobody's directory.
+    nobody_sh(&format!("rm {0} && rmdir {1} && mkdir -m 755 {0}", d.display(), d2.display()));
+    std::fs::write(d.join("app.pid"), "999999999\n").unwrap();
+    let inspection = pidfile::inspect(d.join("app.pid")).unwrap().unwrap();
+    assert!(inspection.is_stale());
+    nobody_sh(&swap);
+    assert!(inspection.remove_if_stale().unwrap(), "the inspected file, in the moved directory, is removed");
+    untouched(&target.join("app.pid"), target_ino, "999999999\n");
+    assert!(!d2.join("app.pid").exists());
+}
+
+/// Issue 20, point 2: a PID file created with mode 0600 cannot be opened by another user, so
+/// nobody cannot `flock` it (and block every later start); a 0644 one can be.
+#[test]
+fn a_private_pid_file_cannot_be_locked_by_another_user() {
+    let Some(w) = World::new("a_private_pid_file_cannot_be_locked_by_another_user") else { return };
+    let nobody_locks = |path: &Path| {
+        let mut flock = Command::new("flock");
+        as_nobody(flock.args(["-n", "-s"]).arg(path).arg("true"));
+        let (status, _, err) = run(flock);
+        (status.success(), err)
+    };
+    let private = w.path("private.pid");
+    let guard = PidFile::create_with_mode(&private, 0o600).unwrap();
+    assert_eq!(std::fs::metadata(&private).unwrap().mode() & 0o777, 0o600);
+    guard.detach(); // unlocked, and stale: only the mode keeps nobody out
+    let (locked, err) = nobody_locks(&private);
+    assert!(!locked && err.contains("Permission denied"), "nobody opened a 0600 file: {err}");
+
+    let public = w.path("public.pid");
+    PidFile::create(&public).unwrap().detach();
+    assert_eq!(std::fs::metadata(&public).unwrap().mode() & 0o777, 0o644);
+    let (locked, err) = nobody_locks(&public);
+    assert!(locked, "nobody can open and lock a 0644 file: {err}");
+
+    // A public stale file taken over with the private mode is narrowed once locked.
+    PidFile::create_with_mode(&public, 0o600).unwrap().detach();
+    assert_eq!(std::fs::metadata(&public).unwrap().mode() & 0o777, 0o600);
+    let (locked, _) = nobody_locks(&public);
+    assert!(!locked, "the narrowed file is closed to nobody");
+}

@@ -306,9 +306,11 @@ impl Daemon {
 
     /// `chroot`s the daemon into this directory (before `chdir` and the privilege drop).
     ///
-    /// The PID file is locked outside the chroot; at [`stop`](crate::DaemonGuard::stop) it is
-    /// removed only if its path names the same file inside the chroot, else it is emptied so that
-    /// it names no process.
+    /// The PID file is locked outside the chroot, and the descriptor of its directory opened
+    /// then is kept ([`PidFile::parent_dir`](pidfile::PidFile::parent_dir)):
+    /// [`stop`](crate::DaemonGuard::stop) removes the file through it. That descriptor is a
+    /// directory outside the jail, open in the daemon (close-on-exec: a program it `exec`s does
+    /// not get it).
     ///
     /// # Examples
     ///
@@ -699,6 +701,9 @@ impl Plan {
         });
         let mut keep = std::mem::take(&mut daemon.keep_fds);
         keep.extend(lock.as_ref().map(|p| p.as_fd().as_raw_fd()));
+        // The PID file's directory too: the guard unlinks relative to it (closed behind its
+        // back, its number could be reused by anything the daemon opens next).
+        keep.extend(lock.as_ref().map(|p| p.parent_dir().as_fd().as_raw_fd()));
         keep.extend(reporter.map(|r| r.fd().as_raw_fd()));
         keep.extend(ready_fd.as_ref().map(|fd| fd.as_raw_fd()));
         fds::close_inherited_fds(&mut keep).map_err(at(Step::CloseFds))?;

@@ -7,21 +7,25 @@
  * WITH_LAUNCHER (a launcher locking the file empty, a forked daemon writing it, one creator);
  * both add a reader (`running_pid` and a `stop` signalling what it named) and an
  * administrator's `rm`. WITH_HANDOFF adds `--no-supervise`'s move of the lock to a
- * read-only descriptor. Mutations: NO_RECHECK, UNLINK_AFTER_UNLOCK, WRITE_BEFORE_LOCK,
- * EMPTY_IS_STALE, LAUNCHER_WRITES_OWN_PID, NO_STILL_NAMES, and for the hand-over
- * NO_HANDOFF_RECHECK, HANDOFF_KEEPS_CONTENT.
+ * read-only descriptor. Every configuration has a hostile user who opens the PID file if its
+ * mode lets it (private, 0600, unless PUBLIC_MODE) and takes LOCK_SH or LOCK_EX on it at any
+ * moment, forever. Mutations: NO_RECHECK, UNLINK_AFTER_UNLOCK, WRITE_BEFORE_LOCK,
+ * EMPTY_IS_STALE, LAUNCHER_WRITES_OWN_PID, NO_STILL_NAMES, PUBLIC_MODE, STOP_WAITS_ON_LOCK,
+ * and for the hand-over NO_HANDOFF_RECHECK, HANDOFF_KEEPS_CONTENT.
  */
 
 #define NONE      0
-/* pids: 1..3 creators, 4 the launcher, 5 its daemon, 6 the reader, 7 the final prober */
+/* pids: 1..3 creators, 4 the launcher, 5 its daemon, 6 the reader, 7 the final prober,
+   8 the hostile user (another uid) */
 #define LAUNCHER  4
 #define DAEMON    5
 #define READER    6
 #define PROBER    7
-#define NPID      8
+#define HOSTILE   8
+#define NPID      9
 /* Inodes 1..NINODE-1; every process holds at most one, the path names at most one more, so
    allocation never runs out (a blocking allocation inside `atomic` would lose atomicity). */
-#define NINODE    9
+#define NINODE    10
 #ifndef ROUNDS
 #define ROUNDS    2      /* create ... remove rounds per creator */
 #endif
@@ -37,6 +41,8 @@ byte path = NONE;          /* the inode the PID file's path names */
 bool linked[NINODE];       /* the inode has a name */
 byte opens[NINODE];        /* descriptors open on the inode */
 byte lock[NINODE];         /* the open file description holding LOCK_EX (its opener's pid); 0 = free */
+byte hlock[NINODE];        /* the hostile user's lock on the inode: 0 none, 1 LOCK_SH, 2 LOCK_EX */
+bool public[NINODE];       /* the file's mode lets other users open it (0644; the command's is 0600) */
 byte content[NINODE];      /* the pid written; 0 = empty */
 byte wepoch[NINODE];       /* the writer's incarnation when it wrote (rule 4: start time before mtime) */
 byte epoch[NPID];          /* a crashed or exited process's pid, if seen again, is another process */
@@ -58,6 +64,16 @@ inline invariants() {
     assert(!believes_wrongly(1) && !believes_wrongly(2) && !believes_wrongly(3) && !believes_wrongly(DAEMON)) /* mutual_exclusion */
 }
 
+/* flock(LOCK_EX|LOCK_NB) succeeds: no lock of any kind, the hostile user's included. */
+#define ex_free(i)   (lock[i] == 0 && hlock[i] == 0)
+/* flock(LOCK_SH|LOCK_NB) fails (the lock tests of inspect and stop): an exclusive lock is held. */
+#define ex_held(i)   (lock[i] != 0 || hlock[i] == 2)
+#ifdef PUBLIC_MODE
+#define NEW_MODE_PUBLIC true
+#else
+#define NEW_MODE_PUBLIC false
+#endif
+
 /* A credible holder of a locked file: live, and it has the file open (Linux: /proc/PID/fd). */
 #define credible(i)  (live(i) && fdof[content[i]] == i)
 /* Whether the lock of inode i is free or held through this process's open file description. */
@@ -70,7 +86,8 @@ inline alloc(i) {
     :: else -> break
     od;
     assert(!linked[i] && opens[i] == 0);
-    content[i] = 0; wepoch[i] = 0; lock[i] = 0
+    content[i] = 0; wepoch[i] = 0; lock[i] = 0; hlock[i] = 0;
+    public[i] = NEW_MODE_PUBLIC             /* created 0600 (or 0644), O_CREAT's mode */
 }
 
 /* open(O_RDWR|O_CREAT|O_NOFOLLOW) of the path. */
@@ -144,7 +161,7 @@ retry:
 #endif
     atomic {                                   /* flock(LOCK_EX|LOCK_NB) */
         if
-        :: lock[i] == 0 -> lock[i] = me; got = true
+        :: ex_free(i) -> lock[i] = me; got = true
         :: else -> got = false
         fi;
         invariants()
@@ -222,7 +239,7 @@ proctype Launcher() {
     open_create(LAUNCHER, i);
     atomic {
         if
-        :: lock[i] == 0 -> lock[i] = LAUNCHER
+        :: ex_free(i) -> lock[i] = LAUNCHER
         :: else -> close_fd(LAUNCHER, i); goto exited       /* already running */
         fi;
         invariants()
@@ -279,7 +296,7 @@ proctype Daemon(byte i) {
     CRASH;
     atomic {                                                                 /* LOCK_EX|LOCK_NB, read-only */
         if
-        :: lock[i] == 0 -> lock[i] = DAEMON; ofd[DAEMON] = DAEMON
+        :: ex_free(i) -> lock[i] = DAEMON; ofd[DAEMON] = DAEMON
         :: else -> skip                        /* another start took it: this one fails */
         fi;
         invariants()
@@ -329,9 +346,12 @@ exited:
    the same pid, still its writer, still has the file open), the lock re-tested
    (is_released), and the process signalled. Pinning makes that last step atomic: the process
    signalled is the one checked. A named pid must hold the lock and be the service, never a
-   launcher (truthful_reports). */
+   launcher (truthful_reports). Then `stop` waits for the process to exit (its pidfd), or until
+   its timeout: "stopped" must mean the process exited, "still running" that it runs
+   (truthful_reports). The lock is no witness: the holder releases it (closes its files)
+   before it exits, and anyone who can open the file can hold it too. */
 proctype Reader() {
-    byte i, named;
+    byte i, named, e0;
     atomic {
         if
         :: path != NONE -> i = path; opens[i]++; fdof[READER] = i; ofd[READER] = READER
@@ -340,25 +360,57 @@ proctype Reader() {
     }
     atomic {
         if
-        :: lock[i] != 0 && credible(i) -> named = content[i]
+        :: ex_held(i) && credible(i) -> named = content[i]
         :: else -> named = NONE
         fi
     }
     atomic {
         if
 #ifdef NO_STILL_NAMES
-        :: named != NONE && lock[i] != 0 && fdof[named] == i ->
+        :: named != NONE && ex_held(i) && fdof[named] == i ->
 #else
-        :: named != NONE && content[i] == named && credible(i) && lock[i] != 0 ->
+        :: named != NONE && content[i] == named && credible(i) && ex_held(i) ->
 #endif
             assert(lock[i] == ofd[named]);     /* truthful_reports: the named pid holds the lock */
-            assert(named != LAUNCHER)          /* truthful_reports: the service, never its launcher */
-        :: else -> skip
-        fi;
-        opens[i]--; fdof[READER] = NONE
+            assert(named != LAUNCHER);         /* truthful_reports: the service, never its launcher */
+            e0 = epoch[named]                  /* pidfd_open, kill(SIGTERM) */
+        :: else -> named = NONE
+        fi
     }
+    if
+    :: named != NONE ->
+        atomic {
+            if
+#ifdef STOP_WAITS_ON_LOCK
+            :: !ex_held(i) -> assert(epoch[named] != e0)     /* truthful_reports: "stopped" on the lock's release */
+            :: else -> assert(epoch[named] == e0)            /* truthful_reports: "still running" at the timeout, still locked */
+#else
+            :: epoch[named] != e0 -> skip      /* the pidfd says it exited: "stopped" */
+            :: else -> skip                    /* the timeout, not exited: "still running" */
+#endif
+            fi
+        }
+    :: else -> skip
+    fi;
+    atomic { opens[i]--; fdof[READER] = NONE }
 exited:
     workers--
+}
+
+/* Another user, once: opens the PID file if its mode lets it (a reader's right), then takes
+   LOCK_SH or LOCK_EX at any moment and holds it until the end. It is no holder of the service:
+   progress must hold beside it. */
+proctype Hostile() {
+    byte i;
+end_open:
+    atomic { path != NONE && public[path] -> i = path; opens[i]++; fdof[HOSTILE] = i; ofd[HOSTILE] = HOSTILE }
+end_lock:
+    atomic {
+        if
+        :: ex_free(i) -> hlock[i] = 2          /* flock(LOCK_EX) */
+        :: lock[i] == 0 -> hlock[i] = 1        /* flock(LOCK_SH) */
+        fi
+    }
 }
 
 /* The administrator's `rm` of the path, at any moment, once. */
@@ -371,7 +423,7 @@ end:
 proctype Prober() {
     byte i;
     open_create(PROBER, i);
-    assert(lock[i] == 0);                      /* progress: nobody left holds the lock */
+    assert(ex_free(i));                        /* progress: nobody left holds the lock, nor can anyone else */
     lock[i] = PROBER;
     assert(path == i && !live(i))              /* progress: not refused as running */
 }
@@ -387,7 +439,7 @@ init {
         workers = 3; run Creator(1); run Creator(2); run Reader();
 #endif
 #endif
-        run Admin()
+        run Admin(); run Hostile()
     }
     /* Everyone has exited or crashed (the administrator may never have acted). */
     atomic { workers == 0 -> probing = true }

@@ -190,6 +190,8 @@ pub enum Operation {
     Truncate,
     /// `unlink(2)`.
     Remove,
+    /// `fchmod(2)`: narrowing a file taken over to the mode asked for.
+    Chmod,
     /// Resolving a relative path against the working directory (`getcwd(3)`).
     ResolvePath,
 }
@@ -204,6 +206,7 @@ impl fmt::Display for Operation {
             Operation::Write => "write",
             Operation::Truncate => "truncate",
             Operation::Remove => "remove",
+            Operation::Chmod => "change the mode of",
             Operation::ResolvePath => "resolve the path of",
         })
     }

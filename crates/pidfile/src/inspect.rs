@@ -1,43 +1,21 @@
 //! [`inspect`]: one open of a PID file, and every fact a `status` or `stop` command decides on,
-//! taken from that one descriptor.
+//! taken from that one descriptor; and the answers built on it, [`running_pid`] and
+//! [`pidfile_is_stale`].
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{FlockOperation, OFlags, Stat};
+use rustix::fs::{FlockOperation, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use crate::pidfile::{unlink_stale, Unlinked};
+use crate::dir::ParentDir;
+use crate::error::{Operation, PidFileError, Refusal};
+use crate::judge::{
+    credible_holder, judge_unlocked, refusal, unlink_stale, wait_for_holder, Holder, Unlinked, Unlocked, Wait,
+};
+use crate::pid::Pid;
 use crate::read::{self, Content};
-use crate::stale::{credible_holder, judge_unlocked, wait_for_holder, Unlocked, Wait};
-use crate::{sys, Operation, Pid, PidFileError, Refusal};
-
-/// Who holds a PID file, as [`Inspection::holder`] judges it.
-///
-/// # Examples
-///
-/// ```
-/// use pidfile::{Holder, PidFile};
-///
-/// let dir = tempfile::tempdir()?;
-/// let path = dir.path().join("app.pid");
-/// let guard = PidFile::create(&path)?;
-/// let seen = pidfile::inspect(&path)?.expect("the file exists");
-/// assert_eq!(seen.holder(), Holder::Process(guard.pid()));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Holder {
-    /// Nobody: the file is stale (unlocked, and names no live process that could have written it).
-    Nobody,
-    /// This process: the lock's holder named in the file, or the live non-locking writer of an
-    /// unlocked file.
-    Process(Pid),
-    /// The file is locked, but names no credible holder (see
-    /// [`PidFileError::UnknownHolder`]). No pid is given, so none can be signalled by mistake.
-    Unknown,
-}
+use crate::sys;
 
 /// What one look at a PID file found, all of it through one descriptor: its lock, its content,
 /// its owner, mode and link count (`fstat`). Returned by [`inspect`].
@@ -68,6 +46,8 @@ pub enum Holder {
 #[derive(Debug)]
 pub struct Inspection {
     fd: OwnedFd,
+    /// The directory, opened once: the removal's re-check and unlink are relative to it.
+    dir: ParentDir,
     path: PathBuf,
     stat: Stat,
     content: Content,
@@ -77,7 +57,12 @@ pub struct Inspection {
 }
 
 /// Opens the PID file once, read-only, and reports what it shows: holder, content, owner, mode
-/// and link count, all from that descriptor. `Ok(None)` when there is no file.
+/// and link count, all from that descriptor. `Ok(None)` when there is no file (or no
+/// directory).
+///
+/// The directory is opened first ([`ParentDir::open`]: no symbolic link another user could
+/// have planted is followed on the way) and kept with the inspection, so that
+/// [`remove_if_stale`](Inspection::remove_if_stale) looks in that same directory.
 ///
 /// The lock is tested with `LOCK_SH|LOCK_NB`, held only for the microseconds of the test. A
 /// locked file whose content names no credible holder is re-read for up to 100 ms (a new
@@ -101,12 +86,20 @@ pub struct Inspection {
 ///
 /// - [`PidFileError::NotRegularFile`] for a symlink, FIFO, socket, device or directory (never
 ///   opened);
-/// - [`PidFileError::Io`] when the file exists but cannot be opened, locked or read.
+/// - [`PidFileError::Io`] when the file exists but cannot be opened, locked or read, or the
+///   directory cannot be reached (a refused symbolic link on the way: [`Operation::Open`],
+///   kind [`PermissionDenied`](std::io::ErrorKind::PermissionDenied)).
 pub fn inspect(path: impl AsRef<Path>) -> Result<Option<Inspection>, PidFileError> {
     let path = path.as_ref();
-    let fd = match read::open(path, OFlags::RDONLY) {
+    let not_found = |e: &PidFileError| matches!(e, PidFileError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound);
+    let dir = match read::parent_dir(path) {
+        Ok(dir) => dir,
+        Err(e) if not_found(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let fd = match read::open(&dir, path, OFlags::RDONLY, Mode::empty()) {
         Ok(fd) => fd,
-        Err(PidFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if not_found(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
     let (locked, read) = match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockShared) {
@@ -128,7 +121,7 @@ pub fn inspect(path: impl AsRef<Path>) -> Result<Option<Inspection>, PidFileErro
         None => read::read_content(&fd, path)?,
     };
     let unlocked = judge_unlocked(&content, &stat);
-    Ok(Some(Inspection { fd, path: path.to_path_buf(), stat, content, locked, unlocked }))
+    Ok(Some(Inspection { fd, dir, path: path.to_path_buf(), stat, content, locked, unlocked }))
 }
 
 /// Drops the shared lock our test just took. `LOCK_UN` releases a lock for every descriptor of
@@ -413,8 +406,10 @@ impl Inspection {
     }
 
     /// Removes the file if it is (still) stale and the path still names the inspected file:
-    /// takes its exclusive lock on the inspection's descriptor, re-reads it, checks the path
-    /// with `lstat`, and unlinks while locked. Returns whether it removed the file; a file
+    /// takes its exclusive lock on the inspection's descriptor, re-reads it, checks the name
+    /// with `fstatat` relative to the directory [`inspect`] opened, and unlinks (`unlinkat`,
+    /// relative to the same directory) while locked: a directory renamed or replaced on the
+    /// way since the inspection redirects nothing. Returns whether it removed the file; a file
     /// someone holds, rewrote with a live pid, or replaced at the path is left alone.
     ///
     /// # Examples
@@ -440,10 +435,10 @@ impl Inspection {
             Err(e) => return Err(PidFileError::io(path, Operation::Lock, e)),
         }
         let stat = read::stat_regular(&self.fd, path)?;
-        if !read::names_inode(path, &stat)? {
+        if !read::names_inode(&self.dir, path, &stat)? {
             return Ok(false);
         }
-        Ok(matches!(unlink_stale(&self.fd, path, &stat)?, Unlinked::Removed))
+        Ok(matches!(unlink_stale(&self.fd, &self.dir, path, &stat)?, Unlinked::Removed))
     }
 }
 
@@ -454,26 +449,99 @@ impl AsFd for Inspection {
     }
 }
 
-/// The trust rule of the security model: never more than one link; as root, owned by root and
-/// writable by nobody else.
-pub(crate) fn refusal(stat: &Stat) -> Option<Refusal> {
-    #[allow(clippy::unnecessary_cast)]
-    let (links, mode) = (stat.st_nlink as u64, stat.st_mode as u32 & 0o7777);
-    if links > 1 {
-        return Some(Refusal::HardLinked { links });
+/// The pid of the process holding a PID file, if any (for `status` and `stop` commands).
+///
+/// - a **locked** file: its holder's pid, when the file names a credible holder (a file that
+///   is empty, or names no credible holder, is re-read for up to 100 ms: a new holder may be
+///   between its `flock` and its `write`, or the lock may only be borrowed by a child some
+///   other process is forking); otherwise [`PidFileError::UnknownHolder`], never a pid that
+///   does not hold the file;
+/// - an **unlocked** file naming a live process that started before the file was written (a
+///   non-locking writer such as the Python original): that pid;
+/// - a missing or **stale** file (no pid, a dead pid, a zombie, a reused pid, a kernel
+///   thread): `None`.
+///
+/// The check takes a shared lock for a few microseconds and never modifies the file. To decide
+/// more than this on one descriptor (owner, mode, links), use [`inspect`](crate::inspect).
+///
+/// # Examples
+///
+/// ```
+/// use pidfile::{running_pid, Pid, PidFile};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.pid");
+/// assert_eq!(running_pid(&path)?, None);
+///
+/// let guard = PidFile::create(&path)?;
+/// assert_eq!(running_pid(&path)?, Some(Pid::current()));
+///
+/// guard.remove()?;
+/// assert_eq!(running_pid(&path)?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// - [`PidFileError::UnknownHolder`] when the file is locked but names no credible holder;
+/// - [`PidFileError::NotRegularFile`] for a symlink, FIFO, socket, device or directory;
+/// - [`PidFileError::Io`] when it cannot be opened (other than not existing), locked or read.
+///
+/// # Platform notes
+///
+/// Linux also reads `/proc/PID/stat`: a zombie, a kernel thread, or a process that started
+/// more than a second after the file was written (PID reuse) is not a holder; and, where
+/// `/proc/PID/fd` is readable (our own processes, or any as root), a locked file's holder must
+/// have the file open. Elsewhere any running process with the file's pid counts.
+pub fn running_pid(path: impl AsRef<Path>) -> Result<Option<Pid>, PidFileError> {
+    let path = path.as_ref();
+    match inspect(path)? {
+        None => Ok(None),
+        Some(inspection) => match inspection.holder() {
+            Holder::Nobody => Ok(None),
+            Holder::Process(pid) => Ok(Some(pid)),
+            Holder::Unknown => Err(PidFileError::UnknownHolder { path: path.to_path_buf() }),
+        },
     }
-    // Root's own, writable by nobody else: fine whoever we are (and no `geteuid` needed).
-    if stat.st_uid == 0 && mode & 0o022 == 0 {
-        return None;
-    }
-    if !rustix::process::geteuid().is_root() {
-        return None;
-    }
-    if stat.st_uid != 0 {
-        return Some(Refusal::ForeignOwner { uid: stat.st_uid });
-    }
-    if mode & 0o022 != 0 {
-        return Some(Refusal::WritableByOthers { mode });
-    }
-    None
+}
+
+/// Whether a PID file is stale: left behind by a process that is gone, so that
+/// [`PidFile::create`](crate::PidFile::create) would take it over.
+///
+/// A file locked by a live holder is never stale, whatever it contains. An unlocked file is
+/// stale when it names no valid pid (empty, garbage), a process that is not running, the calling
+/// process, or (Linux) a zombie, a kernel thread, or a process that started after the file was
+/// last modified (the pid was reused). An unlocked file naming a live process that predates it
+/// belongs to a non-locking writer and is not stale. A missing file is not stale (`Ok(false)`),
+/// as the Python original documents: "Returns `True` if PID file exists and contains a
+/// not-running PID". The file is never modified.
+///
+/// # Examples
+///
+/// ```
+/// use pidfile::{pidfile_is_stale, PidFile};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.pid");
+/// assert!(!pidfile_is_stale(&path)?); // no file: nothing stale
+///
+/// std::fs::write(&path, "garbage")?;
+/// assert!(pidfile_is_stale(&path)?);
+///
+/// let guard = PidFile::create(&path)?; // takes the stale file over
+/// assert!(!pidfile_is_stale(&path)?);
+/// drop(guard);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// - [`PidFileError::NotRegularFile`] for a symlink, FIFO, socket, device or directory;
+/// - [`PidFileError::Io`] when the file exists but cannot be opened, locked or read.
+///
+/// # Platform notes
+///
+/// See [`running_pid`]: PID reuse is detected on Linux only.
+pub fn pidfile_is_stale(path: impl AsRef<Path>) -> Result<bool, PidFileError> {
+    Ok(inspect(path.as_ref())?.is_some_and(|inspection| inspection.is_stale()))
 }

@@ -1,15 +1,16 @@
 //! [`PidFile`], the kernel-locked guard that names its holder, and [`remove_pidfile`].
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
-use rustix::fs::{AtFlags, OFlags, Stat, CWD};
-use rustix::io::Errno;
+use rustix::fs::OFlags;
 
-use crate::lock::{lock_path, Locked};
+use crate::dir::ParentDir;
+use crate::error::{Operation, PidFileError, Refusal};
+use crate::judge::{refusal, unlink_stale, Unlinked};
+use crate::locked::{lock_path, Locked};
+use crate::pid::Pid;
 use crate::read;
-use crate::stale::{judge_unlocked, Unlocked};
-use crate::{Operation, Pid, PidFileError};
 
 /// An open, kernel-locked PID file: while it lives, no other `PidFile` on the same path can
 /// exist, in this process or any other.
@@ -57,16 +58,22 @@ impl PidFile {
     /// Creates or takes over the PID file at `path`, locks it and writes the calling process's
     /// pid: the Python original's `pidfile(path)`.
     ///
-    /// Steps: `open(O_RDWR|O_CREAT|O_CLOEXEC|O_NOFOLLOW|O_NOCTTY|O_NONBLOCK, 0644)`,
-    /// `flock(LOCK_EX|LOCK_NB)`, `fstat`, then `lstat(path)` to check that the path still names
-    /// the locked inode (another process may have removed the file between our `open` and our
-    /// `flock`; then the open is retried). An existing unlocked file is taken over when it is
-    /// stale (see [`pidfile_is_stale`](crate::pidfile_is_stale)); the pid is written as
-    /// `"{pid}\n"`, with no `fsync` (after a crash the lock, not the content, decides).
+    /// Steps: the directory is opened once ([`ParentDir::open`]: no symbolic link another user
+    /// could have planted is followed on the way), then, relative to it,
+    /// `openat(O_RDWR|O_CREAT|O_CLOEXEC|O_NOFOLLOW|O_NOCTTY|O_NONBLOCK, 0644)` (tried with
+    /// `O_EXCL` first: a file it creates is new and needs no further look before locking),
+    /// `flock(LOCK_EX|LOCK_NB)`, `fstat`, then `fstatat(dirfd, name)` to check that the name
+    /// still names the locked inode (another process may have removed the file between our
+    /// `open` and our `flock`; then the open is retried). An existing unlocked file is taken
+    /// over when it is stale (see [`pidfile_is_stale`](crate::pidfile_is_stale)); the pid is
+    /// written as `"{pid}\n"`, with no `fsync` (after a crash the lock, not the content,
+    /// decides).
     ///
-    /// A relative `path` is resolved against the current directory now, so the guard keeps
-    /// working after a `chdir`. To lock now and let a forked child write its own pid, use
-    /// [`PidFileLock`](crate::PidFileLock).
+    /// The directory's descriptor is kept: the guard's re-check and unlink are relative to it,
+    /// so renaming or replacing a directory on the way later never redirects them, and the
+    /// guard keeps working after a `chdir`. To lock now and let a forked child write its own
+    /// pid, use [`PidFileLock`](crate::PidFileLock); for a mode other than 0644, use
+    /// [`create_with_mode`](PidFile::create_with_mode).
     ///
     /// # Examples
     ///
@@ -85,7 +92,9 @@ impl PidFile {
     /// - [`PidFileError::NotRegularFile`] when a symlink, FIFO, socket, device or directory is at
     ///   `path` (it is left untouched);
     /// - [`PidFileError::Io`] when a system call fails ([`Operation`] says which), for example a
-    ///   missing or unwritable directory.
+    ///   missing or unwritable directory, or a symbolic link on the way that
+    ///   [`ParentDir::open`] refuses ([`Operation::Open`], kind
+    ///   [`PermissionDenied`](std::io::ErrorKind::PermissionDenied)).
     ///
     /// # Platform notes
     ///
@@ -101,7 +110,43 @@ impl PidFile {
     ///  - [OpenBSD `flock(2)`](https://man.openbsd.org/flock.2)
     #[doc(alias = "pidfile")]
     pub fn create(path: impl AsRef<Path>) -> Result<PidFile, PidFileError> {
-        PidFile::lock_and_write(path.as_ref(), None)
+        PidFile::lock_and_write(path.as_ref(), None, None)
+    }
+
+    /// Like [`create`](PidFile::create), with the file's permissions: `mode & 0o777`.
+    ///
+    /// Use a private mode (`0o600`, as callers of FreeBSD's `pidfile(3)` do, and as the
+    /// `daemonic` command does) to keep other users from opening the file at all: anyone who
+    /// can open a PID file, even read-only, can `flock` it, and while they hold that lock, every
+    /// later `create` fails with [`AlreadyRunning`](PidFileError::AlreadyRunning) (`pid:
+    /// None`), even after the holder died.
+    ///
+    /// A new file is created with `mode` (a umask can only narrow it; it is not widened
+    /// afterwards). A file taken over (stale) may have been created with a wider mode: once it
+    /// is locked, its permission bits are narrowed to those also in `mode` (`fchmod`), never
+    /// widened. A descriptor someone opened *before* that keeps working: only a file that was
+    /// never public keeps every other user out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::fs::PermissionsExt;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// let guard = pidfile::PidFile::create_with_mode(&path, 0o600)?;
+    /// assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
+    /// # drop(guard);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`create`](PidFile::create), and [`PidFileError::Io`] with [`Operation::Chmod`]
+    /// when a file taken over cannot be narrowed (it is then removed, as on every failure
+    /// after the lock).
+    pub fn create_with_mode(path: impl AsRef<Path>, mode: u32) -> Result<PidFile, PidFileError> {
+        PidFile::lock_and_write(path.as_ref(), None, Some(mode))
     }
 
     /// Like [`create`](PidFile::create), but writes `pid` instead of the caller's pid: the
@@ -126,15 +171,16 @@ impl PidFile {
     /// As for [`create`](PidFile::create).
     #[doc(alias = "make_pidfile")]
     pub fn create_with_pid(path: impl AsRef<Path>, pid: Pid) -> Result<PidFile, PidFileError> {
-        PidFile::lock_and_write(path.as_ref(), Some(pid))
+        PidFile::lock_and_write(path.as_ref(), Some(pid), None)
     }
 
-    /// `create` (pid `None`: the caller's) and `create_with_pid`; `getpid` is asked once.
+    /// `create` (pid `None`: the caller's), `create_with_pid`, `create_with_mode`; `getpid` is
+    /// asked once.
     #[inline]
-    fn lock_and_write(path: &Path, pid: Option<Pid>) -> Result<PidFile, PidFileError> {
+    fn lock_and_write(path: &Path, pid: Option<Pid>, mode: Option<u32>) -> Result<PidFile, PidFileError> {
         let me = Pid::current();
         let pid = pid.unwrap_or(me);
-        let mut locked = Locked::acquire(path, me)?;
+        let mut locked = Locked::acquire(path, me, mode)?;
         // On failure `locked` drops here, and removes the (empty) file it created or took over.
         locked.write(pid, me)?;
         Ok(PidFile { locked, pid })
@@ -156,7 +202,24 @@ impl PidFile {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn path(&self) -> &Path {
-        &self.locked.path
+        self.locked.path()
+    }
+
+    /// The directory the file is in, opened once at creation: the guard's re-check and unlink
+    /// are relative to this descriptor. A process that closes descriptors it does not know of
+    /// must keep this one open too, beside [`as_fd`](AsFd::as_fd)'s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let guard = pidfile::PidFile::create(dir.path().join("app.pid"))?;
+    /// assert_eq!(guard.parent_dir().name(), "app.pid");
+    /// assert_eq!(guard.parent_dir().path(), guard.path());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parent_dir(&self) -> &ParentDir {
+        &self.locked.dir
     }
 
     /// The pid written in the file.
@@ -276,9 +339,12 @@ impl AsFd for PidFile {
 /// Removes a PID file unless a running process holds it (the Python original's `remove_pidfile`,
 /// without its habit of deleting a live instance's file).
 ///
-/// The file is locked first; it is unlinked while locked, and only when it is stale (see
-/// [`pidfile_is_stale`](crate::pidfile_is_stale)). A missing file is `Ok`. To remove a file you
-/// hold, use [`PidFile::remove`] (this function would see your own lock and refuse).
+/// The directory is opened once ([`ParentDir::open`]), the file relative to it; the file is
+/// locked, re-checked (the name still names it) and unlinked (`unlinkat`, relative to the
+/// directory) while locked, and only when it is stale (see
+/// [`pidfile_is_stale`](crate::pidfile_is_stale)). A missing file or directory is `Ok`. To
+/// remove a file you hold, use [`PidFile::remove`] (this function would see your own lock and
+/// refuse).
 ///
 /// # Examples
 ///
@@ -302,45 +368,24 @@ impl AsFd for PidFile {
 #[doc(alias = "remove")]
 pub fn remove_pidfile(path: impl AsRef<Path>) -> Result<(), PidFileError> {
     let path = path.as_ref();
-    let (fd, stat) = match lock_path(path, OFlags::RDONLY) {
-        Ok(locked) => locked,
-        Err(PidFileError::Io { op: Operation::Open, source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(())
-        }
+    let not_found = |e: &PidFileError| matches!(e, PidFileError::Io { op: Operation::Open, source, .. } if source.kind() == std::io::ErrorKind::NotFound);
+    let dir = match read::parent_dir(path) {
+        Ok(dir) => dir,
+        Err(e) if not_found(&e) => return Ok(()),
         Err(e) => return Err(e),
     };
-    if let Some(reason @ crate::Refusal::HardLinked { .. }) = crate::inspect::refusal(&stat) {
+    let (fd, stat) = match lock_path(&dir, path, OFlags::RDONLY) {
+        Ok(locked) => locked,
+        Err(e) if not_found(&e) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if let Some(reason @ Refusal::HardLinked { .. }) = refusal(&stat) {
         // Removing one name of a shared file is harmless, but the file is not a PID file we
         // can judge: someone else owns that inode too.
         return Err(PidFileError::Refused { path: path.to_path_buf(), reason });
     }
-    match unlink_stale(&fd, path, &stat)? {
+    match unlink_stale(&fd, &dir, path, &stat)? {
         Unlinked::Live(pid) => Err(PidFileError::AlreadyRunning { path: path.to_path_buf(), pid: Some(pid) }),
         Unlinked::Removed | Unlinked::Gone => Ok(()),
-    }
-}
-
-/// What [`unlink_stale`] did.
-pub(crate) enum Unlinked {
-    Removed,
-    /// The path was gone already.
-    Gone,
-    /// Not stale: the file names this live non-locking writer.
-    Live(Pid),
-}
-
-/// The removal of a file this process does not own, for [`remove_pidfile`] and
-/// [`Inspection::remove_if_stale`](crate::Inspection::remove_if_stale): with the file's
-/// exclusive lock held on `fd` (whose `fstat` is `stat`) and the path just checked to name it,
-/// unlinks it unless it names a live process (rule 4).
-pub(crate) fn unlink_stale(fd: &OwnedFd, path: &Path, stat: &Stat) -> Result<Unlinked, PidFileError> {
-    let content = read::read_content(fd, path)?;
-    if let Unlocked::Live(pid) = judge_unlocked(&content, stat) {
-        return Ok(Unlinked::Live(pid));
-    }
-    match rustix::fs::unlinkat(CWD, path, AtFlags::empty()) {
-        Ok(()) => Ok(Unlinked::Removed),
-        Err(Errno::NOENT) => Ok(Unlinked::Gone),
-        Err(e) => Err(PidFileError::io(path, Operation::Remove, e)),
     }
 }

@@ -4,11 +4,12 @@
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat, CWD};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use crate::pid::{excerpt, parse_pid};
-use crate::{FileKind, Operation, ParsePidError, Pid, PidFileError};
+use crate::dir::ParentDir;
+use crate::error::{FileKind, Operation, PidFileError};
+use crate::pid::{excerpt, parse_pid, ParsePidError, Pid};
 
 // The small helpers below are `#[inline]`: each wraps a system call, and on CPUs with
 // return-stack mitigations (AMD SRSO "Safe RET", RSB filling) the first `ret` after a system
@@ -24,20 +25,21 @@ pub const MAX_PID_FILE_LEN: usize = 64;
 pub(crate) const SAFE_OPEN: OFlags =
     OFlags::CLOEXEC.union(OFlags::NOFOLLOW).union(OFlags::NOCTTY).union(OFlags::NONBLOCK);
 
-/// `rw-r--r--`; a umask can only narrow it.
-const PID_FILE_MODE: Mode = Mode::from_raw_mode(0o644);
+/// `rw-r--r--`, the default (DESIGN rule 1); a umask can only narrow it.
+pub(crate) const PID_FILE_MODE: Mode = Mode::from_raw_mode(0o644);
 
-/// Opens `path` with [`SAFE_OPEN`] plus `flags`, and names what is there when it is not a
-/// regular file.
+/// Opens the file `dir` names ([`ParentDir::name`], relative to its descriptor) with
+/// [`SAFE_OPEN`] plus `flags` (and `mode` if it creates the file), and names what is there when
+/// it is not a regular file. `path` is for messages.
 ///
-/// `lstat` first: a device, FIFO or socket at the path is refused without being opened, since
-/// opening a device can act (`/dev/ptmx` allocates a terminal, `/dev/watchdog` arms the
-/// watchdog). Between the `lstat` and the `open` only someone able to create device nodes
+/// `fstatat` first: a device, FIFO or socket at the path is refused without being opened,
+/// since opening a device can act (`/dev/ptmx` allocates a terminal, `/dev/watchdog` arms the
+/// watchdog). Between the `fstatat` and the `open` only someone able to create device nodes
 /// (root) could put one there; symlinks are never followed (`O_NOFOLLOW`) and the `fstat` after
 /// the open refuses anything that is not a regular file all the same.
 #[inline]
-pub(crate) fn open(path: &Path, flags: OFlags) -> Result<OwnedFd, PidFileError> {
-    match rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+pub(crate) fn open(dir: &ParentDir, path: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, PidFileError> {
+    match rustix::fs::statat(dir, dir.name(), AtFlags::SYMLINK_NOFOLLOW) {
         Ok(stat) => {
             if let Some(kind) = not_regular(&stat) {
                 return Err(PidFileError::NotRegularFile { path: path.to_path_buf(), kind });
@@ -46,17 +48,40 @@ pub(crate) fn open(path: &Path, flags: OFlags) -> Result<OwnedFd, PidFileError> 
         Err(Errno::NOENT) if flags.contains(OFlags::CREATE) => {}
         Err(e) => return Err(PidFileError::io(path, Operation::Open, e)),
     }
-    rustix::fs::openat(CWD, path, flags | SAFE_OPEN, PID_FILE_MODE).map_err(|errno| {
-        // ELOOP (Linux), EMLINK (FreeBSD), EFTYPE (NetBSD) for a symlink, EISDIR for a directory,
-        // ENXIO for a socket: look at what is there to say so plainly.
-        match rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => match not_regular(&stat) {
-                Some(kind) => PidFileError::NotRegularFile { path: path.to_path_buf(), kind },
-                None => PidFileError::io(path, Operation::Open, errno),
-            },
-            Err(_) => PidFileError::io(path, Operation::Open, errno),
-        }
-    })
+    rustix::fs::openat(dir, dir.name(), flags | SAFE_OPEN, mode).map_err(|errno| open_error(dir, path, errno))
+}
+
+/// Creates the file `dir` names, read-write, if nothing is there (`O_CREAT|O_EXCL`, plus
+/// [`SAFE_OPEN`]): `Ok(None)` when something is (`EEXIST`, a symlink included). A file this
+/// call created is new: a regular file, empty, with no content or device to judge before it is
+/// locked, so the `fstatat` [`open`] needs is skipped.
+#[inline]
+pub(crate) fn create_new(dir: &ParentDir, path: &Path, mode: Mode) -> Result<Option<OwnedFd>, PidFileError> {
+    let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | SAFE_OPEN;
+    match rustix::fs::openat(dir, dir.name(), flags, mode) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::EXIST) => Ok(None),
+        Err(errno) => Err(open_error(dir, path, errno)),
+    }
+}
+
+/// ELOOP (Linux), EMLINK (FreeBSD), EFTYPE (NetBSD) for a symlink, EISDIR for a directory,
+/// ENXIO for a socket: look at what is there to say so plainly.
+#[cold]
+fn open_error(dir: &ParentDir, path: &Path, errno: Errno) -> PidFileError {
+    match rustix::fs::statat(dir, dir.name(), AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => match not_regular(&stat) {
+            Some(kind) => PidFileError::NotRegularFile { path: path.to_path_buf(), kind },
+            None => PidFileError::io(path, Operation::Open, errno),
+        },
+        Err(_) => PidFileError::io(path, Operation::Open, errno),
+    }
+}
+
+/// [`ParentDir::open`] for `path`, its failure an [`Operation::Open`] error.
+#[inline]
+pub(crate) fn parent_dir(path: &Path) -> Result<ParentDir, PidFileError> {
+    ParentDir::open(path).map_err(|e| PidFileError::io(path, Operation::Open, e))
 }
 
 /// `fstat` of an open PID file, refusing anything but a regular file.
@@ -75,10 +100,11 @@ fn not_regular(stat: &Stat) -> Option<FileKind> {
     FileKind::from_file_type(FileType::from_raw_mode(stat.st_mode as _))
 }
 
-/// Whether `path` still names the inode `stat` describes. `false` when the path is gone.
+/// Whether the name in `dir` still names the inode `stat` describes. `false` when it is gone.
+/// `path` is for messages.
 #[inline]
-pub(crate) fn names_inode(path: &Path, stat: &Stat) -> Result<bool, PidFileError> {
-    match rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW) {
+pub(crate) fn names_inode(dir: &ParentDir, path: &Path, stat: &Stat) -> Result<bool, PidFileError> {
+    match rustix::fs::statat(dir, dir.name(), AtFlags::SYMLINK_NOFOLLOW) {
         Ok(now) => Ok(now.st_dev == stat.st_dev && now.st_ino == stat.st_ino),
         Err(Errno::NOENT) => Ok(false),
         Err(e) => Err(PidFileError::io(path, Operation::Stat, e)),
@@ -136,7 +162,8 @@ pub(crate) fn read_content(fd: impl AsFd, path: &Path) -> Result<Content, PidFil
 
 /// Reads the process id stored in a PID file (the Python original's `readpid`).
 ///
-/// Reads at most [`MAX_PID_FILE_LEN`] bytes, never follows a symlink, never blocks on a FIFO,
+/// Reads at most [`MAX_PID_FILE_LEN`] bytes, never follows a symlink at the file (nor one on
+/// the way that another user could have planted: see [`ParentDir`](crate::ParentDir)), never blocks on a FIFO,
 /// takes no lock and never modifies the file. The content must be one decimal pid in
 /// `1..=i32::MAX`, optionally surrounded by blanks and ended by `\n` or `\r\n` (see
 /// [`Pid::from_str`](std::str::FromStr)).
@@ -170,7 +197,8 @@ pub(crate) fn read_content(fd: impl AsFd, path: &Path) -> Result<Content, PidFil
 #[doc(alias = "readpid")]
 pub fn read_pid(path: impl AsRef<Path>) -> Result<Pid, PidFileError> {
     let path = path.as_ref();
-    let fd = open(path, OFlags::RDONLY)?;
+    let dir = parent_dir(path)?;
+    let fd = open(&dir, path, OFlags::RDONLY, Mode::empty())?;
     stat_regular(&fd, path)?;
     read_content(&fd, path)?.pid_or_malformed(path)
 }

@@ -139,44 +139,64 @@ fn floor_create_remove(path: &Path) {
     drop(fd);
 }
 
-/// The rules' part of taking a PID file, raw: `lstat(path)` before opening (a device is refused
-/// without being opened), open with the safe flags, lock, `fstat` after the lock (rule 3: a
-/// regular file with one link; rule 2: its inode) and `lstat(path)` to compare inodes (rule 2).
-/// Returns the descriptor and the locked inode.
-fn rules_floor_lock(path: &Path) -> (OwnedFd, rustix::fs::Stat) {
-    if let Ok(there) = rustix::fs::statat(CWD, path, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
-        assert_eq!(rustix::fs::FileType::from_raw_mode(there.st_mode), rustix::fs::FileType::RegularFile);
-    }
-    let fd = rustix::fs::openat(
+/// The rules' part of taking a PID file, raw: the directory opened without following links
+/// (Linux: one `openat2(RESOLVE_NO_SYMLINKS)`), the file created relative to it with the safe
+/// flags and `O_EXCL` (a new file: no `fstatat` needed before opening it), lock, `fstat` after
+/// the lock (rule 3: a regular file with one link; rule 2: its inode) and `fstatat(dirfd,
+/// name)` to compare inodes (rule 2). Returns the directory, the descriptor and the locked
+/// inode.
+fn rules_floor_lock(path: &Path) -> (OwnedFd, OwnedFd, rustix::fs::Stat) {
+    let (parent, name) = (path.parent().unwrap(), path.file_name().unwrap());
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let dir = rustix::fs::openat2(
         CWD,
-        path,
-        OFlags::CREATE | OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::NONBLOCK,
+        parent,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        rustix::fs::ResolveFlags::NO_SYMLINKS,
+    )
+    .unwrap();
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let dir =
+        rustix::fs::openat(CWD, parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap();
+    let fd = rustix::fs::openat(
+        &dir,
+        name,
+        OFlags::CREATE
+            | OFlags::EXCL
+            | OFlags::RDWR
+            | OFlags::CLOEXEC
+            | OFlags::NOFOLLOW
+            | OFlags::NOCTTY
+            | OFlags::NONBLOCK,
         Mode::from_raw_mode(0o644),
     )
     .unwrap();
     rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).unwrap();
     let locked = rustix::fs::fstat(&fd).unwrap();
-    let named = rustix::fs::statat(CWD, path, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
+    let named = rustix::fs::statat(&dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
     assert_eq!((locked.st_dev, locked.st_ino), (named.st_dev, named.st_ino));
-    (fd, locked)
+    (dir, fd, locked)
 }
 
 /// The floor plus exactly what DESIGN.md's rules add: the checks of [`rules_floor_lock`],
-/// `lstat(path)` again before unlinking (rule 2), `getpid` to record and check the owning
-/// process (rule 9), and a `pread` before unlinking (the file still holds our pid: no forked
-/// child took it over).
+/// `fstatat(dirfd, name)` again before unlinking (rule 2), `getpid` to record and check the
+/// owning process (rule 9), a `pread` before unlinking (the file still holds our pid: no forked
+/// child took it over), and the unlink relative to the directory.
 fn rules_floor_create_remove(path: &Path) {
-    let (fd, locked) = rules_floor_lock(path);
+    let (dir, fd, locked) = rules_floor_lock(path);
+    let name = path.file_name().unwrap();
     assert_eq!(locked.st_nlink, 1);
     let owner = rustix::process::getpid();
     rustix::io::pwrite(&fd, b"12345\n", 0).unwrap();
     assert_eq!(rustix::process::getpid(), owner);
     let mut buf = [0u8; 65];
     assert_eq!(rustix::io::pread(&fd, &mut buf, 0).unwrap(), 6);
-    let named = rustix::fs::statat(CWD, path, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
+    let named = rustix::fs::statat(&dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
     assert_eq!((locked.st_dev, locked.st_ino), (named.st_dev, named.st_ino));
-    rustix::fs::unlinkat(CWD, path, rustix::fs::AtFlags::empty()).unwrap();
+    rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty()).unwrap();
     drop(fd);
+    drop(dir);
 }
 
 fn pidfile_rows(config: &Config, dir: &Path, label: &str, rows: &mut Vec<Row>) {
@@ -385,7 +405,7 @@ fn cloexec_pipe() -> (OwnedFd, OwnedFd) {
 }
 
 /// The floor plus exactly the steps DESIGN.md requires of a daemon start, written with
-/// rustix/libc: thread check, `/dev/null`, PID file (open, flock, fstat, lstat, write), pipe,
+/// rustix/libc: thread check, `/dev/null`, PID file (its directory, open, flock, fstat, fstatat, write), pipe,
 /// fork, setsid, fork; in the daemon chdir, umask, every signal disposition and the mask,
 /// three dup2, close_range, the daemon's pid written (into the file the launcher locked
 /// empty); then the readiness byte, and the launcher waits for the pipe's end of file.
@@ -395,7 +415,7 @@ fn rules_floor_launcher(pidfile: &Path) {
     assert_eq!(rustix::fs::stat("/proc/self/task").unwrap().st_nlink, 3);
     let null = rustix::fs::openat(CWD, "/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).unwrap();
     // Locked empty in the launcher; the daemon writes the first pid (no truncate needed).
-    let (fd, _) = rules_floor_lock(pidfile);
+    let (dir, fd, _) = rules_floor_lock(pidfile);
     double_fork_handshake(true, |write| {
         rustix::process::chdir("/").unwrap();
         rustix::process::umask(Mode::empty());
@@ -414,7 +434,7 @@ fn rules_floor_launcher(pidfile: &Path) {
         rustix::stdio::dup2_stdin(&null).unwrap();
         rustix::stdio::dup2_stdout(&null).unwrap();
         rustix::stdio::dup2_stderr(&null).unwrap();
-        close_all_but(&[fd.as_raw_fd(), write.as_raw_fd()]);
+        close_all_but(&[dir.as_raw_fd(), fd.as_raw_fd(), write.as_raw_fd()]);
         rustix::io::pwrite(&fd, b"2\n", 0).unwrap();
     });
 }
