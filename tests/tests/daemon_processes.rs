@@ -217,7 +217,8 @@ fn unopenable_stdout_fails_before_forking() {
     expect_failure(
         &s,
         &["--stdout-path", log.to_str().unwrap()],
-        &format!("open {} for stdout: No such file or directory", log.display()),
+        // The component that is missing is named.
+        &format!("open {} for stdout: {}: No such file or directory", log.display(), s.path("missing-dir").display()),
     );
     s.assert_nothing_left();
 }

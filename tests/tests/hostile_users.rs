@@ -192,7 +192,8 @@ fn root_replaces_a_foreign_stale_file_and_never_writes_into_it() {
     let meta = std::fs::metadata(w.pidfile()).unwrap();
     assert_ne!(meta.ino(), attacker_inode, "a fresh file, not the attacker's");
     assert_eq!(std::fs::read_to_string(&kept).unwrap(), format!("{}\n", victim.id()), "never written into");
-    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o644));
+    // The command's PID files are 0600: the attacker cannot even open it (nor hold its lock).
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o600));
     assert_eq!(std::fs::read_to_string(w.pidfile()).unwrap(), format!("{service}\n"));
     let mut write = Command::new("sh");
     as_nobody(write.arg("-c").arg(format!("echo {} > {}", victim.id(), w.pidfile().display())));

@@ -54,6 +54,8 @@ enum Stream {
 #[must_use = "a Daemon does nothing until `daemonize` is called"]
 pub struct Daemon {
     pidfile: Option<PathBuf>,
+    /// `Some(mode)`: create the PID file with it (and narrow a file taken over to it).
+    pidfile_mode: Option<u32>,
     runtime_directory: Option<PathBuf>,
     working_dir: PathBuf,
     umask: u32,
@@ -98,6 +100,7 @@ impl Daemon {
     pub fn new() -> Daemon {
         Daemon {
             pidfile: None,
+            pidfile_mode: None,
             runtime_directory: None,
             working_dir: PathBuf::from("/"),
             umask: 0,
@@ -128,6 +131,23 @@ impl Daemon {
     /// ```
     pub fn pidfile(mut self, path: impl AsRef<Path>) -> Self {
         self.pidfile = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// The PID file's mode (default 0644, which the umask may narrow). `0o600` keeps other
+    /// users from opening it at all, and so from taking its `flock` lock, which any reader
+    /// could otherwise hold to make a restart after a crash report "already running" (FreeBSD's
+    /// pidfile(3) callers pass 0600). A stale file taken over is narrowed to it. See
+    /// [`pidfile::PidFileLock::acquire_with_mode`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let daemon = daemonic::Daemon::new().pidfile("/run/myapp.pid").pidfile_mode(0o600);
+    /// # let _ = daemon;
+    /// ```
+    pub fn pidfile_mode(mut self, mode: u32) -> Self {
+        self.pidfile_mode = Some(mode);
         self
     }
 
@@ -306,11 +326,11 @@ impl Daemon {
 
     /// `chroot`s the daemon into this directory (before `chdir` and the privilege drop).
     ///
-    /// The PID file is locked outside the chroot, and the descriptor of its directory opened
-    /// then is kept ([`PidFile::parent_dir`](pidfile::PidFile::parent_dir)):
-    /// [`stop`](crate::DaemonGuard::stop) removes the file through it. That descriptor is a
-    /// directory outside the jail, open in the daemon (close-on-exec: a program it `exec`s does
-    /// not get it).
+    /// The PID file is locked outside the chroot; the descriptor of its directory is closed
+    /// before the `chroot` ([`PidFileLock::close_parent_dir`](pidfile::PidFileLock::close_parent_dir)):
+    /// a directory outside the jail, open in it, would let code in the jail `fchdir` out. So
+    /// [`stop`](crate::DaemonGuard::stop) cannot unlink the file (its name is outside the jail):
+    /// it empties it, and an empty unlocked PID file is stale (it names no process).
     ///
     /// # Examples
     ///
@@ -520,7 +540,11 @@ impl Daemon {
         }
         // Locked, but left empty: the daemon writes the first pid, so the file never names
         // the launcher (a `kill $(cat file)` meanwhile cannot hit it).
-        let lock = self.pidfile.as_ref().map(PidFileLock::acquire).transpose()?;
+        let lock = match (&self.pidfile, self.pidfile_mode) {
+            (Some(path), Some(mode)) => Some(PidFileLock::acquire_with_mode(path, mode)?),
+            (Some(path), None) => Some(PidFileLock::acquire(path)?),
+            (None, _) => None,
+        };
         let mut plan = Plan { daemon: self, credentials, stdio, notifier };
 
         if plan.daemon.foreground {
@@ -674,7 +698,13 @@ impl Plan {
         reporter: Option<&Reporter>,
     ) -> StepResult<(Option<PidFile>, Option<OwnedFd>, Option<Notifier>, bool, Option<Credentials>)> {
         let Plan { mut daemon, credentials, stdio, notifier } = self;
+        let mut lock = lock;
         if let Some(root) = &daemon.chroot {
+            // No descriptor of a directory outside the jail may stay open in it (`fchdir` would
+            // leave it): the PID file is then emptied, not unlinked, when the daemon stops.
+            if let Some(lock) = &mut lock {
+                lock.close_parent_dir();
+            }
             rustix::process::chroot(root).map_err(|e| (Step::Chroot(root.clone()), e.into()))?;
             rustix::process::chdir("/").map_err(|e| (Step::Chroot(root.clone()), e.into()))?;
         }
@@ -703,7 +733,7 @@ impl Plan {
         keep.extend(lock.as_ref().map(|p| p.as_fd().as_raw_fd()));
         // The PID file's directory too: the guard unlinks relative to it (closed behind its
         // back, its number could be reused by anything the daemon opens next).
-        keep.extend(lock.as_ref().map(|p| p.parent_dir().as_fd().as_raw_fd()));
+        keep.extend(lock.as_ref().and_then(|p| p.parent_dir()).map(|dir| dir.as_fd().as_raw_fd()));
         keep.extend(reporter.map(|r| r.fd().as_raw_fd()));
         keep.extend(ready_fd.as_ref().map(|fd| fd.as_raw_fd()));
         fds::close_inherited_fds(&mut keep).map_err(at(Step::CloseFds))?;

@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{Mode, OFlags, CWD};
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 use crate::Credentials;
@@ -14,6 +14,11 @@ use crate::Credentials;
 /// `O_WRONLY|O_APPEND|O_NOFOLLOW|O_NOCTTY|O_CLOEXEC`; a new file is created with mode 0644
 /// whatever the umask (the umask is for the files the daemon creates; a log's mode is for its
 /// readers); non-blocking while it is checked, so that a FIFO cannot hang the caller.
+///
+/// The directory is opened first with [`pidfile::ParentDir::open`], which follows no symbolic
+/// link another user could have planted on the way (a directory of the service user's swapped
+/// for a link to `/etc` cannot make root create or append to a file there), and the file is
+/// opened relative to that descriptor.
 ///
 /// Accepted: a regular file, or a character device (`/dev/null`, a terminal). Refused: a
 /// symbolic link (never followed: a root process must not be steered into another file), a
@@ -50,16 +55,17 @@ pub fn open_output(path: impl AsRef<Path>, service_user: Option<&Credentials>) -
         Errno::NXIO => refuse("it is not a regular file or a character device (a FIFO or a socket)".to_owned()),
         e => e.into(),
     };
+    let dir = pidfile::ParentDir::open(path)?;
     // Created here (`O_EXCL`), or opened as it is; a file removed in between is created again.
     let mut attempts = 0;
     let (fd, created) = loop {
         attempts += 1;
-        match rustix::fs::openat(CWD, path, flags | OFlags::CREATE | OFlags::EXCL, Mode::from_raw_mode(0o644)) {
+        match rustix::fs::openat(&dir, dir.name(), flags | OFlags::CREATE | OFlags::EXCL, Mode::from_raw_mode(0o644)) {
             Ok(fd) => break (fd, true),
             Err(Errno::EXIST) => {}
             Err(e) => return Err(explain(e)),
         }
-        match rustix::fs::openat(CWD, path, flags, Mode::empty()) {
+        match rustix::fs::openat(&dir, dir.name(), flags, Mode::empty()) {
             Ok(fd) => break (fd, false),
             Err(Errno::NOENT) if attempts < 3 => {}
             Err(e) => return Err(explain(e)),

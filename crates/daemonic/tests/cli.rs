@@ -460,7 +460,8 @@ fn stop_racing_start_never_hits_the_launcher() {
     }
 }
 
-/// Each cause is printed once: `daemonic: cannot open PID file …: No such file or directory`.
+/// Each cause is printed once: `daemonic: cannot open PID file …: DIR: No such file or
+/// directory`, naming the component of the path that is missing.
 #[test]
 fn errors_print_each_cause_once() {
     let t = Test::new();
@@ -469,7 +470,11 @@ fn errors_print_each_cause_once() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        format!("daemonic: cannot open PID file {}: No such file or directory\n", missing.display())
+        format!(
+            "daemonic: cannot open PID file {}: {}: No such file or directory\n",
+            missing.display(),
+            t.path("no-such-dir").display()
+        )
     );
     let out =
         t.daemonic(&["start", "--pidfile", t.pidfile().to_str().unwrap(), "--chdir", "/nonexistent", "--", "true"]);

@@ -279,10 +279,14 @@ fn push_components(pending: &mut Vec<OsString>, path: &[u8]) {
     }
 }
 
-/// An OS error, named by the component it happened at, keeping its kind.
+/// An OS error, named by the component it happened at, keeping its kind (`PATH: No such file
+/// or directory`, without std's " (os error N)", which would be printed in the middle of a
+/// chain).
 fn named(at: &Path, errno: Errno) -> io::Error {
     let source = io::Error::from(errno);
-    io::Error::new(source.kind(), format!("{}: {source}", at.display()))
+    let text = source.to_string();
+    let text = text.rsplit_once(" (os error ").map_or(text.as_str(), |(text, _)| text);
+    io::Error::new(source.kind(), format!("{}: {text}", at.display()))
 }
 
 /// Why a link (`link`, in the directory `dir`) is not followed by a process with effective uid

@@ -132,6 +132,25 @@ fn unlock_private(fd: &OwnedFd, path: &Path) -> Result<(), PidFileError> {
 }
 
 impl Inspection {
+    /// The directory the file is in, opened once by [`inspect`] (no symbolic link another
+    /// user could have planted followed on the way): [`remove_if_stale`](Inspection::remove_if_stale)
+    /// looks and unlinks there, and a caller can judge the directory itself (`fstat`) on it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// std::fs::write(&path, "")?;
+    /// let seen = pidfile::inspect(&path)?.unwrap();
+    /// assert_eq!(seen.parent_dir().name(), "app.pid");
+    /// assert!(rustix::fs::fstat(seen.parent_dir())?.st_mode & 0o170000 == 0o040000); // a directory
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parent_dir(&self) -> &ParentDir {
+        &self.dir
+    }
+
     /// The path given to [`inspect`].
     ///
     /// # Examples

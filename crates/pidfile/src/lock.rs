@@ -132,18 +132,37 @@ impl PidFileLock {
     /// The directory the file is in, opened once when it was locked: every later lookup of
     /// the file (the re-check and unlink of [`remove`](PidFileLock::remove)) is relative to
     /// this descriptor. A process that closes descriptors it does not know of (a daemon after
-    /// `fork`) must keep this one open too, beside [`as_fd`](AsFd::as_fd)'s.
+    /// `fork`) must keep this one open too, beside [`as_fd`](AsFd::as_fd)'s. `None` after
+    /// [`close_parent_dir`](PidFileLock::close_parent_dir).
     ///
     /// # Examples
     ///
     /// ```
     /// let dir = tempfile::tempdir()?;
     /// let lock = pidfile::PidFileLock::acquire(dir.path().join("app.pid"))?;
-    /// assert_eq!(lock.parent_dir().name(), "app.pid");
+    /// assert_eq!(lock.parent_dir().map(|d| d.name()), Some("app.pid".as_ref()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn parent_dir(&self) -> &ParentDir {
-        &self.locked.dir
+    pub fn parent_dir(&self) -> Option<&ParentDir> {
+        self.locked.dir.as_ref()
+    }
+
+    /// Closes the descriptor of the file's directory, for a process about to `chroot` (see
+    /// [`PidFile::close_parent_dir`]): removal then empties the file instead of unlinking it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// let mut lock = pidfile::PidFileLock::acquire(&path)?;
+    /// lock.close_parent_dir();
+    /// lock.remove()?;
+    /// assert!(path.exists()); // empty: it names nobody
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close_parent_dir(&mut self) {
+        self.locked.close_parent_dir();
     }
 
     /// Writes `pid` (as `"{pid}\n"`) and turns the lock into a [`PidFile`] guard owned by the

@@ -23,8 +23,11 @@ const MAX_ATTEMPTS: usize = 100;
 #[derive(Debug)]
 pub(crate) struct Locked {
     pub(crate) fd: OwnedFd,
-    /// The directory, opened once: every later lookup of the name is relative to it.
-    pub(crate) dir: ParentDir,
+    /// The directory, opened once: every later lookup of the name is relative to it. `None`
+    /// once given up ([`Locked::close_parent_dir`]).
+    pub(crate) dir: Option<ParentDir>,
+    /// The absolute path, for messages.
+    path: std::path::PathBuf,
     /// The process allowed to remove the file; `None` once removed or detached.
     pub(crate) owner: Option<Pid>,
     /// The inode we locked, to never unlink a file that replaced ours.
@@ -56,7 +59,8 @@ impl Locked {
         }
         #[allow(clippy::unnecessary_cast)] // `dev_t`/`ino_t` differ in width per platform.
         let (dev, ino) = (stat.st_dev as u64, stat.st_ino as u64);
-        let mut locked = Locked { fd, dir, owner: Some(me), dev, ino, len, written: None };
+        let path = dir.path().to_path_buf();
+        let mut locked = Locked { fd, dir: Some(dir), path, owner: Some(me), dev, ino, len, written: None };
         if let Some(mode) = mode {
             // A file taken over may have a wider mode than asked for (it let others open it,
             // and so `flock` it): narrow it now that it is ours. A file we created has at most
@@ -77,7 +81,13 @@ impl Locked {
 
     /// The PID file's absolute path (for messages: lookups go through `dir`).
     pub(crate) fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
+    }
+
+    /// Closes the directory's descriptor (a process about to `chroot` must not keep a handle
+    /// outside its new root). The file can then no longer be unlinked: removal empties it.
+    pub(crate) fn close_parent_dir(&mut self) {
+        self.dir = None;
     }
 
     fn truncate(&mut self) -> Result<(), PidFileError> {
@@ -145,7 +155,11 @@ impl Locked {
                 return Ok(());
             }
         }
-        let still_ours = match rustix::fs::statat(&self.dir, self.dir.name(), AtFlags::SYMLINK_NOFOLLOW) {
+        let Some(dir) = &self.dir else {
+            // The directory was given up (a chroot): make sure the file names no process.
+            return rustix::fs::ftruncate(&self.fd, 0).map_err(|e| self.error(Operation::Truncate, e));
+        };
+        let still_ours = match rustix::fs::statat(dir, dir.name(), AtFlags::SYMLINK_NOFOLLOW) {
             #[allow(clippy::unnecessary_cast)]
             Ok(stat) => (stat.st_dev as u64, stat.st_ino as u64) == (self.dev, self.ino),
             Err(Errno::NOENT) => false,
@@ -156,7 +170,7 @@ impl Locked {
             // process, and leave the name alone.
             return rustix::fs::ftruncate(&self.fd, 0).map_err(|e| self.error(Operation::Truncate, e));
         }
-        match rustix::fs::unlinkat(&self.dir, self.dir.name(), AtFlags::empty()) {
+        match rustix::fs::unlinkat(dir, dir.name(), AtFlags::empty()) {
             Ok(()) | Err(Errno::NOENT) => Ok(()),
             Err(e @ (Errno::ACCESS | Errno::PERM)) => {
                 rustix::fs::ftruncate(&self.fd, 0).map_err(|e| self.error(Operation::Truncate, e))?;
@@ -219,11 +233,22 @@ impl PidLine {
 fn lock_trusted(dir: &ParentDir, mode: Mode) -> Result<(OwnedFd, Stat), PidFileError> {
     let path = dir.path();
     for _ in 0..MAX_ATTEMPTS {
-        let fd = match read::create_new(dir, path, mode)? {
-            Some(fd) => fd,
-            None => read::open(dir, path, OFlags::RDWR | OFlags::CREATE, mode)?,
+        let (fd, created) = match read::create_new(dir, path, mode)? {
+            Some(fd) => (fd, true),
+            None => (read::open(dir, path, OFlags::RDWR | OFlags::CREATE, mode)?, false),
         };
-        let Some((fd, stat)) = lock_opened(dir, path, fd)? else { continue };
+        let identity = created.then(|| rustix::fs::fstat(&fd).ok()).flatten();
+        let Some((fd, stat)) = (match lock_opened(dir, path, fd) {
+            Ok(locked) => locked,
+            Err(e) => {
+                if let Some(created) = identity {
+                    remove_created(dir, &created, &e);
+                }
+                return Err(e);
+            }
+        }) else {
+            continue;
+        };
         match refusal(&stat) {
             None => return Ok((fd, stat)),
             Some(reason @ Refusal::HardLinked { .. }) => {
@@ -243,6 +268,26 @@ fn lock_trusted(dir: &ParentDir, mode: Mode) -> Result<(OwnedFd, Stat), PidFileE
             "the file was removed or replaced, or a file owned by another user reappeared, {MAX_ATTEMPTS} times while being locked"
         )),
     ))
+}
+
+/// After the file this call created (`created`, its `fstat`) could not be locked or examined:
+/// remove it rather than leave an empty file behind, when that cannot hurt anyone. With
+/// `ENOLCK` (no locks on this filesystem: NFS without a lock daemon) nobody can hold it; after
+/// any other error, only if its lock can be taken now (so nobody else holds it). Either way only
+/// while the name still names that file, empty.
+#[cold]
+fn remove_created(dir: &ParentDir, created: &Stat, error: &PidFileError) {
+    let no_locks = matches!(error, PidFileError::Io { op: Operation::Lock, source, .. } if source.raw_os_error() == Some(Errno::NOLCK.raw_os_error()));
+    let Ok(fd) = rustix::fs::openat(dir, dir.name(), OFlags::RDONLY | read::SAFE_OPEN, Mode::empty()) else { return };
+    if !no_locks && rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err() {
+        return;
+    }
+    let same = rustix::fs::fstat(&fd).is_ok_and(|now| {
+        (now.st_dev, now.st_ino) == (created.st_dev, created.st_ino) && now.st_size == 0 && now.st_nlink == 1
+    });
+    if same && read::names_inode(dir, dir.path(), created).unwrap_or(false) {
+        let _ = rustix::fs::unlinkat(dir, dir.name(), AtFlags::empty());
+    }
 }
 
 /// Opens the file `dir` names and takes its exclusive lock, retrying while the name is unlinked

@@ -207,19 +207,42 @@ impl PidFile {
 
     /// The directory the file is in, opened once at creation: the guard's re-check and unlink
     /// are relative to this descriptor. A process that closes descriptors it does not know of
-    /// must keep this one open too, beside [`as_fd`](AsFd::as_fd)'s.
+    /// must keep this one open too, beside [`as_fd`](AsFd::as_fd)'s. `None` after
+    /// [`close_parent_dir`](PidFile::close_parent_dir).
     ///
     /// # Examples
     ///
     /// ```
     /// let dir = tempfile::tempdir()?;
     /// let guard = pidfile::PidFile::create(dir.path().join("app.pid"))?;
-    /// assert_eq!(guard.parent_dir().name(), "app.pid");
-    /// assert_eq!(guard.parent_dir().path(), guard.path());
+    /// let parent = guard.parent_dir().expect("kept until closed");
+    /// assert_eq!(parent.name(), "app.pid");
+    /// assert_eq!(parent.path(), guard.path());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn parent_dir(&self) -> &ParentDir {
-        &self.locked.dir
+    pub fn parent_dir(&self) -> Option<&ParentDir> {
+        self.locked.dir.as_ref()
+    }
+
+    /// Closes the descriptor of the file's directory, for a process about to `chroot`: a
+    /// descriptor of a directory outside the new root would let code in the jail `fchdir` out of
+    /// it. The file can then no longer be unlinked: [`remove`](PidFile::remove) and `Drop` empty
+    /// it instead (an empty unlocked file is stale: it names no process).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.pid");
+    /// let mut guard = pidfile::PidFile::create(&path)?;
+    /// guard.close_parent_dir();
+    /// assert!(guard.parent_dir().is_none());
+    /// guard.remove()?;
+    /// assert_eq!(std::fs::read(&path)?, b""); // emptied, not unlinked
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn close_parent_dir(&mut self) {
+        self.locked.close_parent_dir();
     }
 
     /// The pid written in the file.

@@ -7,10 +7,10 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
-use crate::parent_dir_shim::ParentDir;
+use pidfile::ParentDir;
 use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 
@@ -18,7 +18,9 @@ use rustix::io::Errno;
 /// planted at the name is replaced, never followed or written through) and removed on drop if
 /// the name in the same directory still names it.
 pub(crate) struct WrittenFile {
-    dir: ParentDir,
+    /// The directory (its own descriptor) and the name in it.
+    dir: OwnedFd,
+    name: OsString,
     identity: (u64, u64),
 }
 
@@ -26,8 +28,15 @@ impl WrittenFile {
     /// Writes `content` to `path`, mode 0644, owned by the caller.
     pub(crate) fn write(path: &Path, content: &[u8]) -> io::Result<WrittenFile> {
         let dir = ParentDir::open(path)?;
+        WrittenFile::write_in(dir.as_fd(), dir.name(), content)
+    }
+
+    /// Writes `content` to `name` in the directory `dir` (a descriptor kept from an earlier
+    /// walk, such as the PID file's), mode 0644, owned by the caller.
+    pub(crate) fn write_in(dir: BorrowedFd<'_>, name: &OsStr, content: &[u8]) -> io::Result<WrittenFile> {
+        let dir = dir.try_clone_to_owned()?;
         let mut temporary = OsString::from(".");
-        temporary.push(dir.name());
+        temporary.push(name);
         temporary.push(format!(".{}.tmp", rustix::process::getpid().as_raw_nonzero()));
         // A temporary name left by a crash of ours (the pid is ours now): never followed.
         let _ = rustix::fs::unlinkat(&dir, &temporary, AtFlags::empty());
@@ -41,12 +50,12 @@ impl WrittenFile {
             rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))?;
             crate::start::write_all(fd.as_fd(), content)?;
             let stat = rustix::fs::fstat(&fd)?;
-            rustix::fs::renameat(&dir, &temporary, &dir, dir.name())?;
+            rustix::fs::renameat(&dir, &temporary, &dir, name)?;
             #[allow(clippy::unnecessary_cast)] // `dev_t`/`ino_t` widths differ per platform.
             Ok::<_, io::Error>((stat.st_dev as u64, stat.st_ino as u64))
         })();
         match written {
-            Ok(identity) => Ok(WrittenFile { dir, identity }),
+            Ok(identity) => Ok(WrittenFile { dir, name: name.to_owned(), identity }),
             Err(e) => {
                 let _ = rustix::fs::unlinkat(&dir, &temporary, AtFlags::empty());
                 Err(e)
@@ -57,8 +66,8 @@ impl WrittenFile {
 
 impl Drop for WrittenFile {
     fn drop(&mut self) {
-        if names(&self.dir, self.dir.name(), self.identity) {
-            let _ = rustix::fs::unlinkat(&self.dir, self.dir.name(), AtFlags::empty());
+        if names(&self.dir, &self.name, self.identity) {
+            let _ = rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty());
         }
     }
 }
@@ -72,7 +81,8 @@ fn names(dir: impl AsFd, name: &OsStr, identity: (u64, u64)) -> bool {
 
 /// A small file only the caller could have written, as [`read_own`] found it.
 pub(crate) struct OwnFile {
-    dir: ParentDir,
+    dir: OwnedFd,
+    name: OsString,
     identity: (u64, u64),
     pub(crate) content: Vec<u8>,
 }
@@ -80,8 +90,8 @@ pub(crate) struct OwnFile {
 impl OwnFile {
     /// Removes it, if its name (in the directory it was opened in) still names it.
     pub(crate) fn remove(&self) {
-        if names(&self.dir, self.dir.name(), self.identity) {
-            let _ = rustix::fs::unlinkat(&self.dir, self.dir.name(), AtFlags::empty());
+        if names(&self.dir, &self.name, self.identity) {
+            let _ = rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty());
         }
     }
 }
@@ -89,11 +99,10 @@ impl OwnFile {
 /// The first `limit` bytes of a small file only the caller could have written: a regular file
 /// with one link, owned by the caller's effective user, writable by nobody else. `Ok(None)`
 /// when there is none, or when it is not to be believed (it is then left alone).
-pub(crate) fn read_own(path: &Path, limit: usize) -> io::Result<Option<OwnFile>> {
-    let dir = ParentDir::open(path)?;
+pub(crate) fn read_own(dir: BorrowedFd<'_>, name: &OsStr, limit: usize) -> io::Result<Option<OwnFile>> {
     let fd = match rustix::fs::openat(
-        &dir,
-        dir.name(),
+        dir,
+        name,
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
         Mode::empty(),
     ) {
@@ -119,7 +128,7 @@ pub(crate) fn read_own(path: &Path, limit: usize) -> io::Result<Option<OwnFile>>
         }
     }
     content.truncate(len);
-    Ok(Some(OwnFile { dir, identity, content }))
+    Ok(Some(OwnFile { dir: dir.try_clone_to_owned()?, name: name.to_owned(), identity, content }))
 }
 
 /// `path` with `suffix` appended to its last component (`app.pid` → `app.pid.tree`).

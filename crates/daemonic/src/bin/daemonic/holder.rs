@@ -6,7 +6,6 @@ use std::path::Path;
 
 use pidfile::{Holder, Inspection, Pid, PidFileError};
 
-use crate::parent_dir_shim::DirectoryStat as _;
 use crate::report::chain;
 use crate::tree::{self, Record};
 
@@ -73,7 +72,7 @@ pub(crate) fn judge(path: &Path) -> Result<Judged, String> {
             ));
         }
     }
-    let record = tree::identity(&inspection).ok().and_then(|identity| Record::read(path, identity));
+    let record = tree::identity(&inspection).ok().and_then(|identity| Record::read(inspection.parent_dir(), identity));
     Ok(Judged::Running(Service { inspection, pid, record }))
 }
 
@@ -84,9 +83,9 @@ fn untrusted_directory(inspection: &Inspection) -> Option<String> {
     if !rustix::process::geteuid().is_root() {
         return None;
     }
-    let stat = match inspection.directory_stat() {
+    let stat = match rustix::fs::fstat(inspection.parent_dir()) {
         Ok(stat) => stat,
-        Err(e) => return Some(format!("its directory cannot be examined ({})", crate::report::os_message(&e))),
+        Err(e) => return Some(format!("its directory cannot be examined ({})", crate::report::errno_message(e))),
     };
     #[allow(clippy::unnecessary_cast)] // `mode_t` is u16 on macOS and the BSDs.
     let mode = stat.st_mode as u32 & 0o7777;

@@ -5,7 +5,6 @@ mod files;
 mod holder;
 mod notify_socket;
 mod options;
-mod parent_dir_shim;
 mod program;
 mod relay;
 mod report;

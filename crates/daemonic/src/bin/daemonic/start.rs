@@ -37,6 +37,9 @@ supervisor left running is ended by the next `stop` or `start` (Linux).
 
 options:
   --pidfile FILE          the PID file (required)
+  --pidfile-mode MODE     its mode (octal, default 600: no other user can open it, so none
+                          can hold its lock; 644 lets others read it, and is the default
+                          with --no-supervise --user, whose program must reopen it)
   --chdir DIR             working directory (default /; inside --chroot if set)
   --umask MODE            octal file-mode creation mask (default: the caller's; 022 if
                           the caller's is 0)
@@ -93,6 +96,8 @@ pub(crate) struct StartArgs {
     pub(crate) pidfile: PathBuf,
     pub(crate) chdir: Option<PathBuf>,
     pub(crate) umask: Option<u32>,
+    /// `--pidfile-mode`; `None`: 0600, or 0644 under `--no-supervise --user` (see `run`).
+    pub(crate) pidfile_mode: Option<u32>,
     pub(crate) stdout: Option<PathBuf>,
     pub(crate) stderr: Option<PathBuf>,
     pub(crate) append: bool,
@@ -131,6 +136,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str) -> Result<Option<St
         pidfile: PathBuf::new(),
         chdir: None,
         umask: None,
+        pidfile_mode: None,
         stdout: None,
         stderr: None,
         append: false,
@@ -165,6 +171,13 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str) -> Result<Option<St
         match arg {
             Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
             Long("chdir") => parsed.chdir = Some(PathBuf::from(parser.value()?)),
+            Long("pidfile-mode") => {
+                let value = parser.value()?.string()?;
+                let mode = u32::from_str_radix(&value, 8).ok().filter(|m| *m <= 0o666 && *m & 0o600 == 0o600);
+                parsed.pidfile_mode = Some(mode.ok_or_else(|| {
+                    bad(format!("--pidfile-mode {value:?}: not an octal mode from 600 to 666 (e.g. 644)"))
+                })?);
+            }
             Long("umask") => {
                 let value = parser.value()?.string()?;
                 parsed.umask = Some(
@@ -354,7 +367,25 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
             ));
         }
     }
-    let mut daemon = Daemon::new().pidfile(&args.pidfile).manual_readiness().foreground(args.foreground);
+    // Without a supervisor, a program that dropped privileges takes the lock over by reopening
+    // root's file read-only (`read_only_lock`): others must be able to read it.
+    let unsupervised_user = !args.supervise && args.user.is_some();
+    let pidfile_mode = match args.pidfile_mode {
+        Some(mode) if unsupervised_user && mode & 0o004 == 0 => {
+            return Err(Failure::Usage(
+                format!(
+                    "--pidfile-mode {mode:o} with --no-supervise --user: the program could not reopen the file \
+                     to hold its lock (it needs others' read permission, e.g. 644)"
+                ),
+                USAGE,
+            ))
+        }
+        Some(mode) => mode,
+        None if unsupervised_user => 0o644,
+        None => 0o600,
+    };
+    let mut daemon =
+        Daemon::new().pidfile(&args.pidfile).pidfile_mode(pidfile_mode).manual_readiness().foreground(args.foreground);
     // Under a supervised --chroot, --chdir is a directory inside the new root: PROGRAM changes
     // to it there (supervise.rs); the supervisor itself stays in `/`.
     if let Some(dir) = args.chdir.as_ref().filter(|_| !(args.supervise && args.chroot.is_some())) {

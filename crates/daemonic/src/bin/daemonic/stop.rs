@@ -100,7 +100,7 @@ pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
         Judged::Stale(inspection) => {
             // A supervisor that was KILLed left its record: end what it left running, then
             // remove the stale file (a `--no-supervise` program cannot remove its own).
-            let ended = end_recorded_leftovers(&args.pidfile, &inspection, args.timeout);
+            let ended = end_recorded_leftovers(&inspection, args.timeout);
             inform("daemonic: not running (the PID file is stale)\n");
             if ended > 0 {
                 inform(&format!("daemonic: ended {ended} process(es) its KILLed supervisor had left running\n"));
@@ -129,7 +129,7 @@ pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
         target.signal(args.signal)?;
     }
     if target.wait_for_exit(&service.inspection, args.timeout) {
-        return Ok(finish_stop(&args.pidfile, service, args.timeout));
+        return Ok(finish_stop(service, args.timeout));
     }
     if !args.kill {
         return Err(Failure::Error(format!("pid {pid} still running after {}", seconds(args.timeout))));
@@ -141,13 +141,13 @@ pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
         ));
         kill(&target)?;
         if target.wait_for_exit(&service.inspection, KILL_REQUEST_GRACE) {
-            return Ok(finish_stop(&args.pidfile, service, args.timeout));
+            return Ok(finish_stop(service, args.timeout));
         }
     }
     inform(&format!("daemonic: pid {pid} still running; sending KILL\n"));
     target.signal(Signal::KILL)?;
     if target.wait_for_exit(&service.inspection, args.timeout.max(Duration::from_secs(5))) {
-        Ok(finish_stop(&args.pidfile, service, args.timeout))
+        Ok(finish_stop(service, args.timeout))
     } else {
         Err(Failure::Error(format!("pid {pid} survived KILL")))
     }
@@ -165,8 +165,8 @@ fn looks_like_a_pid_file(inspection: &pidfile::Inspection) -> bool {
 /// After the holder exited: a supervisor removed its PID file and record; a KILLed one, or a
 /// `--no-supervise` program, could not. End what the record says is left, remove the stale
 /// file — the file we inspected, only if the path still names it.
-fn finish_stop(path: &std::path::Path, service: Service, timeout: Duration) -> bool {
-    end_recorded_leftovers(path, &service.inspection, timeout);
+fn finish_stop(service: Service, timeout: Duration) -> bool {
+    end_recorded_leftovers(&service.inspection, timeout);
     let _ = service.inspection.remove_if_stale();
     inform(&format!("daemonic: stopped (pid {})\n", service.pid));
     true
@@ -174,9 +174,9 @@ fn finish_stop(path: &std::path::Path, service: Service, timeout: Duration) -> b
 
 /// Ends what a KILLed supervisor of the PID file left running (`tree.rs`), and removes its
 /// record; returns how many processes there were.
-fn end_recorded_leftovers(path: &std::path::Path, inspection: &pidfile::Inspection, timeout: Duration) -> usize {
+fn end_recorded_leftovers(inspection: &pidfile::Inspection, timeout: Duration) -> usize {
     let Ok(identity) = crate::tree::identity(inspection) else { return 0 };
-    let Some(record) = crate::tree::Record::read(path, identity) else { return 0 };
+    let Some(record) = crate::tree::Record::read(inspection.parent_dir(), identity) else { return 0 };
     let ended = record.end_leftovers(timeout);
     if record.leftovers().is_empty() {
         record.remove();

@@ -204,7 +204,8 @@ impl Supervisor<'_> {
     fn take_over_tree(&mut self) {
         let Some(pidfile) = self.guard.as_ref().and_then(DaemonGuard::pidfile) else { return };
         let path = pidfile.path().to_path_buf();
-        if let Some(old) = tree::identity(pidfile).ok().and_then(|identity| Record::read(&path, identity)) {
+        let old = pidfile.parent_dir().zip(tree::identity(pidfile).ok());
+        if let Some(old) = old.and_then(|(dir, identity)| Record::read(dir, identity)) {
             let ended = old.end_leftovers(self.args.timeout);
             if ended > 0 {
                 self.log(&format!(
@@ -214,7 +215,7 @@ impl Supervisor<'_> {
             }
         }
         let Some(pidfile) = self.guard.as_ref().and_then(DaemonGuard::pidfile) else { return };
-        match Record::of_this_supervisor(pidfile).and_then(|record| record.write(&path)) {
+        match Record::of_this_supervisor(pidfile).and_then(|record| record.write(pidfile)) {
             Ok(file) => self.record = Some(file),
             Err(e) => self.log(&format!("cannot write {}: {}", tree::path(&path).display(), os_message(&e))),
         }

@@ -66,14 +66,23 @@ impl Record {
         })
     }
 
-    /// Writes it next to `pidfile`; removed when the returned file is dropped.
-    pub(crate) fn write(&self, pidfile: &Path) -> io::Result<WrittenFile> {
-        WrittenFile::write(&path(pidfile), self.encode().as_bytes())
+    /// Writes it next to the PID file, in the directory `pidfile` keeps open (never through
+    /// a second walk of the path); removed when the returned file is dropped.
+    pub(crate) fn write(&self, pidfile: &pidfile::PidFile) -> io::Result<WrittenFile> {
+        let Some(dir) = pidfile.parent_dir() else {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "the PID file's directory was closed"));
+        };
+        let mut name = dir.name().to_owned();
+        name.push(SUFFIX);
+        WrittenFile::write_in(dir.as_fd(), &name, self.encode().as_bytes())
     }
 
-    /// The record next to `pidfile`, if there is one to believe for the PID file `identity`.
-    pub(crate) fn read(pidfile: &Path, identity: (u64, u64)) -> Option<Record> {
-        let file = read_own(&path(pidfile), 512).ok()??;
+    /// The record next to the PID file whose directory is `dir` (the descriptor the PID file
+    /// was opened through), if there is one to believe for the PID file `identity`.
+    pub(crate) fn read(dir: &pidfile::ParentDir, identity: (u64, u64)) -> Option<Record> {
+        let mut name = dir.name().to_owned();
+        name.push(SUFFIX);
+        let file = read_own(dir.as_fd(), &name, 512).ok()??;
         let record = Record::decode(std::str::from_utf8(&file.content).ok()?)?;
         (record.pidfile == identity).then_some(Record { file: Some(file), ..record })
     }
