@@ -515,3 +515,87 @@ fn a_private_pid_file_cannot_be_locked_by_another_user() {
     let (locked, _) = nobody_locks(&public);
     assert!(!locked, "the narrowed file is closed to nobody");
 }
+
+/// Issue 20, point 1: a directory on the way to the service's log that the service user can
+/// change is no way into root's files. `nobody` owns `logs/`; a symlink it plants for `logs/sub`
+/// (to a root-only directory) is refused at `start`, and a swap after the start (the real
+/// `logs/sub` moved away, the link put in its place) is refused at `reopen`: root never
+/// creates or appends to a file in its own directory, and the service keeps logging to the
+/// file it had.
+#[test]
+fn a_swapped_log_directory_never_redirects_root() {
+    let Some(w) = World::new("a_swapped_log_directory_never_redirects_root") else { return };
+    let secret = w.path("secret");
+    std::fs::create_dir(&secret).unwrap(); // root's, 0755
+    let logs = w.path("logs");
+    nobody_sh(&format!("mkdir -m 755 {0} && ln -s {1} {0}/sub", logs.display(), secret.display()));
+    let log = logs.join("sub/app.log");
+    let log_arg = log.to_str().unwrap();
+    let (status, out) = w.start(&["--user", "nobody", "--stdout", log_arg], &["sleep", "600"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("symbolic link") && out.contains("not followed"), "{out}");
+    assert!(!w.pidfile().exists(), "nothing left: {out}");
+    assert_eq!(std::fs::read_dir(&secret).unwrap().count(), 0, "nothing created in root's directory");
+    // A real directory this time; swapped for the link once the service runs.
+    nobody_sh(&format!("rm {0}/sub && mkdir {0}/sub", logs.display()));
+    let program = "i=0; while :; do i=$((i+1)); echo line $i; sleep 0.05; done";
+    let (status, out) = w.start(&["--user", "nobody", "--stdout", log_arg], &["sh", "-c", program]);
+    assert!(status.success(), "{out}");
+    let supervisor = started_pid(&out);
+    let _supervisor = KillOnDrop(supervisor);
+    daemonic_tests::wait_until("the first lines", || std::fs::read_to_string(&log).is_ok_and(|t| t.contains("line 3")));
+    nobody_sh(&format!("mv {0}/sub {0}/old && ln -s {1} {0}/sub", logs.display(), secret.display()));
+    let (status, out) = w.cli(&["reopen", "--pidfile", w.pidfile().to_str().unwrap()]);
+    assert!(status.success(), "{out}");
+    let old = logs.join("old/app.log");
+    daemonic_tests::wait_until("the refusal in the log", || {
+        std::fs::read_to_string(&old).is_ok_and(|t| t.contains("cannot reopen") && t.contains("not followed"))
+    });
+    let lines = std::fs::read_to_string(&old).unwrap().lines().filter(|l| l.starts_with("line")).count();
+    daemonic_tests::wait_until("more lines in the old file", || {
+        std::fs::read_to_string(&old).unwrap().lines().filter(|l| l.starts_with("line")).count() > lines
+    });
+    assert_eq!(std::fs::read_dir(&secret).unwrap().count(), 0, "nothing created in root's directory");
+    let (status, out) = w.stop();
+    assert!(status.success(), "{out}");
+    assert_eq!(std::fs::read_dir(&secret).unwrap().count(), 0);
+}
+
+/// Issue 20, point 1: the notification directory is root's (0710, the service user's group),
+/// so the service user, who can reach the socket, can neither rename the directory nor plant
+/// anything in it, and `stop` removes exactly what the supervisor created.
+#[test]
+fn the_notification_directory_cannot_be_redirected_by_the_service_user() {
+    let Some(w) = World::new("the_notification_directory_cannot_be_redirected_by_the_service_user") else { return };
+    let binary = SharedBinary::new(env!("CARGO_BIN_EXE_notify-program"));
+    let tmp = w.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let pidfile = w.pidfile();
+    let mut command = Command::new(CLI);
+    command.env("TMPDIR", &tmp).args(["start", "--pidfile", pidfile.to_str().unwrap(), "--user", "nobody"]);
+    command.args(["--notify-await", "--", binary.path().to_str().unwrap(), "--ready-after-ms", "10"]);
+    let (status, out, err) = run(command);
+    assert!(status.success(), "{out}{err}");
+    let supervisor = started_pid(&out);
+    let _supervisor = KillOnDrop(supervisor);
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let meta = std::fs::symlink_metadata(&dirs[0]).unwrap();
+    assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o7777), (0, NOBODY, 0o710), "root's, the user's group");
+    let socket = std::fs::symlink_metadata(dirs[0].join("notify")).unwrap();
+    assert_eq!((socket.uid(), socket.mode() & 0o777), (NOBODY, 0o600));
+    // The service user can use the socket but not move or fill the directory.
+    let mut attack = Command::new("sh");
+    as_nobody(attack.arg("-c").arg(format!(
+        "mv {0} {1}/moved || true; ln -s /etc {0}/planted || true; test -d {0}",
+        dirs[0].display(),
+        tmp.display()
+    )));
+    let (status, out, err) = run(attack);
+    assert!(status.success(), "the directory was moved: {out}{err}");
+    assert!(!dirs[0].join("planted").exists() && !tmp.join("moved").exists());
+    let (status, out) = w.stop();
+    assert!(status.success(), "{out}");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the supervisor removed its directory");
+}
