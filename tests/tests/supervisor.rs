@@ -488,20 +488,19 @@ fn restart_takes_the_stop_options() {
     let first = started_pid(&s.start(&["--timeout", "60"], &[&int_only]));
     let _first = StopOnDrop(first);
     let (status, said) = s.cli(&["restart", "--pidfile", pidfile, "--signal", "INT", "--", &int_only]);
-    assert!(status.success(), "{said}");
+    let second = started_pid(&(status, said.clone()));
+    let _second = StopOnDrop(second);
     assert!(said.contains(&format!("stopped (pid {first})")), "{said}");
     reap(first);
-    let second = started_pid(&(status, said));
-    let _second = StopOnDrop(second);
     // TERM is ignored and the supervisor waits 60 s before KILL: only --kill ends it in time,
     // through the supervisor, which KILLs the tree and exits (it is not KILLed itself).
     let (status, said) = s.cli(&["restart", "--pidfile", pidfile, "--timeout", "1", "--kill", "--", &int_only]);
-    assert!(status.success(), "{said}");
+    // Guarded before anything else is asserted: a failed assertion must not leak the service.
+    let third = started_pid(&(status, said.clone()));
+    let _third = StopOnDrop(third);
     assert!(said.contains("asking it to KILL the service") && !said.contains("sending KILL"), "{said}");
     assert!(said.contains(&format!("stopped (pid {second})")), "{said}");
     reap(second);
-    let third = started_pid(&(status, said));
-    let _third = StopOnDrop(third);
     assert_ne!(third, second);
     let (status, said) = s.cli(&["stop", "--pidfile", pidfile, "--signal", "INT"]);
     assert!(status.success(), "{said}");

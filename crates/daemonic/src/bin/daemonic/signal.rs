@@ -70,7 +70,17 @@ pub(crate) fn run(args: &SignalArgs) -> Result<ExitCode, Failure> {
         Judged::Running(service) => service,
     };
     let pid = service.pid;
-    let target = Target::open(pid, &service.inspection)?;
+    let target = match Target::open(pid, &service.inspection) {
+        Ok(target) => target,
+        // Exited by itself since the judgement: judged again, that is "not running".
+        Err(e) => match judge(&args.pidfile) {
+            Ok(Judged::Missing | Judged::Stale(_)) => {
+                inform("daemonic: not running\n");
+                return Ok(ExitCode::from(7));
+            }
+            _ => return Err(e),
+        },
+    };
     let name = signal_name(args.signal.as_raw());
     if !service.is_supervisor() {
         // Not a supervisor (a library daemon, a `--no-supervise` program): the signal is for it.

@@ -92,29 +92,15 @@ const KILL_REQUEST_GRACE: Duration = Duration::from_secs(5);
 /// within [`KILL_REQUEST_GRACE`] is it KILLed, and what it left is then ended from its tree
 /// record.
 pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
-    let service = match judge(&args.pidfile).map_err(Failure::Error)? {
-        Judged::Missing => {
-            inform("daemonic: not running\n");
-            return Ok(false);
-        }
-        Judged::Stale(inspection) => {
-            // A supervisor that was KILLed left its record: end what it left running, then
-            // remove the stale file (a `--no-supervise` program cannot remove its own).
-            let ended = end_recorded_leftovers(&inspection, args.timeout);
-            inform("daemonic: not running (the PID file is stale)\n");
-            if ended > 0 {
-                inform(&format!("daemonic: ended {ended} process(es) its KILLed supervisor had left running\n"));
-            }
-            // A PID file (a pid, or empty) is removed; anything else may not be one at all
-            // (a mistyped --pidfile) and is left alone.
-            if looks_like_a_pid_file(&inspection) {
-                if let Ok(true) = inspection.remove_if_stale() {
-                    inform(&format!("daemonic: removed the stale {}\n", args.pidfile.display()));
-                }
-            }
-            return Ok(false);
-        }
-        Judged::Running(service) => service,
+    let Some(service) = running(args)? else { return Ok(false) };
+    let target = match Target::open(service.pid, &service.inspection) {
+        Ok(target) => target,
+        // The holder may have exited by itself since the judgement (a supervisor giving up
+        // after its restart limit, a crash): judged again, that is "not running", not an error.
+        Err(e) => match running(args)? {
+            None => return Ok(false),
+            Some(_) => return Err(e),
+        },
     };
     let pid = service.pid;
     let supervisor = service.is_supervisor();
@@ -122,7 +108,6 @@ pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
         true => target.signal(KILL_REQUEST),
         false => target.signal(Signal::KILL),
     };
-    let target = Target::open(pid, &service.inspection)?;
     if args.signal == Signal::KILL {
         kill(&target)?;
     } else {
@@ -150,6 +135,35 @@ pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
         Ok(finish_stop(service, args.timeout))
     } else {
         Err(Failure::Error(format!("pid {pid} survived KILL")))
+    }
+}
+
+/// The service holding the PID file, judged (`holder::judge`); `Ok(None)` when nothing holds
+/// it, after saying so, ending what a KILLed supervisor left and removing a stale file.
+fn running(args: &StopArgs) -> Result<Option<Service>, Failure> {
+    match judge(&args.pidfile).map_err(Failure::Error)? {
+        Judged::Missing => {
+            inform("daemonic: not running\n");
+            Ok(None)
+        }
+        Judged::Stale(inspection) => {
+            // A supervisor that was KILLed left its record: end what it left running, then
+            // remove the stale file (a `--no-supervise` program cannot remove its own).
+            let ended = end_recorded_leftovers(&inspection, args.timeout);
+            inform("daemonic: not running (the PID file is stale)\n");
+            if ended > 0 {
+                inform(&format!("daemonic: ended {ended} process(es) its KILLed supervisor had left running\n"));
+            }
+            // A PID file (a pid, or empty) is removed; anything else may not be one at all
+            // (a mistyped --pidfile) and is left alone.
+            if looks_like_a_pid_file(&inspection) {
+                if let Ok(true) = inspection.remove_if_stale() {
+                    inform(&format!("daemonic: removed the stale {}\n", args.pidfile.display()));
+                }
+            }
+            Ok(None)
+        }
+        Judged::Running(service) => Ok(Some(service)),
     }
 }
 
