@@ -15,7 +15,7 @@
 
 use std::cell::RefCell;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
@@ -942,4 +942,43 @@ fn flood(w: &World, pause: u32) -> Option<Vec<String>> {
     let end = messages.iter().position(is_after).map_or(messages.len(), |at| at + 1);
     messages.truncate(end);
     in_time.then_some(messages)
+}
+
+/// Rule 1's limit, made safe: under `--foreground` the supervisor runs in its caller's session
+/// (a login shell's, a service manager's), whose other processes are not the service's. Its
+/// record names no session, so a `stop` after it was KILLed never touches the caller's
+/// processes (here: a sibling in the same session, which must survive), while it still removes
+/// the stale PID file.
+#[test]
+fn a_foreground_supervisor_never_records_its_callers_session() {
+    let Some(w) = World::new("a_foreground_supervisor_never_records_its_callers_session") else { return };
+    // A shell (the "caller", a session leader of its own via setsid) runs a bystander and the
+    // foreground supervisor in its session.
+    let script = format!(
+        "{sleep} 1003 & exec {cli} start --foreground --pidfile {pidfile} -- {sleep} 1004",
+        sleep = w.bin("sleep"),
+        cli = CLI,
+        pidfile = w.pidfile_arg()
+    );
+    let mut caller = Command::new("setsid");
+    caller.args(["--wait", &w.bin("sh"), "-c", &script, w.needle.as_str()]);
+    let mut child = daemonic_tests::spawn(&mut caller);
+    let _caller = daemonic_tests::KillOnDrop(child.id());
+    wait_until("the record of the foreground supervisor", || w.tree_record().exists());
+    let record = std::fs::read_to_string(w.tree_record()).unwrap();
+    assert!(record.contains("supervisor=") && !record.contains("session="), "{record}");
+    let supervisor = std::fs::read_to_string(w.pidfile()).unwrap().trim().parse::<u32>().unwrap();
+    let bystanders: Vec<u32> = processes_mentioning("1003").into_iter().filter(|&pid| comm(pid) == "sleep").collect();
+    assert_eq!(bystanders.len(), 1, "{bystanders:?}");
+    w.track(&bystanders);
+    // The caller exec'd into the supervisor: it is the test's child, and a session leader.
+    assert_eq!(supervisor, child.id());
+    kill_process(Pid::from_raw(supervisor as i32).unwrap(), Signal::KILL).unwrap();
+    // Reaped: no zombie keeps the session's leader visible.
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+    let (status, said) = w.stop(&[]);
+    assert!(status.success() && said.contains("not running"), "{said}");
+    assert!(!said.contains("ended"), "{said}");
+    assert!(!ended(bystanders[0]), "a process of the caller's session was ended: {said}");
+    let _ = kill_process(Pid::from_raw(bystanders[0] as i32).unwrap(), Signal::KILL);
 }

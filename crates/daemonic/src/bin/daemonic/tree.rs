@@ -7,7 +7,8 @@
 //! dies with it (its parent-death signal), but what PROGRAM started is reparented to init. On
 //! Linux every process of the tree stays in the supervisor's session unless it leaves it
 //! (`setsid`), and a session's id cannot be given to a new session while one of its members
-//! lives; the record keeps that id (with the boot, and the supervisor's pid and start time),
+//! lives; the record keeps that id (with the boot, and the supervisor's pid and start time;
+//! only for a session of the daemon's own, never the caller's under `--foreground`),
 //! and the next `start` (holding the PID file's lock, so no supervisor of that file runs) or
 //! `stop` ends those processes. A PID namespace would also catch a program that leaves the
 //! session, but would make PROGRAM see other pids than the rest of the system (its own PID
@@ -56,11 +57,16 @@ impl Record {
     pub(crate) fn of_this_supervisor(pidfile: impl AsFd) -> io::Result<Record> {
         let me = std::process::id();
         let facts = proc_stat(me);
+        // Only a session of the daemon's own, whose leader (the process `daemonize` forked to
+        // call `setsid`) is gone: under `--foreground` the session is the caller's (a login
+        // shell's, a service manager's), and its other processes are not the service's.
+        let session =
+            facts.as_ref().map(|f| f.session).filter(|&session| session != me && proc_stat(session).is_none());
         Ok(Record {
             supervisor: me,
             pidfile: identity(pidfile)?,
             started: facts.as_ref().map(|f| f.started),
-            session: facts.as_ref().map(|f| f.session),
+            session,
             boot: boot_id(),
             file: None,
         })
