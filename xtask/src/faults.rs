@@ -549,9 +549,12 @@ pub(crate) fn judge(scenario: Scenario, seen: &Observation) -> Result<(), String
     let Some(command) = &seen.command else { return Err("the command did not run".into()) };
     let mut problems: Vec<String> = Vec::new();
     let output = format!("{}{}", command.stdout, command.stderr);
-    if output.contains("panicked") {
-        problems.push("panicked".into());
-    }
+    // Rust's panic message: `thread 'main' (42) panicked at FILE:LINE:COL:` and the payload.
+    let panic = output.lines().position(|l| l.contains("panicked at")).map(|at| {
+        let mut lines = output.lines().skip(at);
+        let place = lines.next().and_then(|l| l.split("panicked at ").nth(1)).unwrap_or_default();
+        format!("panicked at {place} {}", lines.next().unwrap_or_default().trim())
+    });
     let what = match scenario {
         Scenario::Start => "the launcher",
         Scenario::Stop | Scenario::SupervisorStop => "stop",
@@ -572,6 +575,7 @@ pub(crate) fn judge(scenario: Scenario, seen: &Observation) -> Result<(), String
     let status_code = seen.status.as_ref().map(|s| s.ended.clone());
     let running_after = status_code == Some(Ended::Code(0));
     match &command.ended {
+        Ended::Code(_) if panic.is_some() => problems.extend(panic),
         Ended::Hang => problems.push(format!("HANG: {what} still running after {} s", RUN_TIMEOUT.as_secs())),
         Ended::Signal(signal) => problems.push(format!("{what} killed by {signal}")),
         Ended::Code(code) => match (scenario, code) {
@@ -598,7 +602,7 @@ pub(crate) fn judge(scenario: Scenario, seen: &Observation) -> Result<(), String
             }
             (Scenario::Stop | Scenario::SupervisorStop, _) => problems.extend(clear_error(&command.stderr)),
             (Scenario::Status, 0) => {
-                if running_pid(&command.stdout).is_none() {
+                if running_pid(&command.stdout).is_none() && !seen.message_lost {
                     problems.push(format!("status exited 0 without naming a pid: {}", command.stdout.trim()));
                 }
             }
@@ -1426,6 +1430,20 @@ mod tests {
         assert_eq!(judge(Scenario::Reopen, &settled(finished(1, "", "daemonic: cannot signal pid 42: x\n"))), Ok(()));
         assert!(judge(Scenario::Reopen, &settled(finished(7, "daemonic: not running\n", ""))).is_err());
         assert!(judge(Scenario::Stop, &settled(finished(0, "daemonic: stopped\n", ""))).is_err(), "still running");
+    }
+
+    #[test]
+    fn a_panic_is_a_violation_whatever_the_exit_code() {
+        let stderr = "thread 'main' (7) panicked at library/std/src/thread/functions.rs:131:29:\n\
+                      failed to spawn thread: Os { code: 11 }\nstack backtrace:\n";
+        let seen =
+            Observation { command: Some(finished(101, "", stderr)), status: not_running(), ..Observation::default() };
+        let reason = judge(Scenario::Stop, &seen).unwrap_err();
+        assert_eq!(
+            reason,
+            "panicked at library/std/src/thread/functions.rs:131:29: failed to spawn thread: Os { code: 11 }"
+        );
+        assert!(judge(Scenario::Status, &seen).unwrap_err().starts_with("panicked"), "not `says not running`");
     }
 
     #[test]

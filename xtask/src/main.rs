@@ -19,13 +19,13 @@ commands:
   ci [--strict] [--target T]... [--skip CHECK]...
                   fmt, clippy, tests (both rustix backends), docs, cargo-deny, packaging
                   (cargo publish --dry-run --workspace), the Spin model of the lock
-                  protocol, MSRV build and cross-target clippy;
+                  protocol, the fault sweep, MSRV build and cross-target clippy;
                   a check that cannot run here is SKIPPED with the reason
                   --strict       fail when any check was SKIPPED
                   --target T     check only these cross targets (`host`: this machine's)
                   --skip CHECK   leave a check out (fmt, clippy, test, test-libc, doc, deny,
-                                 package, model, msrv, cross), e.g. in a CI job that runs it
-                                 elsewhere
+                                 package, model, faults, msrv, cross), e.g. in a CI job
+                                 that runs it elsewhere
   bench [--reps N] [--iters N] [--starts N] [--only OP]
                   benchmarks (release build): each operation beside the raw system-call
                   floor measured in the same run; prints ratios; never fails on timing
