@@ -126,6 +126,8 @@ pub(crate) fn errnos(syscall: &str) -> &'static [&'static str] {
 pub(crate) enum Scenario {
     /// `start` traced (the launcher, the daemon, the supervisor, PROGRAM's child until `exec`).
     Start,
+    /// `start --notify-await` traced: PROGRAM (`xtask faults-notify-program`) sends READY=1.
+    StartNotify,
     /// `stop` traced, against a service started normally.
     Stop,
     /// `status` traced.
@@ -140,6 +142,7 @@ pub(crate) enum Scenario {
 
 pub(crate) const SCENARIOS: &[Scenario] = &[
     Scenario::Start,
+    Scenario::StartNotify,
     Scenario::Stop,
     Scenario::Status,
     Scenario::Reopen,
@@ -151,12 +154,17 @@ impl Scenario {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Scenario::Start => "start",
+            Scenario::StartNotify => "start-notify",
             Scenario::Stop => "stop",
             Scenario::Status => "status",
             Scenario::Reopen => "reopen",
             Scenario::SupervisorStop => "supervisor-stop",
             Scenario::SupervisorExit => "supervisor-exit",
         }
+    }
+
+    fn starts(self) -> bool {
+        matches!(self, Scenario::Start | Scenario::StartNotify)
     }
 
     fn from_name(name: &str) -> Option<Scenario> {
@@ -556,7 +564,7 @@ pub(crate) fn judge(scenario: Scenario, seen: &Observation) -> Result<(), String
         format!("panicked at {place} {}", lines.next().unwrap_or_default().trim())
     });
     let what = match scenario {
-        Scenario::Start => "the launcher",
+        Scenario::Start | Scenario::StartNotify => "the launcher",
         Scenario::Stop | Scenario::SupervisorStop => "stop",
         Scenario::Status => "status",
         Scenario::Reopen => "reopen",
@@ -579,7 +587,7 @@ pub(crate) fn judge(scenario: Scenario, seen: &Observation) -> Result<(), String
         Ended::Hang => problems.push(format!("HANG: {what} still running after {} s", RUN_TIMEOUT.as_secs())),
         Ended::Signal(signal) => problems.push(format!("{what} killed by {signal}")),
         Ended::Code(code) => match (scenario, code) {
-            (Scenario::Start, 0) => {
+            (Scenario::Start | Scenario::StartNotify, 0) => {
                 let pid = seen.status.as_ref().and_then(|s| running_pid(&s.stdout));
                 let confirmed = running_after && pid.is_some();
                 if !confirmed && !seen.program_faulted {
@@ -589,7 +597,7 @@ pub(crate) fn judge(scenario: Scenario, seen: &Observation) -> Result<(), String
                     ));
                 }
             }
-            (Scenario::Start, _) => {
+            (Scenario::Start | Scenario::StartNotify, _) => {
                 problems.extend(clear_error(&command.stderr));
                 if running_after {
                     problems.push(format!("the launcher failed ({}) but the service runs", command.ended.describe()));
@@ -650,30 +658,36 @@ pub(crate) fn judge(scenario: Scenario, seen: &Observation) -> Result<(), String
     }
 }
 
-/// A violation's class: its reason without numbers and paths, for grouping.
+/// A violation's class: its reason with paths and numbers (pids, counts, the random part of
+/// a directory name: runs of hex digits holding a digit) replaced, for grouping.
 pub(crate) fn violation_class(reason: &str) -> String {
     let mut class = String::new();
-    let mut last_digit = false;
-    for word in reason.split(' ') {
-        if !class.is_empty() {
+    for (index, word) in reason.split(' ').enumerate() {
+        if index > 0 {
             class.push(' ');
         }
         if word.contains('/') {
             class.push_str("PATH");
             continue;
         }
-        for c in word.chars() {
-            if c.is_ascii_digit() {
-                if !last_digit {
-                    class.push('N');
-                }
-                last_digit = true;
+        let mut run = String::new();
+        let flush = |run: &mut String, class: &mut String| {
+            if run.bytes().any(|b| b.is_ascii_digit()) {
+                class.push('N');
             } else {
+                class.push_str(run);
+            }
+            run.clear();
+        };
+        for c in word.chars() {
+            if c.is_ascii_hexdigit() {
+                run.push(c);
+            } else {
+                flush(&mut run, &mut class);
                 class.push(c);
-                last_digit = false;
             }
         }
-        last_digit = false;
+        flush(&mut run, &mut class);
     }
     class
 }
@@ -686,6 +700,8 @@ pub(crate) fn violation_class(reason: &str) -> String {
 struct Tools {
     daemonic: PathBuf,
     sleep: PathBuf,
+    /// This binary: PROGRAM of `start-notify`.
+    xtask: PathBuf,
     /// Where each run's directory is made.
     base: PathBuf,
 }
@@ -702,20 +718,16 @@ impl RunDir<'_> {
         self.dir.join("p.pid")
     }
 
-    fn start_args(&self) -> Vec<String> {
-        let mut args: Vec<String> = vec!["start".into(), "--pidfile".into()];
-        args.push(self.pidfile().display().to_string());
-        args.extend(["--stdout".into(), self.dir.join("out.log").display().to_string()]);
-        // A short kill timeout keeps a run that must end PROGRAM short.
-        args.extend(["--timeout".into(), "2".into(), "--".into()]);
-        args.extend([self.tools.sleep.display().to_string(), "1000".into()]);
-        args
+    fn start_args(&self, notify: bool) -> Vec<String> {
+        let log = self.dir.join("out.log");
+        start_args(self.tools, &self.pidfile().display().to_string(), &log.display().to_string(), notify)
     }
 
     fn command_args(&self, scenario: Scenario) -> Vec<String> {
         let pidfile = self.pidfile().display().to_string();
         match scenario {
-            Scenario::Start => self.start_args(),
+            Scenario::Start => self.start_args(false),
+            Scenario::StartNotify => self.start_args(true),
             Scenario::Stop => vec!["stop".into(), "--pidfile".into(), pidfile, "--timeout".into(), "5".into()],
             Scenario::Status => vec!["status".into(), "--pidfile".into(), pidfile],
             Scenario::Reopen | Scenario::SupervisorStop | Scenario::SupervisorExit => {
@@ -829,6 +841,39 @@ impl RunDir<'_> {
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `start`'s arguments: PROGRAM is `sleep 1000`, or with `notify` this binary sending READY=1.
+fn start_args(tools: &Tools, pidfile: &str, log: &str, notify: bool) -> Vec<String> {
+    let mut args: Vec<String> = ["start", "--pidfile", pidfile, "--stdout", log].map(String::from).to_vec();
+    // A short kill timeout keeps a run that must end PROGRAM short.
+    args.extend(["--timeout", "2"].map(String::from));
+    if notify {
+        args.extend(["--notify-await", "--notify-timeout", "5", "--"].map(String::from));
+        args.extend([tools.xtask.display().to_string(), NOTIFY_PROGRAM.into()]);
+    } else {
+        args.extend(["--".into(), tools.sleep.display().to_string(), "1000".into()]);
+    }
+    args
+}
+
+/// PROGRAM of the `start-notify` scenario: `xtask faults-notify-program` sends READY=1 to
+/// `$NOTIFY_SOCKET` (as `systemd-notify --ready` would, which may not be installed), then sleeps.
+pub(crate) const NOTIFY_PROGRAM: &str = "faults-notify-program";
+
+pub(crate) fn notify_program() -> ExitCode {
+    let Some(socket) = std::env::var_os("NOTIFY_SOCKET") else {
+        eprintln!("xtask {NOTIFY_PROGRAM}: no NOTIFY_SOCKET");
+        return ExitCode::FAILURE;
+    };
+    let sent = std::os::unix::net::UnixDatagram::unbound().and_then(|s| s.send_to(b"READY=1", &socket));
+    if let Err(e) = sent {
+        eprintln!("xtask {NOTIFY_PROGRAM}: cannot send READY=1: {e}");
+        return ExitCode::FAILURE;
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(1000));
     }
 }
 
@@ -1001,8 +1046,8 @@ fn run_one(tools: &Tools, id: usize, scenario: Scenario, fault: Option<&Fault>) 
 fn exercise(run: &RunDir<'_>, scenario: Scenario, fault: Option<&Fault>) -> Result<(Observation, Trace), String> {
     let mut seen = Observation::default();
     let traced = if scenario.attaches() { Traced::Attached } else { Traced::Started };
-    if scenario != Scenario::Start {
-        let started = run.daemonic(&run.start_args(), "setup");
+    if !scenario.starts() {
+        let started = run.daemonic(&run.start_args(false), "setup");
         if started.ended != Ended::Code(0) {
             return Err(format!("setup: start {}: {}", started.ended.describe(), started.stderr.trim()));
         }
@@ -1056,13 +1101,13 @@ fn exercise(run: &RunDir<'_>, scenario: Scenario, fault: Option<&Fault>) -> Resu
 fn repro(tools: &Tools, scenario: Scenario, fault: Option<&Fault>) -> String {
     let d = tools.daemonic.display();
     let inject = fault.map(|f| format!(" -e {}", f.inject())).unwrap_or_default();
-    let start =
-        format!("{d} start --pidfile $d/p.pid --stdout $d/out.log --timeout 2 -- {} 1000", tools.sleep.display());
+    let start = start_args(tools, "$d/p.pid", "$d/out.log", scenario == Scenario::StartNotify).join(" ");
+    let start = format!("{d} {start}");
     let status = format!("{d} status --pidfile $d/p.pid");
     let prefix = "d=$(mktemp -d); export TMPDIR=$d; ";
     let strace = format!("strace -f -q -I2 -o $d/trace{inject}");
     match scenario {
-        Scenario::Start => format!(
+        Scenario::Start | Scenario::StartNotify => format!(
             "{prefix}{strace} {start} & sleep 3; grep -m1 '+++' $d/trace; cat $d/trace | grep INJECTED; {status}; ls $d"
         ),
         Scenario::Stop | Scenario::Status | Scenario::Reopen => {
@@ -1111,7 +1156,14 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let base = std::env::temp_dir().join(format!("daemonic-faults-{}", std::process::id()));
-    let tools = Tools { daemonic: target.join("debug/daemonic"), sleep, base };
+    let xtask = match std::env::current_exe() {
+        Ok(xtask) => xtask,
+        Err(e) => {
+            eprintln!("xtask faults: cannot find xtask itself: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tools = Tools { daemonic: target.join("debug/daemonic"), sleep, xtask, base };
     let outcome = sweep(&tools, options);
     let _ = fs::remove_dir_all(&tools.base);
     println!("\nxtask faults: {} (wall time {:.0} s)", outcome.1, started.elapsed().as_secs_f64());
@@ -1363,6 +1415,18 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_childs_calls_beyond_the_launchers_startup_are_taken() {
+        let mut text = String::from("1 execve(\"/x/daemonic\", [], 0x1 /* 0 vars */) = 0\n");
+        text.push_str("1 close(3) = 0\n1 close(3) = 0\n1 rt_sigaction(SIGBUS, {sa_handler=0x1}, NULL, 8) = 0\n");
+        text.push_str("1 close(4) = 0\n");
+        text.extend((0..6).map(|_| "2 close(5) = 0\n"));
+        let plan = plan(&Trace::parse(&text, Traced::Started), Some("close"));
+        assert_eq!(plan.collisions, [("close".to_owned(), 1), ("close".to_owned(), 2)]);
+        let numbers: BTreeSet<u32> = plan.faults.iter().map(|f| f.when).collect();
+        assert_eq!(numbers, BTreeSet::from([3, 4, 5, 6]), "the launcher's 3rd, the child's 3rd to 6th");
+    }
+
     fn finished(code: i32, stdout: &str, stderr: &str) -> Finished {
         Finished { ended: Ended::Code(code), stdout: stdout.into(), stderr: stderr.into() }
     }
@@ -1452,6 +1516,10 @@ mod tests {
         assert_eq!(running_pid("daemonic: not running\n"), None);
         assert_eq!(violation_class("left running: 4242 /x/daemonic start"), "left running: N PATH start");
         assert_eq!(violation_class("HANG: stop still running after 10 s"), "HANG: stop still running after N s");
+        assert_eq!(
+            violation_class("left in TMPDIR: daemonic-notify-14366-7a3aa93b4a73a2e8; exit 101"),
+            "left in TMPDIR: daemonic-notify-N-N; exit N"
+        );
         let options =
             Options::parse(&["--only", "stop", "--syscall", "flock", "--keep-going"].map(String::from)).unwrap();
         assert_eq!(options.scenarios(), [Scenario::Stop]);

@@ -37,8 +37,8 @@ commands:
                   calls, with the errors it can return (strace -e inject); each run must end
                   in a running service that status confirms and stop ends, or one clear
                   error with no process, PID file or temporary directory left, never a hang
-                  --only SCENARIO  start, stop, status, reopen, supervisor-stop,
-                                   supervisor-exit (repeatable)
+                  --only SCENARIO  start, start-notify, stop, status, reopen,
+                                   supervisor-stop, supervisor-exit (repeatable)
                   --syscall NAME   only this system call
                   --keep-going     list every violation (default: stop at the first)
                   --jobs N         runs at once, 1 or 2 (default 2)
@@ -70,6 +70,8 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        // PROGRAM of the fault sweep's `start-notify` scenario (not for people).
+        Some(faults::NOTIFY_PROGRAM) => faults::notify_program(),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
