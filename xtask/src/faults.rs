@@ -57,6 +57,11 @@ const EXCLUDED: &[(&str, &str)] = &[
     // Returning from a signal handler with an error corrupts the interrupted context.
     ("rt_sigreturn", "injecting breaks the signal frame"),
     ("restart_syscall", "kernel-internal"),
+    // Linux frees the descriptor even when close fails (EIO, EINTR), but an injected failure
+    // skips the call and leaves it open: a state no real error produces (std's spawn then
+    // waits forever on its own pipe's write end). close_range, which really can fail without
+    // closing, is swept.
+    ("close", "an injected failure leaves the descriptor open, unlike any real one"),
     // Cannot fail (POSIX: "always successful"); an error there tests the C library, not us.
     ("getpid", "cannot fail"),
     ("getppid", "cannot fail"),
@@ -93,7 +98,6 @@ pub(crate) fn errnos(syscall: &str) -> &'static [&'static str] {
         "write" | "pwrite64" | "writev" | "sendto" | "sendmsg" => &["EIO", "ENOSPC", "EINTR", "EAGAIN"],
         "flock" => &["ENOLCK", "EINTR", "EAGAIN"],
         "fcntl" => &["EMFILE", "EPERM"],
-        "close" => &["EIO", "EINTR"],
         "close_range" => &["EINVAL", "ENOSYS"],
         "dup" | "dup2" | "dup3" => &["EMFILE", "EINTR"],
         "pipe" | "pipe2" | "socket" | "socketpair" | "pidfd_open" | "eventfd2" | "signalfd4" => &["EMFILE", "ENFILE"],
@@ -1399,8 +1403,8 @@ mod tests {
     fn plan_skips_exclusions_and_startup_collisions() {
         let trace = Trace::parse(START, Traced::Started);
         let plan = plan(&trace, None);
-        assert_eq!(plan.collisions, [("close".to_owned(), 1), ("openat".to_owned(), 1)]);
-        assert_eq!(plan.excluded, ["exit_group"]);
+        assert_eq!(plan.collisions, [("openat".to_owned(), 1)]);
+        assert_eq!(plan.excluded, ["close", "exit_group"]);
         let openat: Vec<u32> = plan.faults.iter().filter(|f| f.syscall == "openat").map(|f| f.when).collect();
         assert_eq!(openat.len(), 2 * errnos("openat").len());
         assert!(!openat.contains(&1));
@@ -1418,11 +1422,11 @@ mod tests {
     #[test]
     fn a_childs_calls_beyond_the_launchers_startup_are_taken() {
         let mut text = String::from("1 execve(\"/x/daemonic\", [], 0x1 /* 0 vars */) = 0\n");
-        text.push_str("1 close(3) = 0\n1 close(3) = 0\n1 rt_sigaction(SIGBUS, {sa_handler=0x1}, NULL, 8) = 0\n");
-        text.push_str("1 close(4) = 0\n");
-        text.extend((0..6).map(|_| "2 close(5) = 0\n"));
-        let plan = plan(&Trace::parse(&text, Traced::Started), Some("close"));
-        assert_eq!(plan.collisions, [("close".to_owned(), 1), ("close".to_owned(), 2)]);
+        text.push_str("1 read(3) = 0\n1 read(3) = 0\n1 rt_sigaction(SIGBUS, {sa_handler=0x1}, NULL, 8) = 0\n");
+        text.push_str("1 read(4) = 0\n");
+        text.extend((0..6).map(|_| "2 read(5) = 0\n"));
+        let plan = plan(&Trace::parse(&text, Traced::Started), Some("read"));
+        assert_eq!(plan.collisions, [("read".to_owned(), 1), ("read".to_owned(), 2)]);
         let numbers: BTreeSet<u32> = plan.faults.iter().map(|f| f.when).collect();
         assert_eq!(numbers, BTreeSet::from([3, 4, 5, 6]), "the launcher's 3rd, the child's 3rd to 6th");
     }
