@@ -1112,7 +1112,8 @@ fn repro(tools: &Tools, scenario: Scenario, fault: Option<&Fault>) -> String {
     let strace = format!("strace -f -q -I2 -o $d/trace{inject}");
     match scenario {
         Scenario::Start | Scenario::StartNotify => format!(
-            "{prefix}{strace} {start} & sleep 3; grep -m1 '+++' $d/trace; cat $d/trace | grep INJECTED; {status}; ls $d"
+            "{prefix}{strace} {start} & sleep 3; l=$(head -1 $d/trace | cut -d' ' -f1); \
+             grep -e \"^$l .*+++\" -e INJECTED $d/trace; {status}; ls $d"
         ),
         Scenario::Stop | Scenario::Status | Scenario::Reopen => {
             let command = match scenario {
@@ -1248,6 +1249,7 @@ fn sweep(tools: &Tools, options: &Options) -> (bool, String) {
             if let Err(reason) = &outcome.verdict {
                 let fault = outcome.fault.as_ref().map(describe_fault).unwrap_or_default();
                 println!("[{done}/{total}] VIOLATION {} {fault}: {reason}", outcome.scenario.name());
+                println!("    reproduce: {}", outcome.repro);
             } else if done % 50 == 0 {
                 println!("[{done}/{total}] ...");
             }
