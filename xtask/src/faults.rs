@@ -889,16 +889,24 @@ enum StraceTarget<'a> {
 
 /// Waits for `child` at most `timeout`; kills it then (a hang).
 fn wait_timeout(child: &mut Child, timeout: Duration) -> Ended {
+    match wait_timeout_or_keep(child, timeout) {
+        Some(status) => Ended::from_status(status),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Ended::Hang
+        }
+    }
+}
+
+/// Waits for `child` at most `timeout`; `None` (still running) after.
+fn wait_timeout_or_keep(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + timeout;
     loop {
         match child.try_wait() {
-            Ok(Some(status)) => return Ended::from_status(status),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Ok(None) | Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Ended::Hang;
-            }
+            Ok(status) => return status,
+            Err(_) => return None,
         }
     }
 }
@@ -1080,8 +1088,10 @@ fn exercise(run: &RunDir<'_>, scenario: Scenario, fault: Option<&Fault>) -> Resu
             let ended = if wait_gone(supervisor, RUN_TIMEOUT) { Ended::Code(0) } else { Ended::Hang };
             seen.command = Some(Finished { ended, stdout: String::new(), stderr: String::new() });
         }
-        if wait_timeout(&mut strace, Duration::from_millis(500)) == Ended::Hang {
-            // Killed by `wait_timeout`: the tracee is detached by the kernel.
+        // strace ends with the supervisor; if that still runs, strace detaches from it (never
+        // SIGKILL: the supervisor must outlive its tracer for the checks that follow).
+        if wait_timeout_or_keep(&mut strace, Duration::from_millis(500)).is_none() {
+            detach(&mut strace);
         }
         run.trace(traced)
     } else {
