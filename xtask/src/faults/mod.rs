@@ -638,24 +638,24 @@ fn sweep(tools: &Tools, options: &Options) -> (bool, String) {
         };
         let plan = plan(trace, options.syscall.as_deref());
         let syscalls: BTreeSet<&str> = plan.faults.iter().map(|f| f.syscall.as_str()).collect();
-        println!(
-            "{}: {} runs over {} system calls ({}){}{}",
+        let numbered = |list: &[(String, u32)]| list.iter().map(|(s, n)| format!("{s}#{n}")).collect::<Vec<_>>();
+        let mut line = format!(
+            "{}: {} runs over {} system calls ({})",
             scenario.name(),
             plan.faults.len(),
             syscalls.len(),
-            syscalls.iter().copied().collect::<Vec<_>>().join(" "),
-            if plan.excluded.is_empty() {
-                String::new()
-            } else {
-                format!("; not injected: {}", plan.excluded.join(" "))
-            },
-            if plan.collisions.is_empty() {
-                String::new()
-            } else {
-                let list: Vec<String> = plan.collisions.iter().map(|(s, n)| format!("{s}#{n}")).collect();
-                format!("; start-up collisions not run: {}", list.join(" "))
-            }
+            syscalls.iter().copied().collect::<Vec<_>>().join(" ")
         );
+        if !plan.excluded.is_empty() {
+            line.push_str(&format!("; not injected: {}", plan.excluded.join(" ")));
+        }
+        if !plan.collisions.is_empty() {
+            line.push_str(&format!("; start-up collisions not run: {}", numbered(&plan.collisions).join(" ")));
+        }
+        if !plan.pointless.is_empty() {
+            line.push_str(&format!("; no real error to inject: {}", numbered(&plan.pointless).join(" ")));
+        }
+        println!("{line}");
         jobs.extend(plan.faults.into_iter().map(|fault| (scenario, fault)));
     }
     let total = jobs.len();

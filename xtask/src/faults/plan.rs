@@ -45,15 +45,27 @@ const EXCLUDED: &[(&str, &str)] = &[
     ("arch_prctl", "C library start-up"),
 ];
 
+/// The errors worth injecting at one invocation number, given what each process's call there
+/// was (`calls`, as strace printed them).
+pub(crate) fn errnos_at(syscall: &str, calls: &[String]) -> &'static [&'static str] {
+    // `wait4(.., WNOHANG)` cannot be interrupted and fails with ECHILD only when there is no
+    // child at all: an injected error would fake a state no real one produces (a zombie child
+    // the supervisor is told is not there, its exit lost).
+    if matches!(syscall, "wait4" | "waitid") && !calls.is_empty() && calls.iter().all(|c| c.contains("WNOHANG")) {
+        return &[];
+    }
+    errnos(syscall)
+}
+
 /// The errors worth injecting into a system call: what it can really return, from the sweep's
 /// list (EIO, ENOSPC, EMFILE, EINTR, ENOLCK, EAGAIN, EPERM) and a few others it documents.
 /// A short list per call keeps the run count bounded.
 pub(crate) fn errnos(syscall: &str) -> &'static [&'static str] {
     match syscall {
         "open" | "openat" | "openat2" | "creat" => &["EIO", "EMFILE", "ENOSPC", "EPERM", "EINTR"],
-        "read" | "pread64" | "readv" | "recvfrom" | "recvmsg" | "readlink" | "readlinkat" | "getdents64" => {
-            &["EIO", "EINTR", "EAGAIN"]
-        }
+        "read" | "pread64" | "readv" | "readlink" | "readlinkat" | "getdents64" => &["EIO", "EINTR", "EAGAIN"],
+        // A socket's receive has no EIO; the kernel can run out of memory for it.
+        "recvfrom" | "recvmsg" => &["ENOMEM", "EINTR", "EAGAIN"],
         "write" | "pwrite64" | "writev" | "sendto" | "sendmsg" => &["EIO", "ENOSPC", "EINTR", "EAGAIN"],
         "flock" => &["ENOLCK", "EINTR", "EAGAIN"],
         "fcntl" => &["EMFILE", "EPERM"],
@@ -105,6 +117,8 @@ pub(crate) struct Plan {
     pub(crate) collisions: Vec<(String, u32)>,
     /// System calls made but never failed ([`EXCLUDED`]).
     pub(crate) excluded: Vec<String>,
+    /// `syscall when=N` not run: no error the call can really return there ([`errnos_at`]).
+    pub(crate) pointless: Vec<(String, u32)>,
 }
 
 pub(crate) fn plan(trace: &Trace, only: Option<&str>) -> Plan {
@@ -135,7 +149,12 @@ pub(crate) fn plan(trace: &Trace, only: Option<&str>) -> Plan {
         plan.collisions.sort();
         plan.collisions.dedup();
         for when in chosen {
-            for errno in errnos(syscall) {
+            let calls = trace.calls.get(&(syscall.clone(), when)).map(Vec::as_slice).unwrap_or_default();
+            let errnos = errnos_at(syscall, calls);
+            if errnos.is_empty() {
+                plan.pointless.push((syscall.clone(), when));
+            }
+            for errno in errnos {
                 plan.faults.push(Fault { syscall: syscall.clone(), errno, when });
             }
         }
@@ -148,6 +167,14 @@ mod tests {
     use super::*;
     use crate::faults::trace::tests::START;
     use crate::faults::trace::Traced;
+
+    #[test]
+    fn a_non_blocking_wait_gets_no_fault() {
+        let text = "7 wait4(-1, 0x7ffd, WNOHANG, NULL) = 0\n7 wait4(12, 0x7ffd, 0, NULL) = 12\n";
+        let plan = plan(&Trace::parse(text, Traced::Attached), None);
+        assert_eq!(plan.pointless, [("wait4".to_owned(), 1)]);
+        assert!(plan.faults.iter().all(|f| f.when == 2) && !plan.faults.is_empty(), "{:?}", plan.faults);
+    }
 
     #[test]
     fn the_first_calls_of_each_process_are_swept() {

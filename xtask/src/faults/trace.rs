@@ -78,6 +78,9 @@ pub(crate) struct Trace {
     /// Per syscall and process, the invocation numbers (strace's `when=`) of the calls our
     /// code made (at most [`OWN_CALLS_KEPT`]).
     pub(crate) own: BTreeMap<String, BTreeMap<u32, Vec<u32>>>,
+    /// The text of those calls (name, arguments, and the result when strace printed it on the
+    /// same line), by syscall and invocation number: what every process did at that number.
+    pub(crate) calls: BTreeMap<(String, u32), Vec<String>>,
     /// Per syscall, how many calls the first process made before `main` (start-up).
     pub(crate) startup: BTreeMap<String, u32>,
     /// How each process ended.
@@ -149,6 +152,7 @@ impl Trace {
                         let numbers = trace.own.entry(name.to_owned()).or_default().entry(pid).or_default();
                         if numbers.len() < OWN_CALLS_KEPT {
                             numbers.push(*count);
+                            trace.calls.entry((name.to_owned(), *count)).or_default().push(rest.to_owned());
                         }
                     }
                     Phase::Program => {}
