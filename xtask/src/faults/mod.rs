@@ -697,9 +697,10 @@ fn sweep(tools: &Tools, options: &Options) -> (bool, String) {
     let (table, passed) = report(&outcomes, total, clean_failures);
     println!("\n{table}");
     let violations = outcomes.iter().filter(|o| o.verdict.is_err()).count();
+    let clean = options.scenarios().len();
     let line = format!(
-        "{} runs, {} violations{}",
-        outcomes.len(),
+        "{} fault runs and {clean} clean ones, {} violations{}",
+        outcomes.iter().filter(|o| o.fault.is_some()).count(),
         violations,
         if !options.keep_going && violations > 0 { " (stopped at the first; --keep-going for all)" } else { "" }
     );
