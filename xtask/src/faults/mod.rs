@@ -699,7 +699,7 @@ fn sweep(tools: &Tools, options: &Options) -> (bool, String) {
     let violations = outcomes.iter().filter(|o| o.verdict.is_err()).count();
     let clean = options.scenarios().len();
     let line = format!(
-        "{} fault runs and {clean} clean ones, {} violations{}",
+        "{} fault runs (after {clean} clean discovery runs), {} violations{}",
         outcomes.iter().filter(|o| o.fault.is_some()).count(),
         violations,
         if !options.keep_going && violations > 0 { " (stopped at the first; --keep-going for all)" } else { "" }
