@@ -374,10 +374,7 @@ fn marked_processes(marker: &str) -> Vec<(u32, String)> {
         if !environ.windows(needle.len()).any(|w| w == needle.as_slice()) {
             continue;
         }
-        let state = fs::read_to_string(entry.path().join("stat"))
-            .ok()
-            .and_then(|s| s.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()));
-        if matches!(state, Some('Z' | 'X') | None) {
+        if !alive(pid) {
             continue;
         }
         let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
@@ -387,34 +384,40 @@ fn marked_processes(marker: &str) -> Vec<(u32, String)> {
     found
 }
 
-/// Waits until `path` shows the first process's exit (strace goes on tracing the daemon), or
-/// strace itself exits; a hang after [`RUN_TIMEOUT`].
-fn wait_for_first_exit(strace: &mut Child, path: &Path, traced: Traced) -> (Ended, Trace) {
+/// Waits until `path` shows the first process's exit (strace goes on tracing the daemon); a
+/// hang after [`RUN_TIMEOUT`]; `None` when strace ended without it (it could not start it).
+fn wait_for_first_exit(strace: &mut Child, path: &Path, traced: Traced) -> Option<(Ended, Trace)> {
     let deadline = Instant::now() + RUN_TIMEOUT;
     loop {
         let done = matches!(strace.try_wait(), Ok(Some(_)));
         let trace = Trace::parse(&fs::read_to_string(path).unwrap_or_default(), traced);
         if let Some(ended) = trace.first_exit() {
-            return (ended.clone(), trace);
+            return Some((ended.clone(), trace));
         }
         if done {
-            return (Ended::Code(-1), trace);
+            return None;
         }
         if Instant::now() >= deadline {
-            return (Ended::Hang, trace);
+            return Some((Ended::Hang, trace));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Whether `pid` exists and is not a zombie (its state in `/proc/PID/stat`, after the command
+/// name, which may itself hold `) `).
+fn alive(pid: u32) -> bool {
+    let state = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()));
+    !matches!(state, None | Some('Z' | 'X'))
 }
 
 /// Waits until `pid` is gone (or a zombie), at most `timeout`.
 fn wait_gone(pid: u32, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
-        let state = fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| s.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()));
-        if matches!(state, None | Some('Z' | 'X')) {
+        if !alive(pid) {
             return true;
         }
         if Instant::now() >= deadline {
@@ -525,9 +528,12 @@ fn exercise(run: &RunDir<'_>, scenario: Scenario, fault: Option<&Fault>) -> Resu
     } else {
         let args = run.command_args(scenario);
         let mut strace = run.strace(fault, StraceTarget::Command(&args)).map_err(|e| format!("strace: {e}"))?;
-        let (ended, trace) = wait_for_first_exit(&mut strace, &run.dir.join("trace"), traced);
+        let waited = wait_for_first_exit(&mut strace, &run.dir.join("trace"), traced);
         // Read before strace is told to detach: it shares the command's stderr.
         let (stdout, stderr) = run.outputs("traced");
+        let Some((ended, trace)) = waited else {
+            return Err(format!("strace ended without the command's exit: {}", stderr.trim()));
+        };
         detach(&mut strace);
         seen.command = Some(Finished { ended, stdout, stderr });
         trace
