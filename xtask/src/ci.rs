@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 /// The checks `--skip` can leave out.
 pub(crate) const CHECK_NAMES: &[&str] =
-    &["fmt", "clippy", "test", "test-libc", "doc", "deny", "package", "model", "msrv", "cross"];
+    &["fmt", "clippy", "test", "test-libc", "doc", "deny", "package", "model", "faults", "msrv", "cross"];
 
 /// Command-line options of `cargo xtask ci`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -452,6 +452,27 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         skip(&mut records, "model (Spin)", "spin not installed; `apt-get install spin` (.ci/run does)");
     }
 
+    // The fault sweep (`cargo xtask faults`, this very binary): every run, listing every
+    // violation (`--keep-going`); Linux, root and strace only.
+    if !options.runs("faults") {
+        omit(&mut records, "faults (strace -e inject)");
+    } else if let Some(reason) = crate::faults::unavailable() {
+        skip(&mut records, "faults (strace -e inject)", reason);
+    } else {
+        match std::env::current_exe() {
+            Ok(xtask) => {
+                let mut faults = Command::new(xtask);
+                faults.args(["faults", "--keep-going"]);
+                check(&mut records, "faults (strace -e inject)", in_root(faults));
+            }
+            Err(e) => records.push(Record {
+                name: "faults (strace -e inject)".into(),
+                outcome: Outcome::Failed(format!("cannot find xtask itself: {e}")),
+                time: Duration::ZERO,
+            }),
+        }
+    }
+
     // The declared rust-version builds the libraries and the command (the tests' dev-dependencies
     // need a newer compiler): with rustup's toolchain of that version, or Debian's rustc-web of
     // that version unpacked into target/toolchains (.ci/run does; no rustup download needed).
@@ -648,6 +669,7 @@ mod tests {
         assert!(options.strict);
         assert_eq!(options.targets, ["host"]);
         assert!(!options.runs("msrv") && options.runs("test"));
+        assert!(!Options::parse(&args(&["--skip", "faults"])).unwrap().runs("faults"));
         assert!(Options::parse(&args(&["--bogus"])).is_err());
         assert!(Options::parse(&args(&["--skip", "everything"])).unwrap_err().contains("unknown check"));
         assert!(Options::parse(&args(&["--target"])).unwrap_err().contains("needs a value"));

@@ -1,11 +1,13 @@
 //! `cargo xtask ci [--strict]` — every check the project has, with a summary table.
 //! `cargo xtask bench [...]` — benchmarks against the raw system-call floor.
 //! `cargo xtask model` — the lock protocol, model-checked with Spin.
+//! `cargo xtask faults [...]` — the `daemonic` command under injected system-call failures.
 //!
 //! std only: this must build before anything else works.
 
 mod bench;
 mod ci;
+mod faults;
 mod model;
 
 use std::process::ExitCode;
@@ -17,18 +19,29 @@ commands:
   ci [--strict] [--target T]... [--skip CHECK]...
                   fmt, clippy, tests (both rustix backends), docs, cargo-deny, packaging
                   (cargo publish --dry-run --workspace), the Spin model of the lock
-                  protocol, MSRV build and cross-target clippy;
+                  protocol, the fault sweep, MSRV build and cross-target clippy;
                   a check that cannot run here is SKIPPED with the reason
                   --strict       fail when any check was SKIPPED
                   --target T     check only these cross targets (`host`: this machine's)
                   --skip CHECK   leave a check out (fmt, clippy, test, test-libc, doc, deny,
-                                 package, model, msrv, cross), e.g. in a CI job that runs it
-                                 elsewhere
+                                 package, model, faults, msrv, cross), e.g. in a CI job
+                                 that runs it elsewhere
   bench [--reps N] [--iters N] [--starts N] [--only OP]
                   benchmarks (release build): each operation beside the raw system-call
                   floor measured in the same run; prints ratios; never fails on timing
   model           the lock protocol's Spin model (crates/pidfile/model): every
                   configuration checked exhaustively, every deliberate bug caught
+  faults [--only SCENARIO]... [--syscall NAME] [--keep-going] [--jobs N]
+                  fault sweep (Linux, root, strace): every system call that start, stop,
+                  status, reopen and the supervisor make fails once, at each of its first
+                  calls, with the errors it can return (strace -e inject); each run must end
+                  in a running service that status confirms and stop ends, or one clear
+                  error with no process, PID file or temporary directory left, never a hang
+                  --only SCENARIO  start, start-notify, stop, status, reopen,
+                                   supervisor-stop, supervisor-exit (repeatable)
+                  --syscall NAME   only this system call
+                  --keep-going     list every violation (default: stop at the first)
+                  --jobs N         runs at once, 1 or 2 (default 2)
   help            this text
 ";
 
@@ -50,6 +63,15 @@ fn main() -> ExitCode {
             }
         },
         Some("model") if args.len() == 1 => model::run(),
+        Some("faults") => match faults::Options::parse(&args[1..]) {
+            Ok(options) => faults::run(&options),
+            Err(e) => {
+                eprintln!("xtask faults: {e}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
+        // PROGRAM of the fault sweep's `start-notify` scenario (not for people).
+        Some(faults::NOTIFY_PROGRAM) => faults::notify_program(),
         Some("help" | "--help" | "-h") => {
             print!("{USAGE}");
             ExitCode::SUCCESS
