@@ -107,13 +107,25 @@ pub(crate) fn await_report(fd: impl AsFd) -> io::Result<Report> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 512];
     let mut deadline = None;
+    // A launcher that gave up on a passing error would exit 1 while the daemon starts and runs
+    // unseen: a pipe's `read` or `poll` fails only for passing reasons (no memory for the poll
+    // table, an interruption), so every error is retried, for a second at most.
+    let mut transient = 0;
     loop {
         if deadline.is_none() && matches!(parse(&buf, false), Some(Report::Ready { .. })) {
             deadline = Some(std::time::Instant::now() + CLOSE_AFTER_READY);
         }
         if let Some(deadline) = deadline {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() || !crate::sys::poll_readable(fd, left)? {
+            let readable = match crate::sys::poll_readable(fd, left) {
+                Err(_) if transient < MAX_TRANSIENT => {
+                    transient += 1;
+                    std::thread::sleep(TRANSIENT_PAUSE);
+                    continue;
+                }
+                other => other?,
+            };
+            if left.is_zero() || !readable {
                 return Ok(parse(&buf, true).unwrap_or(Report::Exited { pid: None }));
             }
         }
@@ -121,10 +133,19 @@ pub(crate) fn await_report(fd: impl AsFd) -> io::Result<Report> {
             Ok(0) => return Ok(parse(&buf, true).unwrap_or(Report::Exited { pid: None })),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(Errno::INTR) => {}
+            Err(_) if transient < MAX_TRANSIENT => {
+                transient += 1;
+                std::thread::sleep(TRANSIENT_PAUSE);
+            }
             Err(e) => return Err(e.into()),
         }
     }
 }
+
+/// How often, and how far apart, errors of the readiness pipe are retried (a second in all: the
+/// kernel out of memory for a moment).
+const MAX_TRANSIENT: u32 = 100;
+const TRANSIENT_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Interprets the records so far; `None` while the outcome is still open.
 fn parse(mut buf: &[u8], eof: bool) -> Option<Report> {

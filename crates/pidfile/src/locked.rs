@@ -144,6 +144,16 @@ impl Locked {
             Some(owner) if owner == Pid::current() => {}
             _ => return Ok(()),
         }
+        // An error may pass (an interrupted call, a moment without memory): the removal is
+        // tried once more. After a second failure the file is emptied, so that it no longer
+        // names this process (we still hold its lock), and the error is reported.
+        self.remove_owned().or_else(|_| self.remove_owned()).inspect_err(|_| {
+            let _ = rustix::fs::ftruncate(&self.fd, 0);
+        })
+    }
+
+    /// The steps of [`unlink_if_ours`](Locked::unlink_if_ours), for a file this process owns.
+    fn remove_owned(&mut self) -> Result<(), PidFileError> {
         let content = read::read_content(&self.fd, self.path())?;
         let line = self.written.map(PidLine::new);
         if content.bytes() != line.as_ref().map_or(&[][..], PidLine::bytes) {
@@ -237,7 +247,13 @@ fn lock_trusted(dir: &ParentDir, mode: Mode) -> Result<(OwnedFd, Stat), PidFileE
             Some(fd) => (fd, true),
             None => (read::open(dir, path, OFlags::RDWR | OFlags::CREATE, mode)?, false),
         };
-        let identity = created.then(|| rustix::fs::fstat(&fd).ok()).flatten();
+        // What was created, to remove it if it cannot be locked: from the descriptor, or (if
+        // `fstat` fails too) from the name, which names it unless someone raced us.
+        let identity = created
+            .then(|| {
+                rustix::fs::fstat(&fd).or_else(|_| rustix::fs::statat(dir, dir.name(), AtFlags::SYMLINK_NOFOLLOW)).ok()
+            })
+            .flatten();
         let Some((fd, stat)) = (match lock_opened(dir, path, fd) {
             Ok(locked) => locked,
             Err(e) => {

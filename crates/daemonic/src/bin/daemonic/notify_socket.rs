@@ -48,6 +48,9 @@ const PASSED_ON: [&str; 7] =
 impl NotifySocket {
     /// Creates the directory and the socket; `owner` is the service user and group.
     pub(crate) fn create(owner: Option<(u32, u32)>) -> io::Result<NotifySocket> {
+        // The socket first: a failure after the `mkdir` must leave no directory behind (from
+        // the moment the directory is open, dropping the half-made `NotifySocket` removes it).
+        let socket = datagram_socket()?;
         let base = std::env::temp_dir();
         let (parent, dir) = (0..16)
             .find_map(|_| {
@@ -58,14 +61,19 @@ impl NotifySocket {
                 };
                 match rustix::fs::mkdirat(&parent, parent.name(), Mode::RWXU) {
                     Ok(()) => Some(
-                        rustix::fs::openat(
+                        match rustix::fs::openat(
                             &parent,
                             parent.name(),
                             OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY,
                             Mode::empty(),
-                        )
-                        .map(|dir| (parent, dir))
-                        .map_err(io::Error::from),
+                        ) {
+                            Ok(dir) => Ok((parent, dir)),
+                            Err(e) => {
+                                // Ours, just made, still empty: nobody else can have used it.
+                                let _ = rustix::fs::unlinkat(&parent, parent.name(), AtFlags::REMOVEDIR);
+                                Err(io::Error::from(e))
+                            }
+                        },
                     ),
                     Err(Errno::EXIST) => None,
                     Err(e) => Some(Err(e.into())),
@@ -73,7 +81,7 @@ impl NotifySocket {
             })
             .unwrap_or_else(|| Err(io::Error::new(io::ErrorKind::AlreadyExists, "no unused directory name")))?;
         let path = parent.path().join("notify");
-        let created = NotifySocket { socket: datagram_socket()?, parent, dir, path };
+        let created = NotifySocket { socket, parent, dir, path };
         // Bound by path (`bind` takes no directory descriptor): the directory is root's and
         // 0700 until after this, so nobody else can have changed what the path names.
         let address = SocketAddrUnix::new(created.path.as_path())?;

@@ -7,6 +7,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::path::Path;
 
@@ -118,4 +119,148 @@ mod tests {
         assert!(Program::new(OsStr::new("a\0b"), &[], [], None).is_err());
         assert!(Program::new(OsStr::new(""), &[], [], None).is_err());
     }
+}
+
+/// A step between `fork` and `exec` that can fail in PROGRAM's process, for the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    ProcessGroup = 1,
+    Stdio,
+    Chroot,
+    Chdir,
+    Nice,
+    KeepFd,
+    SwitchUser,
+    ParentDeath,
+    Signals,
+    Exec,
+}
+
+impl Step {
+    fn from_byte(byte: u8) -> Option<Step> {
+        use Step::*;
+        [ProcessGroup, Stdio, Chroot, Chdir, Nice, KeepFd, SwitchUser, ParentDeath, Signals, Exec]
+            .into_iter()
+            .find(|step| *step as u8 == byte)
+    }
+}
+
+/// Why PROGRAM could not be started: the step, and the OS error.
+#[derive(Debug)]
+pub(crate) struct SpawnError {
+    pub(crate) step: Step,
+    pub(crate) error: io::Error,
+}
+
+impl From<rustix::io::Errno> for SpawnError {
+    /// A failure in the supervisor itself (its pipe, `fork`).
+    fn from(error: rustix::io::Errno) -> SpawnError {
+        SpawnError { step: Step::Exec, error: error.into() }
+    }
+}
+
+impl From<io::Error> for SpawnError {
+    /// A failure in the supervisor itself (before `fork`, or `fork`).
+    fn from(error: io::Error) -> SpawnError {
+        SpawnError { step: Step::Exec, error }
+    }
+}
+
+/// Forks PROGRAM's process: in its own process group, its standard output and error on
+/// `stdio` (else the supervisor's), SIGPIPE back to its default, then `setup` (the
+/// supervisor's steps: chroot, nice, privileges, …), then [`Program::exec`]. Returns its pid
+/// once the `exec` succeeded; else the step that failed and why, the process reaped.
+///
+/// Not `std::process::Command`: when reading its exec-status pipe fails for a passing reason,
+/// std waits for the child forever (it is PROGRAM by then); here a read error is retried, and
+/// after a second of failures the child is taken as started (an `exec` that failed shows as
+/// its exit status 127, reaped and logged as any exit).
+pub(crate) fn spawn(
+    program: &Program,
+    stdio: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
+    mut setup: impl FnMut() -> Result<(), (Step, io::Error)>,
+) -> Result<rustix::process::Pid, SpawnError> {
+    let (report_read, report_write) = rustix::pipe::pipe()?;
+    for fd in [&report_read, &report_write] {
+        // Close-on-exec: a successful `execve` closes the write end, which is the report.
+        rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC)?;
+    }
+    // SAFETY: the supervisor is single-threaded (no other thread can hold a lock the child
+    // would need), and the child only makes async-signal-safe system calls until `execve` or
+    // `_exit`: everything it uses (`program`, the descriptors, `setup`'s captures) was
+    // prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error().into());
+    }
+    if pid == 0 {
+        let Err((step, error)) = in_child(program, stdio, &mut setup);
+        let errno = error.raw_os_error().unwrap_or(libc::EIO);
+        let mut record = [0u8; 5];
+        record[0] = step as u8;
+        record[1..].copy_from_slice(&errno.to_le_bytes());
+        let _ = rustix::io::write(&report_write, &record);
+        // SAFETY: `_exit` in the forked child: no destructors, no flush of the supervisor's
+        // buffers.
+        unsafe { libc::_exit(127) };
+    }
+    drop(report_write);
+    let child = rustix::process::Pid::from_raw(pid).ok_or_else(|| io::Error::other("fork returned no pid"))?;
+    // Also here, so that the group exists before the supervisor may signal it, whichever of
+    // the two runs first (EACCES once the child has exec'd: then it did it itself).
+    let _ = rustix::process::setpgid(Some(child), Some(child));
+    let mut record = [0u8; 5];
+    let mut len = 0;
+    let mut failures = 0;
+    loop {
+        match rustix::io::read(&report_read, &mut record[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                if len == record.len() {
+                    break;
+                }
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) if failures < 100 => {
+                failures += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(_) => return Ok(child),
+        }
+    }
+    if len < record.len() {
+        return Ok(child); // end of file: `execve` closed the pipe
+    }
+    // The child failed and exits: reap it, so that its pid cannot be reused while we hold it.
+    while let Err(rustix::io::Errno::INTR) =
+        rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
+    {}
+    let step = Step::from_byte(record[0]).unwrap_or(Step::Exec);
+    let errno = i32::from_le_bytes(record[1..].try_into().unwrap_or_default());
+    Err(SpawnError { step, error: io::Error::from_raw_os_error(errno) })
+}
+
+/// The child's steps; returns only on failure.
+fn in_child(
+    program: &Program,
+    stdio: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
+    setup: &mut impl FnMut() -> Result<(), (Step, io::Error)>,
+) -> Result<std::convert::Infallible, (Step, io::Error)> {
+    let at = |step: Step| move |e: rustix::io::Errno| (step, io::Error::from(e));
+    // SAFETY: `setpgid(0, 0)`, in the child, has no memory-safety preconditions.
+    if unsafe { libc::setpgid(0, 0) } != 0 {
+        return Err((Step::ProcessGroup, io::Error::last_os_error()));
+    }
+    if let Some((out, err)) = stdio {
+        rustix::stdio::dup2_stdout(out).map_err(at(Step::Stdio))?;
+        rustix::stdio::dup2_stderr(err).map_err(at(Step::Stdio))?;
+    }
+    // The supervisor ignores SIGPIPE; an ignored disposition would survive `execve`.
+    // SAFETY: restoring a default disposition has no preconditions.
+    if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) } == libc::SIG_ERR {
+        return Err((Step::Signals, io::Error::last_os_error()));
+    }
+    setup()?;
+    Err((Step::Exec, program.exec()))
 }

@@ -120,10 +120,10 @@ impl Relay {
 
     /// PROGRAM's standard output and error: the pipes' write ends (the supervisor keeps its
     /// own, close-on-exec, for the next restart).
-    pub(crate) fn program_stdio(&self) -> io::Result<(std::process::Stdio, std::process::Stdio)> {
-        let out = self.pipes[0].write.try_clone()?;
-        let err = self.pipes.last().map_or_else(|| self.pipes[0].write.try_clone(), |p| p.write.try_clone())?;
-        Ok((out.into(), err.into()))
+    pub(crate) fn program_stdio(&self) -> (BorrowedFd<'_>, BorrowedFd<'_>) {
+        let out = self.pipes[0].write.as_fd();
+        let err = self.pipes.last().map_or(out, |p| p.write.as_fd());
+        (out, err)
     }
 
     /// The read ends, to poll.

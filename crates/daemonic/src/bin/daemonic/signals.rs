@@ -4,7 +4,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use rustix::io::Errno;
 use rustix::process::Signal;
@@ -14,6 +14,9 @@ static WRITE_END: AtomicI32 = AtomicI32::new(-1);
 /// The supervisor's pid: a child between `fork` and `exec` runs the handler too, and must not
 /// write into the supervisor's pipe.
 static OWNER: AtomicI32 = AtomicI32::new(0);
+/// Signals whose byte the pipe did not take (full: 64 KiB of unread signals, so the read end is
+/// readable and the supervisor will look): bit N for signal N, taken with the pipe's bytes.
+static UNWRITTEN: AtomicU64 = AtomicU64::new(0);
 
 /// The signals the supervisor handles; every other one keeps its default action.
 ///
@@ -103,18 +106,22 @@ impl SignalPipe {
         Ok(SignalPipe { read_end, _write_end: write_end })
     }
 
-    /// The signals received since the last call, in order.
+    /// The signals received since the last call, in order (those the pipe could not take
+    /// last, once each).
     pub(crate) fn take(&self) -> Vec<libc::c_int> {
         let mut received = Vec::new();
         let mut buffer = [0u8; 64];
         loop {
             match rustix::io::read(&self.read_end, &mut buffer) {
-                Ok(0) | Err(Errno::AGAIN) => return received,
+                Ok(0) | Err(Errno::AGAIN) => break,
                 Ok(n) => received.extend(buffer[..n].iter().map(|&b| libc::c_int::from(b))),
                 Err(Errno::INTR) => {}
-                Err(_) => return received,
+                Err(_) => break,
             }
         }
+        let unwritten = UNWRITTEN.swap(0, Ordering::SeqCst);
+        received.extend((1..64).filter(|n| unwritten & (1 << n) != 0).map(|n| n as libc::c_int));
+        received
     }
 }
 
@@ -143,9 +150,22 @@ extern "C" fn on_signal(signal: libc::c_int) {
     } else {
         let byte = signal as u8;
         let fd: RawFd = WRITE_END.load(Ordering::Relaxed);
-        // SAFETY: `fd` is the pipe's write end, open for the process's life; a full pipe
-        // (EAGAIN) drops the byte, and then the supervisor has unread signals pending anyway.
-        unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+        // A signal is never lost: a write that fails is tried again (a few times: the error
+        // may pass), and a byte a full pipe does not take is kept in `UNWRITTEN` (the pipe is
+        // readable then, so the supervisor will look).
+        for _ in 0..4 {
+            // SAFETY: `fd` is the pipe's write end, open for the process's life.
+            if unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) } == 1 {
+                break;
+            }
+            // SAFETY: `errno_location` returns this thread's errno.
+            if unsafe { *errno } == libc::EAGAIN {
+                if (1..64).contains(&signal) {
+                    UNWRITTEN.fetch_or(1 << signal, Ordering::SeqCst);
+                }
+                break;
+            }
+        }
     }
     // SAFETY: as above.
     unsafe { *errno = saved };

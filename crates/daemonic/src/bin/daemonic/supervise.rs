@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,7 @@ use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 use crate::files::WrittenFile;
 use crate::notify_socket::NotifySocket;
 use crate::options::{seconds, signal_name};
+use crate::program::{SpawnError, Step};
 use crate::relay::Relay;
 use crate::report::{chain, esay, os_message};
 use crate::signals::SignalPipe;
@@ -215,7 +216,7 @@ impl Supervisor<'_> {
             }
         }
         let Some(pidfile) = self.guard.as_ref().and_then(DaemonGuard::pidfile) else { return };
-        match Record::of_this_supervisor(pidfile).and_then(|record| record.write(pidfile)) {
+        match Record::of_this_supervisor(pidfile, !self.args.foreground).and_then(|record| record.write(pidfile)) {
             Ok(file) => self.record = Some(file),
             Err(e) => self.log(&format!("cannot write {}: {}", tree::path(&path).display(), os_message(&e))),
         }
@@ -253,8 +254,7 @@ impl Supervisor<'_> {
                     self.clean_up_after(child);
                     ended
                 }
-                Err(e) => {
-                    let message = format!("cannot execute {}: {}", self.program(), os_message(&e));
+                Err(message) => {
                     if !self.is_ready() {
                         return self.fail_start(message);
                     }
@@ -314,53 +314,73 @@ impl Supervisor<'_> {
     /// (everything the supervisor holds is close-on-exec; only stdio and `--keep-fd` ones are
     /// inherited), as the service user, dying with the supervisor. `Ok` means the `exec`
     /// succeeded (the standard library's close-on-exec pipe said so).
-    fn spawn(&self) -> io::Result<Pid> {
+    fn spawn(&self) -> Result<Pid, String> {
         let extra: Vec<(OsString, OsString)> =
             self.notify.iter().map(|n| ("NOTIFY_SOCKET".into(), n.path().as_os_str().to_owned())).collect();
-        let program = crate::start::program(self.args, &extra)?;
-        // std's `Command` forks and sets up stdio and the process group; the last step before
-        // its own `execvp` is ours, `program.exec()`, which replaces the process (see
-        // `program.rs` for why not `execvp`). Its error is what `spawn` returns.
-        let mut command = std::process::Command::new(&self.args.program);
-        command.process_group(0);
-        let keep = self.args.keep_fds.clone();
-        let credentials = self.guard.as_ref().and_then(|g| g.credentials().cloned());
+        let program = crate::start::program(self.args, &extra)
+            .map_err(|e| format!("cannot execute {}: {}", self.program(), os_message(&e)))?;
+        let keep = &self.args.keep_fds;
+        let credentials = self.guard.as_ref().and_then(|g| g.credentials());
         let supervisor = self.me;
         let nice = self.args.nice;
         // Under --chroot, --chdir is inside the new root.
-        let chroot = self.args.chroot.clone();
+        let chroot = self.args.chroot.as_deref();
         let chdir = self.args.chdir.clone().unwrap_or_else(|| "/".into());
-        // SAFETY: the closure runs between fork and exec in a copy of this single-threaded
-        // process (no other thread can have held a lock at the fork) and makes system calls
-        // only: chroot, chdir, setpriority, fcntl, setgroups/setgid/setuid, prctl, getppid,
-        // execve. rustix passes the two paths through a stack buffer (it allocates only for
+        let relay = self.relay.as_ref().map(|relay| relay.borrow());
+        let stdio = relay.as_ref().map(|relay| relay.program_stdio());
+        // Runs in PROGRAM's process between fork and exec (see `program::spawn`): system calls
+        // only. rustix passes the two paths through a stack buffer (it allocates only for
         // paths of 256 bytes or more, which is safe here too: nothing else runs in the child).
-        unsafe {
-            command.pre_exec(move || {
-                if let Some(root) = &chroot {
-                    rustix::process::chroot(root)?;
-                    rustix::process::chdir(&chdir)?;
-                }
-                crate::start::set_nice(nice)?;
-                for &fd in &keep {
-                    clear_cloexec(BorrowedFd::borrow_raw(fd))?;
-                }
-                if let Some(credentials) = &credentials {
-                    credentials.apply()?;
-                }
-                sys::die_with_supervisor(supervisor)?;
-                Err(program.exec())
-            })
+        let setup = || {
+            let at = |step: Step| move |e: io::Error| (step, e);
+            if let Some(root) = chroot {
+                rustix::process::chroot(root).map_err(|e| (Step::Chroot, e.into()))?;
+                rustix::process::chdir(&chdir).map_err(|e| (Step::Chdir, e.into()))?;
+            }
+            crate::start::set_nice(nice).map_err(at(Step::Nice))?;
+            for &fd in keep {
+                // SAFETY: `daemonize` checked the descriptor is open, and the supervisor
+                // keeps it open (close-on-exec) across restarts.
+                clear_cloexec(unsafe { BorrowedFd::borrow_raw(fd) }).map_err(at(Step::KeepFd))?;
+            }
+            if let Some(credentials) = credentials {
+                credentials.apply().map_err(at(Step::SwitchUser))?;
+            }
+            sys::die_with_supervisor(supervisor).map_err(at(Step::ParentDeath))
         };
+        let child = crate::program::spawn(&program, stdio, setup).map_err(|e| self.spawn_failure(e))?;
+        drop(relay);
         if let Some(relay) = &self.relay {
-            let (out, err) = relay.borrow().program_stdio()?;
-            command.stdout(out).stderr(err);
+            relay.borrow_mut().pid = child.as_raw_nonzero().get() as u32;
         }
-        let child = command.spawn()?;
-        if let Some(relay) = &self.relay {
-            relay.borrow_mut().pid = child.id();
-        }
-        Pid::from_raw(child.id() as i32).ok_or_else(|| io::Error::other("no child pid"))
+        Ok(child)
+    }
+
+    /// What failed in PROGRAM's process before its `exec`, said so.
+    fn spawn_failure(&self, failure: SpawnError) -> String {
+        let what = match failure.step {
+            Step::ProcessGroup => "cannot give the program a process group of its own".to_owned(),
+            Step::Stdio => "cannot connect the program's output to the log relay".to_owned(),
+            Step::Chroot => {
+                format!("cannot change root to {}", self.args.chroot.as_deref().unwrap_or(Path::new("/")).display())
+            }
+            Step::Chdir => format!(
+                "cannot change directory to {} inside {}",
+                self.args.chdir.as_deref().unwrap_or(Path::new("/")).display(),
+                self.args.chroot.as_deref().unwrap_or(Path::new("/")).display()
+            ),
+            Step::Nice => format!("cannot set nice value {}", self.args.nice.unwrap_or(0)),
+            Step::KeepFd => "cannot pass the --keep-fd descriptors on".to_owned(),
+            Step::SwitchUser => match (&self.args.user, &self.args.group) {
+                (Some(user), _) => format!("cannot switch to user {user}"),
+                (None, Some(group)) => format!("cannot switch to group {group}"),
+                (None, None) => "cannot switch user".to_owned(),
+            },
+            Step::ParentDeath => "cannot tie the program's life to its supervisor's".to_owned(),
+            Step::Signals => "cannot reset the program's signal handling".to_owned(),
+            Step::Exec => format!("cannot execute {}", self.program()),
+        };
+        format!("{what}: {}", os_message(&failure.error))
     }
 
     /// Readiness: `exec` succeeded, or with `--notify-await` PROGRAM sent `READY=1`. Then the

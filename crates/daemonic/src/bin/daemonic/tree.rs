@@ -54,14 +54,14 @@ pub(crate) fn path(pidfile: &Path) -> PathBuf {
 
 impl Record {
     /// The calling supervisor's record, for the PID file it holds through `pidfile`.
-    pub(crate) fn of_this_supervisor(pidfile: impl AsFd) -> io::Result<Record> {
+    /// `own_session`: the supervisor was daemonized, so its session is its own (created by
+    /// `daemonize`'s `setsid`, holding nothing but the service); under `--foreground` it is the
+    /// caller's (a login shell's, a service manager's), whose other processes are not the
+    /// service's, and is not recorded.
+    pub(crate) fn of_this_supervisor(pidfile: impl AsFd, own_session: bool) -> io::Result<Record> {
         let me = std::process::id();
         let facts = proc_stat(me);
-        // Only a session of the daemon's own, whose leader (the process `daemonize` forked to
-        // call `setsid`) is gone: under `--foreground` the session is the caller's (a login
-        // shell's, a service manager's), and its other processes are not the service's.
-        let session =
-            facts.as_ref().map(|f| f.session).filter(|&session| session != me && proc_stat(session).is_none());
+        let session = facts.as_ref().map(|f| f.session).filter(|&session| own_session && session != me);
         Ok(Record {
             supervisor: me,
             pidfile: identity(pidfile)?,
@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn this_process_is_the_supervisor_its_record_names() {
         let file = tempfile::tempfile().unwrap();
-        let record = Record::of_this_supervisor(&file).unwrap();
+        let record = Record::of_this_supervisor(&file, true).unwrap();
         assert!(record.is_supervisor(std::process::id()));
         assert!(!record.is_supervisor(1));
         assert!(record.leftovers().is_empty(), "the supervisor runs: nothing is left over");
