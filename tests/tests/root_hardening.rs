@@ -982,3 +982,20 @@ fn a_foreground_supervisor_never_records_its_callers_session() {
     assert!(!ended(bystanders[0]), "a process of the caller's session was ended: {said}");
     let _ = kill_process(Pid::from_raw(bystanders[0] as i32).unwrap(), Signal::KILL);
 }
+
+/// A failure in PROGRAM's process between `fork` and `exec` names the step that failed, not
+/// "cannot execute": `nobody` asking for `--user root` gets `cannot switch to user root:
+/// Operation not permitted`, exit 1, and nothing is left (no PID file, no tree record).
+#[test]
+fn a_failed_step_before_exec_is_named() {
+    let Some(w) = World::new("a_failed_step_before_exec_is_named") else { return };
+    let mut command = Command::new(CLI);
+    as_nobody(
+        command.args(["start", "--pidfile", &w.pidfile_arg(), "--user", "root", "--"]).arg(w.bin("sleep")).arg("1005"),
+    );
+    let (status, out, err) = run(command);
+    assert_eq!(status.code(), Some(1), "{out}{err}");
+    assert_eq!(err, "daemonic: cannot switch to user root: Operation not permitted\n", "{out}");
+    assert!(!w.pidfile().exists() && !w.tree_record().exists());
+    w.assert_nothing_left();
+}
