@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::start::StartArgs;
+use crate::start_options::StartArgs;
 use crate::stop::{stop_holder, StopArgs};
 use crate::Failure;
 

@@ -9,7 +9,6 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -18,33 +17,17 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 
+use crate::descriptors::set_cloexec;
 use crate::files::WrittenFile;
 use crate::notify_socket::NotifySocket;
 use crate::options::{seconds, signal_name};
 use crate::relay::Relay;
 use crate::report::{chain, esay, os_message};
 use crate::signals::SignalPipe;
-use crate::start::{clear_cloexec, set_cloexec, StartArgs};
+use crate::spawn;
+use crate::start_options::{Restart, StartArgs};
 use crate::sys;
 use crate::tree::{self, Record};
-
-/// `--restart`: when PROGRAM is started again after it exited by itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Restart {
-    /// Never (the default): the supervisor exits with PROGRAM's status.
-    No,
-    /// After a non-zero exit status or death by a signal.
-    OnFailure,
-    /// Whenever it exits.
-    Always,
-}
-
-/// `--restart-limit N/SECS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RestartLimit {
-    pub(crate) restarts: u32,
-    pub(crate) interval: Duration,
-}
 
 /// The longest delay the backoff reaches (unless `--restart-delay` is longer).
 const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
@@ -178,7 +161,7 @@ pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
 
 /// A failure before PROGRAM ran: the launcher reports it, the PID file is removed.
 fn failed(guard: DaemonGuard, message: String) -> ExitCode {
-    let _ = crate::start::fail(guard, message.clone());
+    let _ = guard.fail(&message);
     esay(&format!("daemonic: {message}\n"));
     ExitCode::from(1)
 }
@@ -310,57 +293,20 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Forks and executes PROGRAM: in its own process group, with no descriptor of ours
-    /// (everything the supervisor holds is close-on-exec; only stdio and `--keep-fd` ones are
-    /// inherited), as the service user, dying with the supervisor. `Ok` means the `exec`
-    /// succeeded (the standard library's close-on-exec pipe said so).
+    /// Forks and executes PROGRAM (`spawn.rs`), its output through the relay if there is one.
     fn spawn(&self) -> io::Result<Pid> {
         let extra: Vec<(OsString, OsString)> =
             self.notify.iter().map(|n| ("NOTIFY_SOCKET".into(), n.path().as_os_str().to_owned())).collect();
-        let program = crate::start::program(self.args, &extra)?;
-        // std's `Command` forks and sets up stdio and the process group; the last step before
-        // its own `execvp` is ours, `program.exec()`, which replaces the process (see
-        // `program.rs` for why not `execvp`). Its error is what `spawn` returns.
-        let mut command = std::process::Command::new(&self.args.program);
-        command.process_group(0);
-        let keep = self.args.keep_fds.clone();
         let credentials = self.guard.as_ref().and_then(|g| g.credentials().cloned());
-        let supervisor = self.me;
-        let nice = self.args.nice;
-        // Under --chroot, --chdir is inside the new root.
-        let chroot = self.args.chroot.clone();
-        let chdir = self.args.chdir.clone().unwrap_or_else(|| "/".into());
-        // SAFETY: the closure runs between fork and exec in a copy of this single-threaded
-        // process (no other thread can have held a lock at the fork) and makes system calls
-        // only: chroot, chdir, setpriority, fcntl, setgroups/setgid/setuid, prctl, getppid,
-        // execve. rustix passes the two paths through a stack buffer (it allocates only for
-        // paths of 256 bytes or more, which is safe here too: nothing else runs in the child).
-        unsafe {
-            command.pre_exec(move || {
-                if let Some(root) = &chroot {
-                    rustix::process::chroot(root)?;
-                    rustix::process::chdir(&chdir)?;
-                }
-                crate::start::set_nice(nice)?;
-                for &fd in &keep {
-                    clear_cloexec(BorrowedFd::borrow_raw(fd))?;
-                }
-                if let Some(credentials) = &credentials {
-                    credentials.apply()?;
-                }
-                sys::die_with_supervisor(supervisor)?;
-                Err(program.exec())
-            })
+        let stdio = match &self.relay {
+            Some(relay) => Some(relay.borrow().program_stdio()?),
+            None => None,
         };
+        let child = spawn::spawn(self.args, &extra, credentials, self.me, stdio)?;
         if let Some(relay) = &self.relay {
-            let (out, err) = relay.borrow().program_stdio()?;
-            command.stdout(out).stderr(err);
+            relay.borrow_mut().pid = child.as_raw_nonzero().get() as u32;
         }
-        let child = command.spawn()?;
-        if let Some(relay) = &self.relay {
-            relay.borrow_mut().pid = child.id();
-        }
-        Pid::from_raw(child.id() as i32).ok_or_else(|| io::Error::other("no child pid"))
+        Ok(child)
     }
 
     /// Readiness: `exec` succeeded, or with `--notify-await` PROGRAM sent `READY=1`. Then the
