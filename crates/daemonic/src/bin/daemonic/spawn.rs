@@ -3,31 +3,97 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd as _, AsRawFd as _, BorrowedFd};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::Stdio;
 
 use daemonic::Credentials;
 use rustix::process::Pid;
 
-use crate::descriptors::clear_cloexec;
+use crate::descriptors::{clear_cloexec, set_cloexec};
 use crate::program::Program;
+use crate::report::os_message;
 use crate::start_options::StartArgs;
 use crate::sys;
+
+/// The step between `fork` and `exec` that failed, as the child reports it: one byte, written
+/// to a close-on-exec pipe just before the error goes back through the standard library's
+/// (which carries only the errno).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Step {
+    Chroot = 1,
+    Chdir,
+    Nice,
+    KeepFd,
+    SwitchUser,
+    TieToSupervisor,
+}
+
+impl Step {
+    fn from_byte(byte: u8) -> Option<Step> {
+        [Step::Chroot, Step::Chdir, Step::Nice, Step::KeepFd, Step::SwitchUser, Step::TieToSupervisor]
+            .into_iter()
+            .find(|step| *step as u8 == byte)
+    }
+}
+
+/// Why PROGRAM did not run: the step that failed and its OS error.
+#[derive(Debug)]
+pub(crate) struct SpawnError {
+    step: Option<Step>,
+    pub(crate) error: io::Error,
+}
+
+impl From<io::Error> for SpawnError {
+    fn from(error: io::Error) -> SpawnError {
+        SpawnError { step: None, error }
+    }
+}
+
+impl SpawnError {
+    /// The message: `cannot switch to user root: Operation not permitted`, `cannot execute
+    /// sleep: No such file or directory`.
+    pub(crate) fn describe(&self, args: &StartArgs) -> String {
+        let error = os_message(&self.error);
+        let root = || args.chroot.as_deref().unwrap_or(Path::new("/")).display().to_string();
+        match self.step {
+            Some(Step::Chroot) => format!("cannot change root to {}: {error}", root()),
+            Some(Step::Chdir) => format!(
+                "cannot change directory to {} inside {}: {error}",
+                args.chdir.as_deref().unwrap_or(Path::new("/")).display(),
+                root()
+            ),
+            Some(Step::Nice) => format!("cannot set nice value {}: {error}", args.nice.unwrap_or_default()),
+            Some(Step::KeepFd) => format!("cannot pass on the --keep-fd descriptors: {error}"),
+            Some(Step::SwitchUser) => match (&args.user, &args.group) {
+                (Some(user), Some(group)) => format!("cannot switch to user {user} and group {group}: {error}"),
+                (Some(user), None) => format!("cannot switch to user {user}: {error}"),
+                (None, Some(group)) => format!("cannot switch to group {group}: {error}"),
+                (None, None) => format!("cannot switch user: {error}"),
+            },
+            Some(Step::TieToSupervisor) => {
+                format!("cannot tie {} to the supervisor's life: {error}", args.program.to_string_lossy())
+            }
+            None => format!("cannot execute {}: {error}", args.program.to_string_lossy()),
+        }
+    }
+}
 
 /// Forks and executes PROGRAM: in its own process group, with no descriptor of ours
 /// (everything the supervisor holds is close-on-exec; only stdio and `--keep-fd` ones are
 /// inherited), as the service user (`credentials`), dying with the `supervisor`; `extra`
 /// variables join its environment, `stdio` (its standard output and error) replaces the
 /// supervisor's. `Ok` means the `exec` succeeded (the standard library's close-on-exec pipe
-/// said so).
+/// said so); an error names the step that failed.
 pub(crate) fn spawn(
     args: &StartArgs,
     extra: &[(OsString, OsString)],
     credentials: Option<Credentials>,
     supervisor: Pid,
     stdio: Option<(Stdio, Stdio)>,
-) -> io::Result<Pid> {
+) -> Result<Pid, SpawnError> {
     let program = program(args, extra)?;
     // std's `Command` forks and sets up stdio and the process group; the last step before
     // its own `execvp` is ours, `program.exec()`, which replaces the process (see
@@ -39,33 +105,63 @@ pub(crate) fn spawn(
     // Under --chroot, --chdir is inside the new root.
     let chroot = args.chroot.clone();
     let chdir = args.chdir.clone().unwrap_or_else(|| "/".into());
+    // The step pipe: the child writes the failed step's byte before returning the error; on
+    // `exec` the write end closes unread.
+    // (`pipe`, then the flags: macOS has no `pipe2`, and the supervisor has no other thread
+    // that could fork in between.)
+    let (step_read, step_write) = rustix::pipe::pipe().map_err(io::Error::from)?;
+    set_cloexec(step_read.as_fd())?;
+    set_cloexec(step_write.as_fd())?;
+    rustix::fs::fcntl_setfl(&step_read, rustix::fs::OFlags::NONBLOCK).map_err(io::Error::from)?;
+    let step_fd = step_write.as_raw_fd();
     // SAFETY: the closure runs between fork and exec in a copy of this single-threaded
     // process (no other thread can have held a lock at the fork) and makes system calls
     // only: chroot, chdir, setpriority, fcntl, setgroups/setgid/setuid, prctl, getppid,
-    // execve. rustix passes the two paths through a stack buffer (it allocates only for
+    // write, execve. rustix passes the two paths through a stack buffer (it allocates only for
     // paths of 256 bytes or more, which is safe here too: nothing else runs in the child).
     unsafe {
         command.pre_exec(move || {
+            let failed = |step: Step| {
+                move |error: io::Error| {
+                    // SAFETY: `step_fd` is the step pipe's write end, open in the child
+                    // until `exec`. One byte to a pipe: atomic, never partial.
+                    let _ = rustix::io::write(BorrowedFd::borrow_raw(step_fd), &[step as u8]);
+                    error
+                }
+            };
             if let Some(root) = &chroot {
-                rustix::process::chroot(root)?;
-                rustix::process::chdir(&chdir)?;
+                rustix::process::chroot(root).map_err(io::Error::from).map_err(failed(Step::Chroot))?;
+                rustix::process::chdir(&chdir).map_err(io::Error::from).map_err(failed(Step::Chdir))?;
             }
-            set_nice(nice)?;
+            set_nice(nice).map_err(failed(Step::Nice))?;
             for &fd in &keep {
-                clear_cloexec(BorrowedFd::borrow_raw(fd))?;
+                clear_cloexec(BorrowedFd::borrow_raw(fd)).map_err(failed(Step::KeepFd))?;
             }
             if let Some(credentials) = &credentials {
-                credentials.apply()?;
+                credentials.apply().map_err(failed(Step::SwitchUser))?;
             }
-            sys::die_with_supervisor(supervisor)?;
+            sys::die_with_supervisor(supervisor).map_err(failed(Step::TieToSupervisor))?;
             Err(program.exec())
         })
     };
     if let Some((out, err)) = stdio {
         command.stdout(out).stderr(err);
     }
-    let child = command.spawn()?;
-    Pid::from_raw(child.id() as i32).ok_or_else(|| io::Error::other("no child pid"))
+    let spawned = command.spawn();
+    drop(command);
+    drop(step_write);
+    match spawned {
+        Ok(child) => Pid::from_raw(child.id() as i32).ok_or_else(|| io::Error::other("no child pid").into()),
+        Err(error) => {
+            // `spawn` returns once the child exec'd or exited: its byte, if any, is there.
+            let mut byte = [0u8];
+            let step = match rustix::io::read(&step_read, &mut byte) {
+                Ok(1) => Step::from_byte(byte[0]),
+                _ => None,
+            };
+            Err(SpawnError { step, error })
+        }
+    }
 }
 
 /// PROGRAM, its arguments and its environment: the caller's (none with `--clear-env`), then

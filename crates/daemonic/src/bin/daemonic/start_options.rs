@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use daemonic::Account;
 
-use crate::options::{parse_fd, parse_seconds};
+use crate::options::{parse_fd, parse_seconds, path_value};
 use crate::report::say;
 use crate::{usage, Failure};
 
@@ -52,7 +52,8 @@ options:
   --syslog-socket PATH    the syslog socket (default /dev/log); a warning when no syslog
                           daemon receives there (lines are lost until one does)
   --user U                run PROGRAM as this user (name or id), with its groups; the
-                          supervisor stays root, out of PROGRAM's reach
+                          supervisor stays root, out of PROGRAM's reach (an id without a
+                          passwd entry: --group, else the same number, no other groups)
   --group G               run PROGRAM with this primary group (name or id)
   --env NAME=VALUE        set a variable in PROGRAM's environment (repeatable)
   --clear-env             PROGRAM starts with no inherited environment: only --env variables
@@ -185,7 +186,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
     let mut command = Vec::new();
     while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
         match arg {
-            Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
+            Long("pidfile") => pidfile = Some(path_value(parser.value()?, "--pidfile").map_err(&bad)?),
             Long("chdir") => parsed.chdir = Some(PathBuf::from(parser.value()?)),
             Long("pidfile-mode") => {
                 let value = parser.value()?.string()?;
@@ -221,7 +222,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
                 parsed.notify_timeout = parse_seconds(&parser.value()?.string()?, "--notify-timeout").map_err(&bad)?;
             }
             Long("child-pidfile") => {
-                parsed.child_pidfile = Some(PathBuf::from(parser.value()?));
+                parsed.child_pidfile = Some(path_value(parser.value()?, "--child-pidfile").map_err(&bad)?);
                 restart_options.push("--child-pidfile");
             }
             Long("timeout") => {

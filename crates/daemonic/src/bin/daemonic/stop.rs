@@ -9,7 +9,7 @@ use pidfile::Pid;
 use rustix::process::Signal;
 
 use crate::holder::{judge, Judged, Service};
-use crate::options::{parse_seconds, parse_signal, seconds};
+use crate::options::{parse_seconds, parse_signal, path_value, seconds};
 use crate::report::{chain, errno_message, inform, say};
 use crate::signals::KILL_REQUEST;
 use crate::{usage, Failure};
@@ -58,7 +58,7 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<StopArgs>, Failure> {
     let (mut pidfile, mut signal, mut timeout, mut kill) = (None, Signal::TERM, Duration::from_secs(10), false);
     while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
         match arg {
-            Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
+            Long("pidfile") => pidfile = Some(path_value(parser.value()?, "--pidfile").map_err(&bad)?),
             Long("signal") => signal = parse_signal(&parser.value()?.string()?, "--signal").map_err(&bad)?,
             Long("timeout") => timeout = parse_seconds(&parser.value()?.string()?, "--timeout").map_err(&bad)?,
             Long("kill") => kill = true,

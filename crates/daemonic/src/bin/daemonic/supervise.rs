@@ -7,7 +7,6 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io;
 use std::os::fd::BorrowedFd;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -237,7 +236,7 @@ impl Supervisor<'_> {
                     ended
                 }
                 Err(e) => {
-                    let message = format!("cannot execute {}: {}", self.program(), os_message(&e));
+                    let message = e.describe(self.args);
                     if !self.is_ready() {
                         return self.fail_start(message);
                     }
@@ -267,10 +266,10 @@ impl Supervisor<'_> {
             }
             if restarts.len() >= limit.restarts as usize {
                 self.log(&format!(
-                    "{} {}; restarted {} times within {}: giving up",
+                    "{} {}; restarted {} within {}: giving up",
                     self.program(),
                     ended.describe(),
-                    restarts.len(),
+                    times(restarts.len()),
                     seconds(limit.interval)
                 ));
                 return match ended.code() {
@@ -294,7 +293,7 @@ impl Supervisor<'_> {
     }
 
     /// Forks and executes PROGRAM (`spawn.rs`), its output through the relay if there is one.
-    fn spawn(&self) -> io::Result<Pid> {
+    fn spawn(&self) -> Result<Pid, spawn::SpawnError> {
         let extra: Vec<(OsString, OsString)> =
             self.notify.iter().map(|n| ("NOTIFY_SOCKET".into(), n.path().as_os_str().to_owned())).collect();
         let credentials = self.guard.as_ref().and_then(|g| g.credentials().cloned());
@@ -646,6 +645,15 @@ impl Supervisor<'_> {
                 self.log(&chain(&e));
             }
         }
+    }
+}
+
+/// `1 time`, `3 times`.
+fn times(count: usize) -> String {
+    if count == 1 {
+        "1 time".to_owned()
+    } else {
+        format!("{count} times")
     }
 }
 
