@@ -170,3 +170,69 @@ fn a_numeric_user_without_a_passwd_entry_is_used_as_is() {
     wait_until("PROGRAM wrote its ids", || s.read("id.txt").contains("gid=65534"));
     assert!(s.read("id.txt").starts_with("uid=54321 gid=65534"), "{}", s.read("id.txt"));
 }
+
+/// An init script's `start`/`stop`: `--oknodo` makes "already running" exit 0 (without it, 1);
+/// stopping a stopped service exits 0 with or without it.
+#[test]
+fn oknodo_gives_init_scripts_their_exit_codes() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let supervisor = started_pid(&s.cli(&["start", "--pidfile", &pidfile, "--", "sleep", "600"]));
+    let _stop = StopOnDrop(supervisor);
+    let (status, out) = s.cli(&["start", "--pidfile", &pidfile, "--", "sleep", "600"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("already running"), "{out}");
+    let (status, out) = s.cli(&["start", "--oknodo", "--pidfile", &pidfile, "--", "sleep", "600"]);
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert_eq!(out, format!("daemonic: already running (pid {supervisor}); nothing done (--oknodo)\n"));
+    let (status, out) = s.cli(&["stop", "--oknodo", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(0), "{out}");
+    let _ = reap(supervisor);
+    for args in [&["stop", "--pidfile", &pidfile][..], &["stop", "--oknodo", "--pidfile", &pidfile]] {
+        let (status, out) = s.cli(args);
+        assert_eq!((status.code(), out.as_str()), (Some(0), "daemonic: not running\n"), "{args:?}");
+    }
+}
+
+/// `--retry` in start-stop-daemon's syntax: a program that ignores TERM is KILLed (through its
+/// supervisor) when the schedule says; conflicting options are usage errors.
+#[test]
+fn retry_follows_the_schedule() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let script = s.script("stubborn.sh", "trap '' TERM\nwhile :; do sleep 1; done");
+    let supervisor = started_pid(&s.cli(&["start", "--pidfile", &pidfile, "--timeout", "600", "--", &script]));
+    let _stop = StopOnDrop(supervisor);
+    let started = std::time::Instant::now();
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile, "--retry", "TERM/0.5/KILL/5"]);
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert!(out.contains("still running after 500ms; asking it to KILL the service"), "{out}");
+    assert!(out.contains(&format!("daemonic: stopped (pid {supervisor})")), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let _ = reap(supervisor);
+
+    // Without KILL in the schedule, it is still running at the end: 1.
+    let supervisor = started_pid(&s.cli(&["start", "--pidfile", &pidfile, "--timeout", "600", "--", &script]));
+    let _stop2 = StopOnDrop(supervisor);
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile, "--retry", "-TERM/0.2/-15/0.2"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("still running at the end of the schedule TERM/0.2/TERM/0.2"), "{out}");
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile, "--retry", "0.3"]);
+    assert_eq!(status.code(), Some(0), "a bare timeout is TERM/T/KILL/T: {out}");
+
+    for bad in [
+        &["--retry", "TERM/5/KILL/5", "--kill"][..],
+        &["--retry", "TERM/5/KILL/5", "--signal", "INT"],
+        &["--retry", "5", "--timeout", "3"],
+        &["--retry", "TERM/5/forever"],
+        &["--retry", "NOPE/5"],
+    ] {
+        let mut args = vec!["stop", "--pidfile", &pidfile];
+        args.extend_from_slice(bad);
+        let (status, out) = s.cli(&args);
+        assert_eq!(status.code(), Some(2), "{bad:?}: {out}");
+        assert!(out.contains("--retry"), "{bad:?}: {out}");
+    }
+    let (status, out) = s.cli(&["restart", "--pidfile", &pidfile, "--retry", "TERM/1", "--kill", "--", "true"]);
+    assert_eq!(status.code(), Some(2), "{out}");
+}

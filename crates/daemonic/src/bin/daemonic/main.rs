@@ -10,6 +10,7 @@ mod program;
 mod relay;
 mod report;
 mod restart;
+mod retry;
 mod signal;
 mod signals;
 mod spawn;

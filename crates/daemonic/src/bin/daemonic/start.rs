@@ -124,6 +124,11 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
 
     let guard = match daemon.daemonize() {
         Ok(guard) => guard,
+        Err(DaemonError::PidFile { source: pidfile::PidFileError::AlreadyRunning { pid, .. } }) if args.oknodo => {
+            let holder = pid.map(|pid| format!(" (pid {pid})")).unwrap_or_default();
+            inform(&format!("daemonic: already running{holder}; nothing done (--oknodo)\n"));
+            return Ok(ExitCode::SUCCESS);
+        }
         Err(DaemonError::Failed { message, .. }) => return Err(Failure::Error(message)),
         Err(e) => return Err(Failure::Error(chain(&e))),
     };

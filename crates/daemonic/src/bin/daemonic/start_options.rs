@@ -83,10 +83,14 @@ options:
                           --notify-await, --notify-fd and --child-pidfile need the supervisor
   --foreground            do not fork (for service managers); everything else applies;
                           NOTIFY_SOCKET gets READY=1 once PROGRAM is ready
+  --oknodo                exit 0 when the service is already running (it is left alone;
+                          the message says so), as start-stop-daemon's --oknodo
   --quiet                 print errors only, not the started message
 
-exit status: 0 started; 1 failed (the reason is printed; no process and no PID file remain);
-2 usage error.
+exit status (an init script's `start` is `daemonic start --oknodo ...`):
+  0 started (with --oknodo: or already running)
+  1 failed (the reason is printed; no process and no PID file remain), or already running
+  2 usage error
 ";
 
 /// `--restart`: when PROGRAM is started again after it exited by itself.
@@ -135,8 +139,12 @@ pub(crate) struct StartArgs {
     pub(crate) chroot: Option<PathBuf>,
     pub(crate) syslog: Option<crate::relay::SyslogOptions>,
     /// `restart` only: how the running service is stopped.
-    pub(crate) stop_signal: rustix::process::Signal,
+    pub(crate) stop_signal: Option<rustix::process::Signal>,
     pub(crate) stop_kill: bool,
+    /// `restart` only: `--retry SCHEDULE` for the stop.
+    pub(crate) stop_retry: Option<String>,
+    /// `--oknodo`: an already running service is not an error (`start` exits 0).
+    pub(crate) oknodo: bool,
     /// Whether `--timeout` was given (`restart` then uses it for the stop as well).
     pub(crate) timeout_given: bool,
     pub(crate) program: OsString,
@@ -175,8 +183,10 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
         nice: None,
         chroot: None,
         syslog: None,
-        stop_signal: rustix::process::Signal::TERM,
+        stop_signal: None,
         stop_kill: false,
+        stop_retry: None,
+        oknodo: false,
         timeout_given: false,
         program: OsString::new(),
         args: Vec::new(),
@@ -318,9 +328,11 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
             // `restart`'s stop options (with `--timeout`, which applies to both halves).
             Long("signal") if stop_options => {
                 parsed.stop_signal =
-                    crate::options::parse_signal(&parser.value()?.string()?, "--signal").map_err(&bad)?;
+                    Some(crate::options::parse_signal(&parser.value()?.string()?, "--signal").map_err(&bad)?);
             }
             Long("kill") if stop_options => parsed.stop_kill = true,
+            Long("retry") if stop_options => parsed.stop_retry = Some(parser.value()?.string()?),
+            Long("oknodo") if !stop_options => parsed.oknodo = true,
             Long("foreground") => parsed.foreground = true,
             Long("help") | Short('h') => {
                 say(help);
