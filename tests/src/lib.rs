@@ -272,12 +272,9 @@ impl Drop for SharedBinary {
 }
 
 /// An error and each of its causes once, joined by `": "`, as a CLI or `anyhow`'s `{:#}`
-/// prints them (the library's [`daemonic::ErrorChain`]).
+/// prints them ([`pidfile::ErrorChain`], which `daemonic` re-exports).
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    match error.downcast_ref::<daemonic::DaemonError>() {
-        Some(daemon_error) => daemon_error.chain().to_string(),
-        None => daemonic::ErrorChain::new(error).to_string(),
-    }
+    pidfile::ErrorChain::new(error).to_string()
 }
 
 /// Stops a supervised service when dropped, even if the test failed: SIGTERM (the supervisor

@@ -296,7 +296,9 @@ impl Daemon {
     /// supplementary groups (from the group database) replace the launcher's, so root's groups
     /// never survive; the drop is verified (`setuid(0)` must fail afterwards).
     ///
-    /// The lookup happens in the launcher, before forking and before any chroot.
+    /// The lookup happens in the launcher, before forking and before any chroot. A numeric id
+    /// without a passwd entry is used as is: its group is [`group`](Daemon::group)'s, else the
+    /// same number, and it has no supplementary groups.
     ///
     /// # Examples
     ///

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use pidfile::{Pid, PidFileError};
+use pidfile::{ErrorChain, Pid, PidFileError};
 
 /// Why [`Daemon::daemonize`](crate::Daemon::daemonize) or a [`DaemonGuard`](crate::DaemonGuard)
 /// operation failed: which step, where (launcher or daemon), and the OS error.
@@ -30,12 +30,11 @@ use pidfile::{Pid, PidFileError};
 #[non_exhaustive]
 pub enum DaemonError {
     /// The PID file could not be locked or written (e.g. `AlreadyRunning`, naming the holder's
-    /// pid), or removed at [`stop`](crate::DaemonGuard::stop). The message is a heading only; the
-    /// [`PidFileError`] (its `source()`) says what, where and why.
-    #[error("PID file error")]
+    /// pid), or removed at [`stop`](crate::DaemonGuard::stop). Transparent: the message is the
+    /// [`PidFileError`]'s (the path, and the holder's pid), and so is the `source()`.
+    #[error(transparent)]
     PidFile {
-        /// The PID-file error, also returned by [`source()`](std::error::Error::source).
-        #[source]
+        /// The PID-file error.
         source: PidFileError,
     },
 
@@ -105,8 +104,8 @@ pub enum DaemonError {
 
 impl DaemonError {
     /// The error and each of its causes once, joined by `": "`, for a one-line message:
-    /// `cannot lock PID file /run/x.pid: No locks available (os error 37)`. The heading of
-    /// [`DaemonError::PidFile`] is left out (its source says it all).
+    /// `cannot lock PID file /run/x.pid: No locks available (os error 37)`
+    /// ([`ErrorChain`], from the `pidfile` crate).
     ///
     /// # Examples
     ///
@@ -121,51 +120,7 @@ impl DaemonError {
     /// assert_eq!(err.chain().to_string(), "chdir to /srv/app in the daemon: entity not found");
     /// ```
     pub fn chain(&self) -> ErrorChain<'_> {
-        match self {
-            DaemonError::PidFile { source } => ErrorChain::new(source),
-            other => ErrorChain::new(other),
-        }
-    }
-}
-
-/// Displays an error and each of its [`source()`](std::error::Error::source)s once, joined by
-/// `": "` — what `anyhow`'s `{:#}` prints. See [`DaemonError::chain`].
-///
-/// # Examples
-///
-/// ```
-/// let err = pidfile::read_pid("/nonexistent/app.pid").unwrap_err();
-/// assert_eq!(
-///     daemonic::ErrorChain::new(&err).to_string(),
-///     "cannot open PID file /nonexistent/app.pid: No such file or directory (os error 2)"
-/// );
-/// ```
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
-
-impl<'a> ErrorChain<'a> {
-    /// The chain that starts at `error`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let err = std::io::Error::other("boom");
-    /// assert_eq!(daemonic::ErrorChain::new(&err).to_string(), "boom");
-    /// ```
-    pub fn new(error: &'a (dyn std::error::Error + 'static)) -> ErrorChain<'a> {
-        ErrorChain(error)
-    }
-}
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut error = self.0;
-        while let Some(source) = error.source() {
-            write!(f, ": {source}")?;
-            error = source;
-        }
-        Ok(())
+        ErrorChain::new(self)
     }
 }
 
@@ -318,10 +273,10 @@ mod tests {
     fn pidfile_error_is_the_source() {
         let inner = PidFileError::AlreadyRunning { path: "/run/x.pid".into(), pid: Pid::new(7) };
         let err = DaemonError::from(inner);
-        assert_eq!(err.to_string(), "PID file error");
-        let source = err.source().unwrap();
-        assert_eq!(source.to_string(), "/run/x.pid: already running (pid 7)");
-        assert!(source.downcast_ref::<PidFileError>().is_some());
+        // Transparent: the message names the path and the holder, and the chain says it once.
+        assert_eq!(err.to_string(), "/run/x.pid: already running (pid 7)");
+        assert!(err.source().is_none());
+        assert_eq!(err.chain().to_string(), "/run/x.pid: already running (pid 7)");
         assert_eq!(io::Error::from(err).kind(), io::ErrorKind::AlreadyExists);
     }
 }

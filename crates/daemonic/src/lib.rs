@@ -17,8 +17,10 @@ mod signals;
 mod sys;
 
 pub use crate::daemon::Daemon;
-pub use crate::error::{DaemonError, ErrorChain, Step};
+pub use crate::error::{DaemonError, Step};
 pub use crate::guard::DaemonGuard;
 pub use crate::output::open_output;
 pub use crate::privileges::{Account, Credentials};
 pub use pidfile;
+/// Re-exported from `pidfile`: one implementation for both crates' errors.
+pub use pidfile::ErrorChain;

@@ -27,7 +27,8 @@ use crate::{DaemonError, Step};
 pub enum Account {
     /// Looked up in the passwd or group database.
     Name(String),
-    /// Used as is (a user id without a passwd entry needs an explicit group).
+    /// Used as is (a user id without a passwd entry gets the group of the same number unless a
+    /// group is given, and no supplementary groups).
     Id(u32),
 }
 
@@ -194,13 +195,15 @@ pub(crate) fn resolve(user: Option<&Account>, group: Option<&Account>) -> Result
             let groups = group_list(&passwd.name, gid)?;
             Ok(Some(Credentials { uid: Some(passwd.uid), gid, groups }))
         }
-        // A bare uid with no passwd entry: allowed with an explicit group, whose id becomes the
-        // only group.
-        None => match (user, group_id) {
-            (Account::Id(uid), Some(gid)) => {
+        // A bare uid with no passwd entry (as start-stop-daemon's --chuid takes it): the group
+        // is the explicit one, else the same number, and it is the only group (no
+        // supplementary groups: there is no name to look them up by).
+        None => match user {
+            Account::Id(uid) => {
+                let gid = group_id.unwrap_or(*uid);
                 Ok(Some(Credentials { uid: Some(*uid), gid, groups: vec![gid as libc::gid_t] }))
             }
-            _ => Err(unknown()),
+            Account::Name(_) => Err(unknown()),
         },
     }
 }
@@ -419,8 +422,9 @@ mod tests {
         );
         let group = Account::Name("no-such-group-xyz".into());
         assert!(matches!(resolve(None, Some(&group)), Err(DaemonError::UnknownGroup { .. })));
-        // A uid without a passwd entry needs an explicit group.
-        assert!(matches!(resolve(Some(&Account::Id(4_000_000_000)), None), Err(DaemonError::UnknownUser { .. })));
+        // A uid without a passwd entry gets the group of the same number, and no other.
+        let creds = resolve(Some(&Account::Id(4_000_000_000)), None).unwrap().unwrap();
+        assert_eq!((creds.uid, creds.gid, creds.groups), (Some(4_000_000_000), 4_000_000_000, vec![4_000_000_000]));
         let creds = resolve(Some(&Account::Id(4_000_000_000)), Some(&Account::Id(4_000_000_001))).unwrap().unwrap();
         assert_eq!(creds.groups, vec![4_000_000_001]);
     }

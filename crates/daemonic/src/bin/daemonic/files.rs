@@ -48,7 +48,7 @@ impl WrittenFile {
         )?;
         let written = (|| {
             rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))?;
-            crate::start::write_all(fd.as_fd(), content)?;
+            crate::descriptors::write_all(fd.as_fd(), content)?;
             let stat = rustix::fs::fstat(&fd)?;
             rustix::fs::renameat(&dir, &temporary, &dir, name)?;
             #[allow(clippy::unnecessary_cast)] // `dev_t`/`ino_t` widths differ per platform.

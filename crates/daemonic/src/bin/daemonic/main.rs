@@ -1,6 +1,7 @@
 //! `daemonic` — start, stop, status and restart any program as a daemon, with the guarantees of
 //! the `daemonic` and `pidfile` crates. Build with `--features cli`.
 
+mod descriptors;
 mod files;
 mod holder;
 mod notify_socket;
@@ -9,9 +10,12 @@ mod program;
 mod relay;
 mod report;
 mod restart;
+mod retry;
 mod signal;
 mod signals;
+mod spawn;
 mod start;
+mod start_options;
 mod status;
 mod stop;
 mod supervise;
@@ -65,8 +69,9 @@ fn main() -> ExitCode {
     let command = if args.is_empty() { String::new() } else { args.remove(0).to_string_lossy().into_owned() };
     let (result, command_usage) = match command.as_str() {
         "start" => (
-            start::parse(args, start::USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| start::run(&a))),
-            start::USAGE,
+            start_options::parse(args, start_options::USAGE, false)
+                .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| start::run(&a))),
+            start_options::USAGE,
         ),
         "stop" => (stop::parse(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| stop::run(&a))), stop::USAGE),
         // LSB: `status` reports "unknown" (4) for bad usage too.
@@ -87,7 +92,8 @@ fn main() -> ExitCode {
             signal::REOPEN_USAGE,
         ),
         "restart" => (
-            start::parse(args, restart::USAGE).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| restart::run(&a))),
+            start_options::parse(args, restart::USAGE, true)
+                .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| restart::run(&a))),
             restart::USAGE,
         ),
         "--version" | "-V" => {

@@ -19,7 +19,7 @@ pub(crate) fn parse_pidfile(args: Vec<OsString>, help: &'static str) -> Result<O
     let mut pidfile = None;
     while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
         match arg {
-            Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
+            Long("pidfile") => pidfile = Some(path_value(parser.value()?, "--pidfile").map_err(&bad)?),
             Long("quiet") | Short('q') => crate::report::set_quiet(),
             Long("help") | Short('h') => {
                 say(help);
@@ -29,6 +29,15 @@ pub(crate) fn parse_pidfile(args: Vec<OsString>, help: &'static str) -> Result<O
         }
     }
     pidfile.map(Some).ok_or_else(|| bad("--pidfile FILE is required".into()))
+}
+
+/// A file's path: not empty (an empty path would otherwise be reported as whatever the
+/// current directory is, "a directory").
+pub(crate) fn path_value(value: OsString, option: &str) -> Result<PathBuf, String> {
+    if value.is_empty() {
+        return Err(format!("{option} needs a path, not an empty string"));
+    }
+    Ok(PathBuf::from(value))
 }
 
 /// A descriptor number the caller passes on: 3 or more (0–2 are the standard streams).

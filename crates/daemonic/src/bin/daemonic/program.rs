@@ -121,25 +121,28 @@ mod tests {
     }
 }
 
-/// A step between `fork` and `exec` that can fail in PROGRAM's process, for the message.
+/// A step between `fork` and `exec` that can fail in PROGRAM's process, for the message
+/// (`spawn.rs` says it in words).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Step {
     ProcessGroup = 1,
     Stdio,
+    Signals,
     Chroot,
     Chdir,
     Nice,
     KeepFd,
     SwitchUser,
-    ParentDeath,
-    Signals,
+    TieToSupervisor,
+    /// The `execve` itself (or, in the supervisor, what comes before the `fork`).
     Exec,
 }
 
 impl Step {
     fn from_byte(byte: u8) -> Option<Step> {
         use Step::*;
-        [ProcessGroup, Stdio, Chroot, Chdir, Nice, KeepFd, SwitchUser, ParentDeath, Signals, Exec]
+        [ProcessGroup, Stdio, Signals, Chroot, Chdir, Nice, KeepFd, SwitchUser, TieToSupervisor, Exec]
             .into_iter()
             .find(|step| *step as u8 == byte)
     }

@@ -83,6 +83,9 @@ pub(crate) struct Relay {
     /// Bytes the log files (or the supervisor's standard output and error) did not take, and
     /// the last error, since the last write they did take.
     file_dropped: [(u64, Option<Errno>); 2],
+    /// Whether the last byte written to standard output's and error's file was not a newline:
+    /// the supervisor's own line then ends PROGRAM's unterminated one first.
+    line_open: [bool; 2],
 }
 
 impl Relay {
@@ -115,6 +118,7 @@ impl Relay {
             pid: 0,
             syslog_dropped: 0,
             file_dropped: [(0, None); 2],
+            line_open: [false; 2],
         })
     }
 
@@ -196,11 +200,30 @@ impl Relay {
         if let Err((left, e)) = write_bounded(fd, bytes) {
             self.file_dropped[slot] = (self.file_dropped[slot].0 + left as u64, e.or(self.file_dropped[slot].1));
         }
+        if let Some(&last) = bytes.last() {
+            self.line_open[slot] = last != b'\n';
+        }
     }
 
-    /// A line of the supervisor's own (restarts, exits), to the same places as PROGRAM's stderr.
+    /// A line of the supervisor's own (restarts, exits), to the same places as PROGRAM's stderr,
+    /// after what PROGRAM wrote before it. An unterminated last line of PROGRAM's is ended first
+    /// (in the file: a newline; in syslog: sent as a message of its own), so that the two never
+    /// run together (`partialdaemonic[7611]: …`).
     pub(crate) fn own_line(&mut self, line: &str) {
+        self.drain();
         let index = self.pipes.len() - 1;
+        let stream = self.pipes[index].stream;
+        let slot = match stream {
+            Stream::Out => 0,
+            Stream::Err => 1,
+        };
+        if self.line_open[slot] && ((stream == Stream::Out && self.stdout_path.is_some()) || stream == Stream::Err) {
+            self.write_file(stream, b"\n");
+        }
+        let pending = std::mem::take(&mut self.pipes[index].pending);
+        if !pending.is_empty() {
+            self.send(&pending);
+        }
         self.write(index, format!("{line}\n").as_bytes());
     }
 

@@ -1,6 +1,6 @@
 //! What the command prints: each message once, never a panic on a closed stream.
 
-use daemonic::DaemonError;
+use daemonic::ErrorChain;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -42,21 +42,18 @@ pub(crate) fn esay(text: &str) {
 }
 
 /// An error and its causes, each once, without Rust's " (os error N)" suffixes:
-/// `cannot lock PID file /x.pid: No locks available`. [`DaemonError::PidFile`] is only a
-/// heading over its source, so the chain starts there (as in [`DaemonError::chain`]).
+/// `cannot lock PID file /x.pid: No locks available` ([`ErrorChain`] with the OS errors' own
+/// text).
 pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut error = match error.downcast_ref::<DaemonError>() {
-        Some(DaemonError::PidFile { source }) => source as &(dyn std::error::Error + 'static),
-        _ => error,
-    };
-    let mut text = error.to_string();
-    while let Some(source) = error.source() {
-        text.push_str(": ");
-        match source.downcast_ref::<std::io::Error>() {
-            Some(io) => text.push_str(&os_message(io)),
-            None => text.push_str(&source.to_string()),
+    let mut text = String::new();
+    for (n, error) in ErrorChain::new(error).iter().enumerate() {
+        if n > 0 {
+            text.push_str(": ");
         }
-        error = source;
+        match error.downcast_ref::<std::io::Error>() {
+            Some(io) => text.push_str(&os_message(io)),
+            None => text.push_str(&error.to_string()),
+        }
     }
     text
 }

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::start::StartArgs;
-use crate::stop::{stop_holder, StopArgs};
+use crate::start_options::StartArgs;
+use crate::stop::{stop_holder, stop_schedule, StopArgs};
 use crate::Failure;
 
 pub(crate) const USAGE: &str = "\
@@ -16,13 +16,22 @@ arguments as `daemonic start`. Takes every start option, and stop's:
   --signal SIG      the stop signal (default TERM)
   --timeout SECS    how long the stop waits (default 10), and the new supervisor's --timeout
   --kill            send KILL if the service is still running after the timeout
+  --retry SCHEDULE  the stop's schedule instead (TERM/30/KILL/5; see `daemonic stop --help`)
 
 exit status: as for start; 1 if the running service could not be stopped.
 ";
 
 pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
     let timeout = if args.timeout_given { args.timeout } else { Duration::from_secs(10) };
-    let stop_args = StopArgs { pidfile: args.pidfile.clone(), signal: args.stop_signal, timeout, kill: args.stop_kill };
+    // `--timeout` is also the new supervisor's, so it may go with `--retry` here.
+    let schedule = stop_schedule(
+        args.stop_signal,
+        (args.stop_retry.is_none()).then_some(timeout),
+        args.stop_kill,
+        args.stop_retry.as_deref(),
+    )
+    .map_err(|message| Failure::Usage(message, USAGE))?;
+    let stop_args = StopArgs { pidfile: args.pidfile.clone(), schedule, timeout };
     stop_holder(&stop_args)?;
     crate::start::run(args)
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use rustix::process::Signal;
 
 use crate::holder::{judge, Judged};
-use crate::options::{parse_signal, signal_name};
+use crate::options::{parse_signal, path_value, signal_name};
 use crate::report::{inform, say};
 use crate::signals::{KILL_REQUEST, PASSED_ON};
 use crate::stop::Target;
@@ -44,7 +44,7 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<SignalArgs>, Failure> 
     let (mut pidfile, mut signal) = (None, None);
     while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
         match arg {
-            Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
+            Long("pidfile") => pidfile = Some(path_value(parser.value()?, "--pidfile").map_err(&bad)?),
             Long("quiet") | Short('q') => crate::report::set_quiet(),
             Long("help") | Short('h') => {
                 say(USAGE);

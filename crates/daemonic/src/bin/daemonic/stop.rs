@@ -9,13 +9,14 @@ use pidfile::Pid;
 use rustix::process::Signal;
 
 use crate::holder::{judge, Judged, Service};
-use crate::options::{parse_seconds, parse_signal, seconds};
+use crate::options::{parse_seconds, parse_signal, path_value, seconds, signal_name};
 use crate::report::{chain, errno_message, inform, say};
+use crate::retry::{Item, Schedule};
 use crate::signals::KILL_REQUEST;
 use crate::{usage, Failure};
 
 pub(crate) const USAGE: &str = "\
-usage: daemonic stop --pidfile FILE [--signal SIG] [--timeout SECS] [--kill]
+usage: daemonic stop --pidfile FILE [--signal SIG] [--timeout SECS] [--kill | --retry SCHEDULE]
 
 Sends SIG (default TERM) to the process holding FILE and waits until it has exited (its pidfd
 on Linux: it returns the moment the process is gone; not the lock's release, which anyone who
@@ -39,29 +40,44 @@ options:
   --signal SIG      signal name (TERM, SIGHUP, ...) or number (default TERM)
   --timeout SECS    how long to wait for the exit (default 10)
   --kill            KILL after the timeout (through the supervisor), and wait again
+  --retry SCHEDULE  start-stop-daemon's schedule instead of --timeout/--kill: signals and
+                    timeouts separated by '/' (TERM/30/KILL/5; a number with a dash is a
+                    signal: -9), `forever` to repeat what follows it; a bare timeout T is
+                    SIG/T/KILL/T with SIG from --signal. KILL to a supervisor is asked of it
+                    first, as with --kill
+  --oknodo          accepted for start-stop-daemon's scripts: not running is already exit 0
   --quiet           print errors only
 
-exit status: 0 stopped or not running; 1 refused, failed or still running; 2 usage error.
+exit status (LSB init-script friendly: stopping a stopped service succeeds):
+  0 stopped, or was not running (a stale PID file is removed)
+  1 refused, failed, or still running at the end of the timeout or schedule
+  2 usage error
 ";
 
 pub(crate) struct StopArgs {
     pub(crate) pidfile: PathBuf,
-    pub(crate) signal: Signal,
+    /// What to send and how long to wait (`--signal/--timeout/--kill`, or `--retry`).
+    pub(crate) schedule: Schedule,
+    /// How long what a KILLed supervisor left running gets after TERM (`--timeout`).
     pub(crate) timeout: Duration,
-    pub(crate) kill: bool,
 }
 
 pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<StopArgs>, Failure> {
     use lexopt::prelude::*;
     let bad = usage(USAGE);
     let mut parser = lexopt::Parser::from_args(args);
-    let (mut pidfile, mut signal, mut timeout, mut kill) = (None, Signal::TERM, Duration::from_secs(10), false);
+    let (mut pidfile, mut signal, mut timeout, mut kill) = (None, None, None, false);
+    let mut retry = None;
     while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
         match arg {
-            Long("pidfile") => pidfile = Some(PathBuf::from(parser.value()?)),
-            Long("signal") => signal = parse_signal(&parser.value()?.string()?, "--signal").map_err(&bad)?,
-            Long("timeout") => timeout = parse_seconds(&parser.value()?.string()?, "--timeout").map_err(&bad)?,
+            Long("pidfile") => pidfile = Some(path_value(parser.value()?, "--pidfile").map_err(&bad)?),
+            Long("signal") => signal = Some(parse_signal(&parser.value()?.string()?, "--signal").map_err(&bad)?),
+            Long("timeout") => timeout = Some(parse_seconds(&parser.value()?.string()?, "--timeout").map_err(&bad)?),
             Long("kill") => kill = true,
+            Long("retry") => retry = Some(parser.value()?.string()?),
+            // Not running is exit 0 already (LSB); accepted so that start-stop-daemon
+            // command lines work unchanged.
+            Long("oknodo") => {}
             Long("quiet") | Short('q') => crate::report::set_quiet(),
             Long("help") | Short('h') => {
                 say(USAGE);
@@ -71,7 +87,37 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<StopArgs>, Failure> {
         }
     }
     let pidfile = pidfile.ok_or_else(|| bad("--pidfile FILE is required".into()))?;
-    Ok(Some(StopArgs { pidfile, signal, timeout, kill }))
+    let schedule = stop_schedule(signal, timeout, kill, retry.as_deref()).map_err(&bad)?;
+    Ok(Some(StopArgs { pidfile, schedule, timeout: timeout.unwrap_or(Duration::from_secs(10)) }))
+}
+
+/// The stop schedule from `--signal`, `--timeout`, `--kill` and `--retry` (also `restart`'s):
+/// `--retry` says when to KILL and how long to wait, so it excludes `--kill` and `--timeout`
+/// (`restart` passes no timeout with `--retry`: its `--timeout` is also the new supervisor's,
+/// and stays allowed), and a full schedule names its signals, so it excludes `--signal` too.
+pub(crate) fn stop_schedule(
+    signal: Option<Signal>,
+    timeout: Option<Duration>,
+    kill: bool,
+    retry: Option<&str>,
+) -> Result<Schedule, String> {
+    let Some(retry) = retry else {
+        return Ok(Schedule::from_options(
+            signal.unwrap_or(Signal::TERM),
+            timeout.unwrap_or(Duration::from_secs(10)),
+            kill,
+        ));
+    };
+    if kill {
+        return Err("--retry and --kill cannot be combined: the schedule says when to KILL".into());
+    }
+    if timeout.is_some() {
+        return Err("--retry and --timeout cannot be combined: the schedule says how long to wait".into());
+    }
+    if signal.is_some() && retry.contains('/') {
+        return Err("--retry SCHEDULE and --signal cannot be combined: the schedule names its signals".into());
+    }
+    Schedule::parse(retry, signal.unwrap_or(Signal::TERM))
 }
 
 pub(crate) fn run(args: &StopArgs) -> Result<ExitCode, Failure> {
@@ -104,38 +150,54 @@ pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
     };
     let pid = service.pid;
     let supervisor = service.is_supervisor();
-    let kill = |target: &Target| match supervisor {
-        true => target.signal(KILL_REQUEST),
-        false => target.signal(Signal::KILL),
-    };
-    if args.signal == Signal::KILL {
-        kill(&target)?;
-    } else {
-        target.signal(args.signal)?;
-    }
-    if target.wait_for_exit(&service.inspection, args.timeout) {
-        return Ok(finish_stop(service, args.timeout));
-    }
-    if !args.kill {
-        return Err(Failure::Error(format!("pid {pid} still running after {}", seconds(args.timeout))));
-    }
-    if supervisor && args.signal != Signal::KILL {
-        inform(&format!(
-            "daemonic: pid {pid} still running after {}; asking it to KILL the service\n",
-            seconds(args.timeout)
-        ));
-        kill(&target)?;
-        if target.wait_for_exit(&service.inspection, KILL_REQUEST_GRACE) {
-            return Ok(finish_stop(service, args.timeout));
+    let mut kill_requested = false;
+    let mut waited: Option<Duration> = None;
+    for item in args.schedule.steps() {
+        match item {
+            Item::Wait(timeout) => {
+                if target.wait_for_exit(&service.inspection, timeout) {
+                    return Ok(finish_stop(service, args.timeout));
+                }
+                waited = Some(timeout);
+            }
+            // KILL cannot be caught: a supervisor KILLed would leave PROGRAM's tree behind.
+            // It is asked for it (KILL_REQUEST), KILLs the tree and exits; only if it does not
+            // within KILL_REQUEST_GRACE is it KILLed itself, and what it left is then ended
+            // from its tree record (`finish_stop`).
+            Item::Signal(Signal::KILL) if supervisor && !kill_requested => {
+                if let Some(after) = waited {
+                    inform(&format!(
+                        "daemonic: pid {pid} still running after {}; asking it to KILL the service\n",
+                        seconds(after)
+                    ));
+                }
+                kill_requested = true;
+                target.signal(KILL_REQUEST)?;
+                if target.wait_for_exit(&service.inspection, KILL_REQUEST_GRACE) {
+                    return Ok(finish_stop(service, args.timeout));
+                }
+                inform(&format!("daemonic: pid {pid} still running; sending KILL\n"));
+                target.signal(Signal::KILL)?;
+            }
+            Item::Signal(signal) => {
+                if let Some(after) = waited {
+                    inform(&format!(
+                        "daemonic: pid {pid} still running after {}; sending {}\n",
+                        seconds(after),
+                        signal_name(signal.as_raw()).trim_start_matches("SIG")
+                    ));
+                }
+                target.signal(signal)?;
+            }
         }
     }
-    inform(&format!("daemonic: pid {pid} still running; sending KILL\n"));
-    target.signal(Signal::KILL)?;
-    if target.wait_for_exit(&service.inspection, args.timeout.max(Duration::from_secs(5))) {
-        Ok(finish_stop(service, args.timeout))
-    } else {
-        Err(Failure::Error(format!("pid {pid} survived KILL")))
+    if target.wait_for_exit(&service.inspection, Duration::ZERO) {
+        return Ok(finish_stop(service, args.timeout));
     }
+    Err(Failure::Error(match (args.schedule.items.as_slice(), waited) {
+        ([Item::Signal(_), Item::Wait(_)], Some(after)) => format!("pid {pid} still running after {}", seconds(after)),
+        _ => format!("pid {pid} still running at the end of the schedule {}", args.schedule.describe()),
+    }))
 }
 
 /// The service holding the PID file, judged (`holder::judge`); `Ok(None)` when nothing holds

@@ -7,9 +7,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io;
 use std::os::fd::BorrowedFd;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -18,34 +16,18 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 
+use crate::descriptors::set_cloexec;
 use crate::files::WrittenFile;
 use crate::notify_socket::NotifySocket;
 use crate::options::{seconds, signal_name};
-use crate::program::{SpawnError, Step};
+use crate::program::SpawnError;
 use crate::relay::Relay;
 use crate::report::{chain, esay, os_message};
 use crate::signals::SignalPipe;
-use crate::start::{clear_cloexec, set_cloexec, StartArgs};
+use crate::spawn;
+use crate::start_options::{Restart, StartArgs};
 use crate::sys;
 use crate::tree::{self, Record};
-
-/// `--restart`: when PROGRAM is started again after it exited by itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Restart {
-    /// Never (the default): the supervisor exits with PROGRAM's status.
-    No,
-    /// After a non-zero exit status or death by a signal.
-    OnFailure,
-    /// Whenever it exits.
-    Always,
-}
-
-/// `--restart-limit N/SECS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RestartLimit {
-    pub(crate) restarts: u32,
-    pub(crate) interval: Duration,
-}
 
 /// The longest delay the backoff reaches (unless `--restart-delay` is longer).
 const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
@@ -179,7 +161,7 @@ pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
 
 /// A failure before PROGRAM ran: the launcher reports it, the PID file is removed.
 fn failed(guard: DaemonGuard, message: String) -> ExitCode {
-    let _ = crate::start::fail(guard, message.clone());
+    let _ = guard.fail(&message);
     esay(&format!("daemonic: {message}\n"));
     ExitCode::from(1)
 }
@@ -254,7 +236,8 @@ impl Supervisor<'_> {
                     self.clean_up_after(child);
                     ended
                 }
-                Err(message) => {
+                Err(e) => {
+                    let message = e.describe(self.args);
                     if !self.is_ready() {
                         return self.fail_start(message);
                     }
@@ -284,10 +267,10 @@ impl Supervisor<'_> {
             }
             if restarts.len() >= limit.restarts as usize {
                 self.log(&format!(
-                    "{} {}; restarted {} times within {}: giving up",
+                    "{} {}; restarted {} within {}: giving up",
                     self.program(),
                     ended.describe(),
-                    restarts.len(),
+                    times(restarts.len()),
                     seconds(limit.interval)
                 ));
                 return match ended.code() {
@@ -310,77 +293,19 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Forks and executes PROGRAM: in its own process group, with no descriptor of ours
-    /// (everything the supervisor holds is close-on-exec; only stdio and `--keep-fd` ones are
-    /// inherited), as the service user, dying with the supervisor. `Ok` means the `exec`
-    /// succeeded (the standard library's close-on-exec pipe said so).
-    fn spawn(&self) -> Result<Pid, String> {
+    /// Forks and executes PROGRAM (`spawn.rs`), its output through the relay if there is one.
+    fn spawn(&self) -> Result<Pid, SpawnError> {
         let extra: Vec<(OsString, OsString)> =
             self.notify.iter().map(|n| ("NOTIFY_SOCKET".into(), n.path().as_os_str().to_owned())).collect();
-        let program = crate::start::program(self.args, &extra)
-            .map_err(|e| format!("cannot execute {}: {}", self.program(), os_message(&e)))?;
-        let keep = &self.args.keep_fds;
         let credentials = self.guard.as_ref().and_then(|g| g.credentials());
-        let supervisor = self.me;
-        let nice = self.args.nice;
-        // Under --chroot, --chdir is inside the new root.
-        let chroot = self.args.chroot.as_deref();
-        let chdir = self.args.chdir.clone().unwrap_or_else(|| "/".into());
         let relay = self.relay.as_ref().map(|relay| relay.borrow());
         let stdio = relay.as_ref().map(|relay| relay.program_stdio());
-        // Runs in PROGRAM's process between fork and exec (see `program::spawn`): system calls
-        // only. rustix passes the two paths through a stack buffer (it allocates only for
-        // paths of 256 bytes or more, which is safe here too: nothing else runs in the child).
-        let setup = || {
-            let at = |step: Step| move |e: io::Error| (step, e);
-            if let Some(root) = chroot {
-                rustix::process::chroot(root).map_err(|e| (Step::Chroot, e.into()))?;
-                rustix::process::chdir(&chdir).map_err(|e| (Step::Chdir, e.into()))?;
-            }
-            crate::start::set_nice(nice).map_err(at(Step::Nice))?;
-            for &fd in keep {
-                // SAFETY: `daemonize` checked the descriptor is open, and the supervisor
-                // keeps it open (close-on-exec) across restarts.
-                clear_cloexec(unsafe { BorrowedFd::borrow_raw(fd) }).map_err(at(Step::KeepFd))?;
-            }
-            if let Some(credentials) = credentials {
-                credentials.apply().map_err(at(Step::SwitchUser))?;
-            }
-            sys::die_with_supervisor(supervisor).map_err(at(Step::ParentDeath))
-        };
-        let child = crate::program::spawn(&program, stdio, setup).map_err(|e| self.spawn_failure(e))?;
+        let child = spawn::spawn(self.args, &extra, credentials, self.me, stdio)?;
         drop(relay);
         if let Some(relay) = &self.relay {
             relay.borrow_mut().pid = child.as_raw_nonzero().get() as u32;
         }
         Ok(child)
-    }
-
-    /// What failed in PROGRAM's process before its `exec`, said so.
-    fn spawn_failure(&self, failure: SpawnError) -> String {
-        let what = match failure.step {
-            Step::ProcessGroup => "cannot give the program a process group of its own".to_owned(),
-            Step::Stdio => "cannot connect the program's output to the log relay".to_owned(),
-            Step::Chroot => {
-                format!("cannot change root to {}", self.args.chroot.as_deref().unwrap_or(Path::new("/")).display())
-            }
-            Step::Chdir => format!(
-                "cannot change directory to {} inside {}",
-                self.args.chdir.as_deref().unwrap_or(Path::new("/")).display(),
-                self.args.chroot.as_deref().unwrap_or(Path::new("/")).display()
-            ),
-            Step::Nice => format!("cannot set nice value {}", self.args.nice.unwrap_or(0)),
-            Step::KeepFd => "cannot pass the --keep-fd descriptors on".to_owned(),
-            Step::SwitchUser => match (&self.args.user, &self.args.group) {
-                (Some(user), _) => format!("cannot switch to user {user}"),
-                (None, Some(group)) => format!("cannot switch to group {group}"),
-                (None, None) => "cannot switch user".to_owned(),
-            },
-            Step::ParentDeath => "cannot tie the program's life to its supervisor's".to_owned(),
-            Step::Signals => "cannot reset the program's signal handling".to_owned(),
-            Step::Exec => format!("cannot execute {}", self.program()),
-        };
-        format!("{what}: {}", os_message(&failure.error))
     }
 
     /// Readiness: `exec` succeeded, or with `--notify-await` PROGRAM sent `READY=1`. Then the
@@ -720,6 +645,15 @@ impl Supervisor<'_> {
                 self.log(&chain(&e));
             }
         }
+    }
+}
+
+/// `1 time`, `3 times`.
+fn times(count: usize) -> String {
+    if count == 1 {
+        "1 time".to_owned()
+    } else {
+        format!("{count} times")
     }
 }
 

@@ -1,0 +1,185 @@
+//! `--retry SCHEDULE` (`stop`, `restart`): start-stop-daemon's stop schedule, and the schedule
+//! that `--signal`, `--timeout` and `--kill` stand for.
+
+use std::time::Duration;
+
+use rustix::process::Signal;
+
+use crate::options::{parse_seconds, parse_signal, signal_name};
+
+/// One step of a stop schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Item {
+    /// Send this signal (KILL to a supervisor: asked of it first, see `stop.rs`).
+    Signal(Signal),
+    /// Wait this long for the holder to exit.
+    Wait(Duration),
+}
+
+/// A stop schedule: `items`, then `items[repeat..]` again and again when `repeat` is set
+/// (`forever`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Schedule {
+    pub(crate) items: Vec<Item>,
+    pub(crate) repeat: Option<usize>,
+}
+
+impl Schedule {
+    /// `--signal S --timeout T [--kill]`: S, wait T; with `--kill`, KILL and wait
+    /// `max(T, 5 s)`.
+    pub(crate) fn from_options(signal: Signal, timeout: Duration, kill: bool) -> Schedule {
+        let mut items = vec![Item::Signal(signal), Item::Wait(timeout)];
+        if kill {
+            items.extend([Item::Signal(Signal::KILL), Item::Wait(timeout.max(Duration::from_secs(5)))]);
+        }
+        Schedule { items, repeat: None }
+    }
+
+    /// `--retry VALUE` as start-stop-daemon reads it: a bare timeout `T` is `SIGNAL/T/KILL/T`
+    /// (`signal` is `--signal`'s); otherwise at least two items separated by `/`, each a
+    /// signal name (`TERM`, `SIGTERM`, `-TERM`), a signal number with a dash (`-9`), a timeout
+    /// in seconds, or `forever` (once: repeat what follows it until the holder exits).
+    pub(crate) fn parse(value: &str, signal: Signal) -> Result<Schedule, String> {
+        let bad = |why: &str| format!("--retry {value:?}: {why}");
+        if !value.contains('/') {
+            let timeout = parse_seconds(value, "--retry")
+                .map_err(|_| bad("expected a timeout in seconds or a schedule such as TERM/30/KILL/5"))?;
+            return Ok(Schedule {
+                items: vec![Item::Signal(signal), Item::Wait(timeout), Item::Signal(Signal::KILL), Item::Wait(timeout)],
+                repeat: None,
+            });
+        }
+        let mut items = Vec::new();
+        let mut repeat = None;
+        for part in value.split('/') {
+            if part == "forever" {
+                if repeat.is_some() {
+                    return Err(bad("forever appears more than once"));
+                }
+                repeat = Some(items.len());
+            } else if part.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+                items.push(Item::Wait(
+                    parse_seconds(part, "--retry").map_err(|_| bad(&format!("{part:?} is not a timeout")))?,
+                ));
+            } else {
+                let name = part.strip_prefix('-').unwrap_or(part);
+                items.push(Item::Signal(
+                    parse_signal(name, "--retry").map_err(|_| bad(&format!("{part:?} is not a signal")))?,
+                ));
+            }
+        }
+        if items.len() < 2 {
+            return Err(bad("a schedule needs at least two items, e.g. TERM/30/KILL/5"));
+        }
+        if repeat == Some(items.len()) {
+            return Err(bad("forever must be followed by what to repeat"));
+        }
+        if let Some(at) = repeat {
+            if !items[at..].iter().any(|item| matches!(item, Item::Wait(d) if !d.is_zero())) {
+                return Err(bad("what forever repeats must wait a while"));
+            }
+        }
+        Ok(Schedule { items, repeat })
+    }
+
+    /// The items in the order they are carried out (endless with `forever`).
+    pub(crate) fn steps(&self) -> impl Iterator<Item = Item> + '_ {
+        let again = self.repeat.map(|at| &self.items[at..]);
+        self.items.iter().copied().chain(again.into_iter().flat_map(|items| items.iter().copied().cycle()))
+    }
+
+    /// For messages: `TERM/10/KILL/10`.
+    pub(crate) fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .items
+            .iter()
+            .map(|item| match item {
+                Item::Signal(signal) => signal_name(signal.as_raw()).trim_start_matches("SIG").to_owned(),
+                Item::Wait(duration) => duration.as_secs_f64().to_string(),
+            })
+            .collect();
+        if let Some(at) = self.repeat {
+            parts.insert(at, "forever".to_owned());
+        }
+        parts.join("/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(n: u64) -> Item {
+        Item::Wait(Duration::from_secs(n))
+    }
+
+    #[test]
+    fn a_bare_timeout_is_signal_timeout_kill_timeout() {
+        let schedule = Schedule::parse("30", Signal::INT).unwrap();
+        assert_eq!(schedule.items, [Item::Signal(Signal::INT), secs(30), Item::Signal(Signal::KILL), secs(30)]);
+        assert_eq!(schedule.repeat, None);
+        assert_eq!(schedule.describe(), "INT/30/KILL/30");
+    }
+
+    #[test]
+    fn signal_names_numbers_and_timeouts() {
+        let schedule = Schedule::parse("TERM/30/KILL/5", Signal::TERM).unwrap();
+        assert_eq!(schedule.items, [Item::Signal(Signal::TERM), secs(30), Item::Signal(Signal::KILL), secs(5)]);
+        let schedule = Schedule::parse("-SIGHUP/0.5/-9/5", Signal::TERM).unwrap();
+        assert_eq!(
+            schedule.items,
+            [Item::Signal(Signal::HUP), Item::Wait(Duration::from_millis(500)), Item::Signal(Signal::KILL), secs(5)]
+        );
+        assert_eq!(schedule.describe(), "HUP/0.5/KILL/5");
+        assert_eq!(schedule.steps().count(), 4, "no forever: the schedule ends");
+        // A wait first is allowed, as in start-stop-daemon.
+        assert!(Schedule::parse("5/TERM/5", Signal::TERM).is_ok());
+    }
+
+    #[test]
+    fn forever_repeats_what_follows_it() {
+        let schedule = Schedule::parse("TERM/5/forever/KILL/1", Signal::TERM).unwrap();
+        assert_eq!(schedule.repeat, Some(2));
+        let steps: Vec<Item> = schedule.steps().take(8).collect();
+        assert_eq!(
+            steps,
+            [
+                Item::Signal(Signal::TERM),
+                secs(5),
+                Item::Signal(Signal::KILL),
+                secs(1),
+                Item::Signal(Signal::KILL),
+                secs(1),
+                Item::Signal(Signal::KILL),
+                secs(1)
+            ]
+        );
+        assert_eq!(schedule.describe(), "TERM/5/forever/KILL/1");
+    }
+
+    #[test]
+    fn bad_schedules_are_refused() {
+        for bad in [
+            "",
+            "TERM",
+            "TERM/",
+            "/5",
+            "TERM/x",
+            "BOGUS/5",
+            "TERM/5/forever",
+            "forever/TERM/5/forever/5",
+            "x",
+            "TERM/-1.5",
+        ] {
+            assert!(Schedule::parse(bad, Signal::TERM).is_err(), "{bad:?}");
+        }
+        assert!(Schedule::parse("TERM/forever/TERM/0", Signal::TERM).is_err(), "an endless loop without a wait");
+    }
+
+    #[test]
+    fn the_options_make_the_same_schedule() {
+        let schedule = Schedule::from_options(Signal::TERM, Duration::from_secs(2), true);
+        assert_eq!(schedule.items, [Item::Signal(Signal::TERM), secs(2), Item::Signal(Signal::KILL), secs(5)]);
+        assert_eq!(Schedule::from_options(Signal::HUP, Duration::from_secs(9), false).describe(), "HUP/9");
+    }
+}

@@ -1,0 +1,118 @@
+//! PROGRAM's process: its `execve` prepared from the options, and the steps between `fork` and
+//! `exec` that apply to PROGRAM only.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+
+use daemonic::Credentials;
+use rustix::process::Pid;
+
+use crate::descriptors::clear_cloexec;
+use crate::program::{Program, SpawnError, Step};
+use crate::report::os_message;
+use crate::start_options::StartArgs;
+use crate::sys;
+
+impl SpawnError {
+    /// The message: `cannot switch to user root: Operation not permitted`, `cannot execute
+    /// sleep: No such file or directory`.
+    pub(crate) fn describe(&self, args: &StartArgs) -> String {
+        let error = os_message(&self.error);
+        let root = || args.chroot.as_deref().unwrap_or(Path::new("/")).display().to_string();
+        match self.step {
+            Step::ProcessGroup => {
+                format!("cannot give {} a process group of its own: {error}", args.program.to_string_lossy())
+            }
+            Step::Stdio => {
+                format!("cannot connect {}'s output to the log relay: {error}", args.program.to_string_lossy())
+            }
+            Step::Signals => format!("cannot reset {}'s signal handling: {error}", args.program.to_string_lossy()),
+            Step::Chroot => format!("cannot change root to {}: {error}", root()),
+            Step::Chdir => format!(
+                "cannot change directory to {} inside {}: {error}",
+                args.chdir.as_deref().unwrap_or(Path::new("/")).display(),
+                root()
+            ),
+            Step::Nice => format!("cannot set nice value {}: {error}", args.nice.unwrap_or_default()),
+            Step::KeepFd => format!("cannot pass on the --keep-fd descriptors: {error}"),
+            Step::SwitchUser => match (&args.user, &args.group) {
+                (Some(user), Some(group)) => format!("cannot switch to user {user} and group {group}: {error}"),
+                (Some(user), None) => format!("cannot switch to user {user}: {error}"),
+                (None, Some(group)) => format!("cannot switch to group {group}: {error}"),
+                (None, None) => format!("cannot switch user: {error}"),
+            },
+            Step::TieToSupervisor => {
+                format!("cannot tie {} to the supervisor's life: {error}", args.program.to_string_lossy())
+            }
+            Step::Exec => format!("cannot execute {}: {error}", args.program.to_string_lossy()),
+        }
+    }
+}
+
+/// Forks and executes PROGRAM (`program::spawn`): in its own process group, with no
+/// descriptor of ours (everything the supervisor holds is close-on-exec; only stdio and
+/// `--keep-fd` ones are inherited), as the service user (`credentials`), dying with the
+/// `supervisor`; `extra` variables join its environment, `stdio` (its standard output and
+/// error) replaces the supervisor's. `Ok` means the `exec` succeeded; an error names the step
+/// that failed.
+pub(crate) fn spawn(
+    args: &StartArgs,
+    extra: &[(OsString, OsString)],
+    credentials: Option<&Credentials>,
+    supervisor: Pid,
+    stdio: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
+) -> Result<Pid, SpawnError> {
+    let program = program(args, extra)?;
+    let keep = &args.keep_fds;
+    let nice = args.nice;
+    // Under --chroot, --chdir is inside the new root.
+    let chroot = args.chroot.as_deref();
+    let chdir = args.chdir.clone().unwrap_or_else(|| "/".into());
+    // Runs in PROGRAM's process between fork and exec: system calls only (chroot, chdir,
+    // setpriority, fcntl, setgroups/setgid/setuid, prctl, getppid). rustix passes the two
+    // paths through a stack buffer (it allocates only for paths of 256 bytes or more, which is
+    // safe here too: nothing else runs in the child).
+    let setup = || {
+        let at = |step: Step| move |e: io::Error| (step, e);
+        if let Some(root) = chroot {
+            rustix::process::chroot(root).map_err(|e| (Step::Chroot, e.into()))?;
+            rustix::process::chdir(&chdir).map_err(|e| (Step::Chdir, e.into()))?;
+        }
+        set_nice(nice).map_err(at(Step::Nice))?;
+        for &fd in keep {
+            // SAFETY: `daemonize` checked the descriptor is open, and the supervisor keeps it
+            // open (close-on-exec) across restarts.
+            clear_cloexec(unsafe { BorrowedFd::borrow_raw(fd) }).map_err(at(Step::KeepFd))?;
+        }
+        if let Some(credentials) = credentials {
+            credentials.apply().map_err(at(Step::SwitchUser))?;
+        }
+        sys::die_with_supervisor(supervisor).map_err(at(Step::TieToSupervisor))
+    };
+    crate::program::spawn(&program, stdio, setup)
+}
+
+/// PROGRAM, its arguments and its environment: the caller's (none with `--clear-env`), then
+/// `--env`, then `extra` (the supervisor's `NOTIFY_SOCKET`). A bare program name is looked up
+/// in `--env PATH=` if given, else in the caller's `PATH` (so that `--clear-env` does not hide
+/// it); under `--chroot` in those directories inside the new root.
+pub(crate) fn program(args: &StartArgs, extra: &[(OsString, OsString)]) -> std::io::Result<Program> {
+    let mut vars: Vec<(OsString, OsString)> = if args.clear_env { Vec::new() } else { std::env::vars_os().collect() };
+    for (name, value) in args.env.iter().chain(extra) {
+        vars.retain(|(existing, _)| existing != name);
+        vars.push((name.clone(), value.clone()));
+    }
+    let path = args.env.iter().rev().find(|(name, _)| name == "PATH").map(|(_, value)| value.clone());
+    let path = path.or_else(|| std::env::var_os("PATH"));
+    Program::new(&args.program, &args.args, vars, path.as_deref())
+}
+
+/// `setpriority(PRIO_PROCESS, 0, n)` for `--nice`. Async-signal-safe.
+pub(crate) fn set_nice(nice: Option<i32>) -> std::io::Result<()> {
+    if let Some(nice) = nice {
+        rustix::process::setpriority_process(None, nice)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! `start`'s (and `restart`'s) options: what the user asked for, checked, before anything runs.
+
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use daemonic::Account;
+
+use crate::options::{parse_fd, parse_seconds, path_value};
+use crate::report::say;
+use crate::{usage, Failure};
+
+pub(crate) const USAGE: &str = "\
+usage: daemonic start --pidfile FILE [options] -- PROGRAM [ARGS...]
+
+Daemonizes (double fork, new session, stdio, umask, working directory, fd hygiene, signals
+reset) into a supervisor that holds the PID file's lock and runs PROGRAM (looked up in PATH)
+as its child. Exits 0 only once PROGRAM was really executed (with --notify-await: once it
+reported READY=1), with the PID file naming the supervisor and locked for as long as the
+service runs. PROGRAM gets no descriptor of the PID file and none of the supervisor's: only
+stdio and --keep-fd descriptors.
+
+The supervisor forwards TERM, INT, QUIT, HUP, USR1, USR2, ALRM, WINCH, CONT, TSTP, TTIN and
+TTOU to PROGRAM (HUP also reopens its log files; URG, from `daemonic reopen`, only does that;
+VTALRM, from `daemonic stop`/`signal` for KILL, makes it KILL PROGRAM's tree and exit). When
+PROGRAM exits, whatever it left running is ended too (TERM, then KILL after --timeout): on
+Linux the supervisor is their subreaper, on FreeBSD their reaper, elsewhere PROGRAM's process
+group is signalled. Then the PID file is removed and the supervisor exits with PROGRAM's
+status (after a stop request: 0), unless --restart says otherwise. Beside the PID file the
+supervisor keeps FILE.tree (its pid, start time and session), so that what a KILLed
+supervisor left running is ended by the next `stop` or `start` (Linux).
+
+options:
+  --pidfile FILE          the PID file (required)
+  --pidfile-mode MODE     its mode (octal, default 600: no other user can open it, so none
+                          can hold its lock; 644 lets others read it, and is the default
+                          with --no-supervise --user, whose program must reopen it)
+  --chdir DIR             working directory (default /; inside --chroot if set)
+  --umask MODE            octal file-mode creation mask (default: the caller's; 022 if
+                          the caller's is 0)
+  --stdout FILE           standard output (default /dev/null); standard error follows unless set
+  --stderr FILE           standard error
+  --append                append to --stdout/--stderr files instead of truncating them;
+                          the supervisor writes PROGRAM's output to them and reopens them on
+                          `daemonic reopen` or SIGHUP (log rotation)
+  --syslog                also send PROGRAM's output to syslog, one message per line (longer
+                          lines in parts); --syslog-* imply it
+  --syslog-tag TAG        the tag (default: PROGRAM's file name)
+  --syslog-facility F     daemon (default), user, local0 .. local7, ...
+  --syslog-priority P     notice (default), info, warning, err, ...
+  --syslog-socket PATH    the syslog socket (default /dev/log); a warning when no syslog
+                          daemon receives there (lines are lost until one does)
+  --user U                run PROGRAM as this user (name or id), with its groups; the
+                          supervisor stays root, out of PROGRAM's reach (an id without a
+                          passwd entry: --group, else the same number, no other groups)
+  --group G               run PROGRAM with this primary group (name or id)
+  --env NAME=VALUE        set a variable in PROGRAM's environment (repeatable)
+  --clear-env             PROGRAM starts with no inherited environment: only --env variables
+                          (PROGRAM itself is still looked up in the caller's PATH)
+  --nice N                run PROGRAM at this nice value (-20..19)
+  --chroot DIR            run PROGRAM inside DIR (the supervisor, which holds and removes the
+                          PID file, stays outside); PROGRAM is looked up inside
+  --keep-fd N             keep descriptor N open for PROGRAM (repeatable; socket activation)
+  --notify-fd N           write a newline to descriptor N once PROGRAM is ready, then close it
+                          (s6 notification-fd)
+  --notify-await          give PROGRAM a NOTIFY_SOCKET and wait for READY=1 (systemd
+                          Type=notify, start-stop-daemon --notify-await); STATUS= lines are
+                          logged and shown if PROGRAM fails first
+  --notify-timeout SECS   how long to wait for READY=1 (default 60)
+  --child-pidfile FILE    also write PROGRAM's pid to FILE (a plain file, for tools that
+                          need the program's own pid; removed when PROGRAM exits)
+  --timeout SECS          after forwarding a stop signal, and for what PROGRAM left running,
+                          how long to wait before KILL (default 5)
+  --restart WHEN          no (default), on-failure (non-zero exit or a signal), always
+  --restart-delay SECS    delay before the first restart (default 1), doubled after each
+                          quick failure up to 60 s, reset once PROGRAM ran for the limit's
+                          interval
+  --restart-limit N/SECS  give up after N restarts within SECS seconds: the PID file is
+                          removed and the supervisor exits non-zero (default 5/60)
+  --no-supervise          no supervisor: PROGRAM becomes the daemon and holds the lock
+                          itself, through a read-only descriptor (see README); --restart,
+                          --notify-await, --notify-fd and --child-pidfile need the supervisor
+  --foreground            do not fork (for service managers); everything else applies;
+                          NOTIFY_SOCKET gets READY=1 once PROGRAM is ready
+  --oknodo                exit 0 when the service is already running (it is left alone;
+                          the message says so), as start-stop-daemon's --oknodo
+  --quiet                 print errors only, not the started message
+
+exit status (an init script's `start` is `daemonic start --oknodo ...`):
+  0 started (with --oknodo: or already running)
+  1 failed (the reason is printed; no process and no PID file remain), or already running
+  2 usage error
+";
+
+/// `--restart`: when PROGRAM is started again after it exited by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Restart {
+    /// Never (the default): the supervisor exits with PROGRAM's status.
+    No,
+    /// After a non-zero exit status or death by a signal.
+    OnFailure,
+    /// Whenever it exits.
+    Always,
+}
+
+/// `--restart-limit N/SECS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RestartLimit {
+    pub(crate) restarts: u32,
+    pub(crate) interval: Duration,
+}
+
+pub(crate) struct StartArgs {
+    pub(crate) pidfile: PathBuf,
+    pub(crate) chdir: Option<PathBuf>,
+    pub(crate) umask: Option<u32>,
+    /// `--pidfile-mode`; `None`: 0600, or 0644 under `--no-supervise --user` (see `run`).
+    pub(crate) pidfile_mode: Option<u32>,
+    pub(crate) stdout: Option<PathBuf>,
+    pub(crate) stderr: Option<PathBuf>,
+    pub(crate) append: bool,
+    pub(crate) user: Option<Account>,
+    pub(crate) group: Option<Account>,
+    pub(crate) keep_fds: Vec<RawFd>,
+    pub(crate) notify_fd: Option<RawFd>,
+    pub(crate) notify_await: bool,
+    pub(crate) notify_timeout: Duration,
+    pub(crate) child_pidfile: Option<PathBuf>,
+    pub(crate) timeout: Duration,
+    pub(crate) restart: Restart,
+    pub(crate) restart_delay: Duration,
+    pub(crate) restart_limit: RestartLimit,
+    pub(crate) supervise: bool,
+    pub(crate) foreground: bool,
+    pub(crate) env: Vec<(OsString, OsString)>,
+    pub(crate) clear_env: bool,
+    pub(crate) nice: Option<i32>,
+    pub(crate) chroot: Option<PathBuf>,
+    pub(crate) syslog: Option<crate::relay::SyslogOptions>,
+    /// `restart` only: how the running service is stopped.
+    pub(crate) stop_signal: Option<rustix::process::Signal>,
+    pub(crate) stop_kill: bool,
+    /// `restart` only: `--retry SCHEDULE` for the stop.
+    pub(crate) stop_retry: Option<String>,
+    /// `--oknodo`: an already running service is not an error (`start` exits 0).
+    pub(crate) oknodo: bool,
+    /// Whether `--timeout` was given (`restart` then uses it for the stop as well).
+    pub(crate) timeout_given: bool,
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+}
+
+/// `start`'s arguments (`restart`'s with `stop_options`: `--signal` and `--kill` too); `Ok(None)`
+/// after printing `help`.
+pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool) -> Result<Option<StartArgs>, Failure> {
+    use lexopt::prelude::*;
+    let bad = usage(help);
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut parsed = StartArgs {
+        pidfile: PathBuf::new(),
+        chdir: None,
+        umask: None,
+        pidfile_mode: None,
+        stdout: None,
+        stderr: None,
+        append: false,
+        user: None,
+        group: None,
+        keep_fds: Vec::new(),
+        notify_fd: None,
+        notify_await: false,
+        notify_timeout: Duration::from_secs(60),
+        child_pidfile: None,
+        timeout: Duration::from_secs(5),
+        restart: Restart::No,
+        restart_delay: Duration::from_secs(1),
+        restart_limit: RestartLimit { restarts: 5, interval: Duration::from_secs(60) },
+        supervise: true,
+        foreground: false,
+        env: Vec::new(),
+        clear_env: false,
+        nice: None,
+        chroot: None,
+        syslog: None,
+        stop_signal: None,
+        stop_kill: false,
+        stop_retry: None,
+        oknodo: false,
+        timeout_given: false,
+        program: OsString::new(),
+        args: Vec::new(),
+    };
+    let mut pidfile = None;
+    let mut restart_options = Vec::new();
+    let mut command = Vec::new();
+    while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
+        match arg {
+            Long("pidfile") => pidfile = Some(path_value(parser.value()?, "--pidfile").map_err(&bad)?),
+            Long("chdir") => parsed.chdir = Some(PathBuf::from(parser.value()?)),
+            Long("pidfile-mode") => {
+                let value = parser.value()?.string()?;
+                let mode = u32::from_str_radix(&value, 8).ok().filter(|m| *m <= 0o666 && *m & 0o600 == 0o600);
+                parsed.pidfile_mode = Some(mode.ok_or_else(|| {
+                    bad(format!("--pidfile-mode {value:?}: not an octal mode from 600 to 666 (e.g. 644)"))
+                })?);
+            }
+            Long("umask") => {
+                let value = parser.value()?.string()?;
+                parsed.umask = Some(
+                    u32::from_str_radix(&value, 8)
+                        .ok()
+                        .filter(|m| *m <= 0o777)
+                        .ok_or_else(|| bad(format!("--umask {value:?}: not an octal mode (e.g. 027)")))?,
+                );
+            }
+            Long("stdout") => parsed.stdout = Some(PathBuf::from(parser.value()?)),
+            Long("stderr") => parsed.stderr = Some(PathBuf::from(parser.value()?)),
+            Long("append") => parsed.append = true,
+            Long("user") => parsed.user = Some(parser.value()?.string()?.parse().unwrap_or_else(|e| match e {})),
+            Long("group") => parsed.group = Some(parser.value()?.string()?.parse().unwrap_or_else(|e| match e {})),
+            Long("keep-fd") => parsed.keep_fds.push(parse_fd(&parser.value()?.string()?, "--keep-fd").map_err(&bad)?),
+            Long("notify-fd") => {
+                parsed.notify_fd = Some(parse_fd(&parser.value()?.string()?, "--notify-fd").map_err(&bad)?);
+                restart_options.push("--notify-fd");
+            }
+            Long("notify-await") => {
+                parsed.notify_await = true;
+                restart_options.push("--notify-await");
+            }
+            Long("notify-timeout") => {
+                parsed.notify_timeout = parse_seconds(&parser.value()?.string()?, "--notify-timeout").map_err(&bad)?;
+            }
+            Long("child-pidfile") => {
+                parsed.child_pidfile = Some(path_value(parser.value()?, "--child-pidfile").map_err(&bad)?);
+                restart_options.push("--child-pidfile");
+            }
+            Long("timeout") => {
+                parsed.timeout = parse_seconds(&parser.value()?.string()?, "--timeout").map_err(&bad)?;
+                parsed.timeout_given = true;
+            }
+            Long("restart") => {
+                let value = parser.value()?.string()?;
+                parsed.restart = match value.as_str() {
+                    "no" => Restart::No,
+                    "on-failure" => Restart::OnFailure,
+                    "always" => Restart::Always,
+                    _ => return Err(bad(format!("--restart {value:?}: expected no, on-failure or always"))),
+                };
+                if parsed.restart != Restart::No {
+                    restart_options.push("--restart");
+                }
+            }
+            Long("restart-delay") => {
+                parsed.restart_delay = parse_seconds(&parser.value()?.string()?, "--restart-delay").map_err(&bad)?;
+            }
+            Long("restart-limit") => {
+                let value = parser.value()?.string()?;
+                parsed.restart_limit = value
+                    .split_once('/')
+                    .and_then(|(n, secs)| {
+                        let restarts = n.parse::<u32>().ok().filter(|n| *n > 0)?;
+                        let interval = parse_seconds(secs, "").ok().filter(|d| !d.is_zero())?;
+                        Some(RestartLimit { restarts, interval })
+                    })
+                    .ok_or_else(|| bad(format!("--restart-limit {value:?}: expected N/SECS, e.g. 5/60")))?;
+            }
+            Long("no-supervise") => parsed.supervise = false,
+            Long("env") => {
+                let value = parser.value()?;
+                let bytes = std::os::unix::ffi::OsStrExt::as_bytes(value.as_os_str());
+                let (name, assigned) = match bytes.iter().position(|&b| b == b'=') {
+                    Some(at) if at > 0 => (&bytes[..at], &bytes[at + 1..]),
+                    _ => return Err(bad(format!("--env {value:?}: expected NAME=VALUE"))),
+                };
+                use std::os::unix::ffi::OsStrExt as _;
+                parsed.env.push((
+                    OsString::from(std::ffi::OsStr::from_bytes(name)),
+                    OsString::from(std::ffi::OsStr::from_bytes(assigned)),
+                ));
+            }
+            Long("clear-env") => parsed.clear_env = true,
+            Long("nice") => {
+                let value = parser.value()?.string()?;
+                parsed.nice = Some(
+                    value
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|n| (-20..=19).contains(n))
+                        .ok_or_else(|| bad(format!("--nice {value:?}: not a nice value from -20 to 19")))?,
+                );
+            }
+            Long("chroot") => parsed.chroot = Some(PathBuf::from(parser.value()?)),
+            // Each --syslog-* option implies --syslog, as daemon(8)'s -T, -l and -s imply -S.
+            Long("syslog") => {
+                parsed.syslog.get_or_insert_with(Default::default);
+                restart_options.push("--syslog");
+            }
+            Long("syslog-tag") => {
+                let tag = parser.value()?.string()?;
+                if tag.is_empty() || tag.contains(|c: char| c.is_whitespace() || c == '[' || c == ':') {
+                    return Err(bad(format!("--syslog-tag {tag:?}: no spaces, '[' or ':'")));
+                }
+                parsed.syslog.get_or_insert_with(Default::default).tag = Some(tag);
+                restart_options.push("--syslog");
+            }
+            Long("syslog-facility") => {
+                let name = parser.value()?.string()?;
+                parsed.syslog.get_or_insert_with(Default::default).facility = crate::relay::parse_facility(&name)
+                    .ok_or_else(|| {
+                        bad(format!("--syslog-facility {name:?}: expected daemon, user, local0..local7, ..."))
+                    })?;
+                restart_options.push("--syslog");
+            }
+            Long("syslog-priority") => {
+                let name = parser.value()?.string()?;
+                parsed.syslog.get_or_insert_with(Default::default).priority = crate::relay::parse_priority(&name)
+                    .ok_or_else(|| {
+                        bad(format!("--syslog-priority {name:?}: expected emerg .. debug (notice, info, err, ...)"))
+                    })?;
+                restart_options.push("--syslog");
+            }
+            Long("syslog-socket") => {
+                parsed.syslog.get_or_insert_with(Default::default).socket = PathBuf::from(parser.value()?);
+                restart_options.push("--syslog");
+            }
+            Long("quiet") | Short('q') => crate::report::set_quiet(),
+            // `restart`'s stop options (with `--timeout`, which applies to both halves).
+            Long("signal") if stop_options => {
+                parsed.stop_signal =
+                    Some(crate::options::parse_signal(&parser.value()?.string()?, "--signal").map_err(&bad)?);
+            }
+            Long("kill") if stop_options => parsed.stop_kill = true,
+            Long("retry") if stop_options => parsed.stop_retry = Some(parser.value()?.string()?),
+            Long("oknodo") if !stop_options => parsed.oknodo = true,
+            Long("foreground") => parsed.foreground = true,
+            Long("help") | Short('h') => {
+                say(help);
+                return Ok(None);
+            }
+            Value(value) => {
+                command.push(value);
+                command.extend(parser.raw_args()?);
+            }
+            _ => return Err(bad(arg.unexpected().to_string())),
+        }
+    }
+    parsed.pidfile = pidfile.ok_or_else(|| bad("--pidfile FILE is required".into()))?;
+    if command.is_empty() {
+        return Err(bad("a PROGRAM to run is required after --".into()));
+    }
+    if !parsed.supervise {
+        if let Some(option) = restart_options.first() {
+            return Err(bad(format!("{option} needs the supervisor; it cannot be used with --no-supervise")));
+        }
+    }
+    parsed.program = command.remove(0);
+    parsed.args = command;
+    Ok(Some(parsed))
+}

@@ -1,0 +1,238 @@
+//! The command as an operator meets it (issue 21): messages that name the step that failed,
+//! exit codes for init scripts, the defaults where it runs. Real processes; Linux (`/proc`);
+//! the tests marked so need root (they run the command or PROGRAM as `nobody`).
+#![cfg(target_os = "linux")]
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus};
+
+use daemonic_tests::{become_subreaper, is_root, reap, run, wait_until, StopOnDrop};
+
+const CLI: &str = env!("CARGO_BIN_EXE_daemonic-command");
+
+struct Service {
+    dir: tempfile::TempDir,
+}
+
+impl Service {
+    fn new() -> Service {
+        become_subreaper();
+        let dir = tempfile::tempdir().unwrap();
+        // Searchable and writable by `nobody` (the command runs as nobody in some tests).
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        Service { dir }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn pidfile(&self) -> String {
+        self.path("service.pid").to_string_lossy().into_owned()
+    }
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+    fn cli(&self, args: &[&str]) -> (ExitStatus, String) {
+        self.cli_as(args, None)
+    }
+    /// The command, as `nobody` when `as_nobody` (std's `uid`/`gid`, no fork here).
+    fn cli_as(&self, args: &[&str], uid: Option<u32>) -> (ExitStatus, String) {
+        let mut command = Command::new(CLI);
+        command.args(args);
+        if let Some(uid) = uid {
+            command.uid(uid).gid(uid);
+        }
+        let (status, out, err) = run(command);
+        (status, format!("{out}{err}"))
+    }
+    fn script(&self, name: &str, body: &str) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+}
+
+fn started_pid(output: &(ExitStatus, String)) -> u32 {
+    assert!(output.0.success(), "start failed: {}", output.1);
+    output
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("daemonic: started (pid ")?.strip_suffix(')')?.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {:?}", output.1))
+}
+
+/// A step between fork and exec that fails is named: the privilege drop, the nice value, the
+/// chroot — not "cannot execute PROGRAM".
+#[test]
+fn a_failed_step_before_exec_is_named() {
+    if !is_root() {
+        eprintln!("skipped: needs root (runs the command as nobody)");
+        return;
+    }
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let (status, out) = s.cli_as(&["start", "--pidfile", &pidfile, "--user", "root", "--", "sleep", "60"], Some(65534));
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("daemonic: cannot switch to user root: Operation not permitted"), "{out}");
+    assert!(!out.contains("cannot execute"), "{out}");
+    assert!(!s.path("service.pid").exists());
+
+    let (status, out) = s.cli_as(&["start", "--pidfile", &pidfile, "--nice", "-5", "--", "sleep", "60"], Some(65534));
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("daemonic: cannot set nice value -5: Permission denied"), "{out}");
+
+    let root = s.path("jail");
+    std::fs::create_dir(&root).unwrap();
+    let (status, out) =
+        s.cli(&["start", "--pidfile", &pidfile, "--chroot", root.to_str().unwrap(), "--", "/no/such/program"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("daemonic: cannot execute /no/such/program: No such file or directory"), "{out}");
+}
+
+/// PROGRAM's unterminated last line is ended before the supervisor's own line, and one
+/// restart is "1 time".
+#[test]
+fn the_supervisors_line_never_joins_an_unterminated_one() {
+    let s = Service::new();
+    let script = s.script("partial.sh", "printf partial\nexit 3");
+    let log = s.path("service.log");
+    let (status, out) = s.cli(&[
+        "start",
+        "--pidfile",
+        &s.pidfile(),
+        "--stdout",
+        log.to_str().unwrap(),
+        "--restart",
+        "on-failure",
+        "--restart-delay",
+        "0.05",
+        "--restart-limit",
+        "1/60",
+        "--",
+        &script,
+    ]);
+    let supervisor = started_pid(&(status, out));
+    let _stop = StopOnDrop(supervisor);
+    // It exits by itself (reaped here: the test is its subreaper).
+    let _ = reap(supervisor);
+    let text = s.read("service.log");
+    assert!(!text.contains("partialdaemonic"), "{text}");
+    assert!(text.contains("partial\ndaemonic["), "{text}");
+    assert!(text.contains("restarted 1 time within 60s: giving up"), "{text}");
+}
+
+/// `--pidfile ""` is a usage error, not "is a directory".
+#[test]
+fn an_empty_pidfile_is_a_usage_error() {
+    let s = Service::new();
+    for args in
+        [&["start", "--pidfile", "", "--", "true"][..], &["stop", "--pidfile", ""], &["signal", "--pidfile", "", "HUP"]]
+    {
+        let (status, out) = s.cli(args);
+        assert_eq!(status.code(), Some(2), "{args:?}: {out}");
+        assert!(out.contains("--pidfile needs a path, not an empty string"), "{args:?}: {out}");
+    }
+    let (status, out) = s.cli(&["status", "--pidfile", ""]);
+    assert_eq!(status.code(), Some(4), "{out}");
+}
+
+/// `--user 54321`, an id without a passwd entry, runs PROGRAM as that uid with the group of
+/// the same number and no supplementary groups, as start-stop-daemon's --chuid does.
+#[test]
+fn a_numeric_user_without_a_passwd_entry_is_used_as_is() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let s = Service::new();
+    let id = s.path("id.txt");
+    let script = s.script("id.sh", &format!("id > {}", id.display()));
+    let (status, out) = s.cli(&["start", "--pidfile", &s.pidfile(), "--user", "54321", "--", &script]);
+    let supervisor = started_pid(&(status, out));
+    let _stop = StopOnDrop(supervisor);
+    wait_until("PROGRAM wrote its ids", || s.read("id.txt").ends_with('\n'));
+    assert_eq!(s.read("id.txt").trim(), "uid=54321 gid=54321 groups=54321");
+    let (status, out) = s.cli(&[
+        "start",
+        "--pidfile",
+        &s.path("g.pid").to_string_lossy(),
+        "--user",
+        "54321",
+        "--group",
+        "65534",
+        "--",
+        &script,
+    ]);
+    let supervisor = started_pid(&(status, out));
+    let _stop2 = StopOnDrop(supervisor);
+    wait_until("PROGRAM wrote its ids", || s.read("id.txt").contains("gid=65534"));
+    assert!(s.read("id.txt").starts_with("uid=54321 gid=65534"), "{}", s.read("id.txt"));
+}
+
+/// An init script's `start`/`stop`: `--oknodo` makes "already running" exit 0 (without it, 1);
+/// stopping a stopped service exits 0 with or without it.
+#[test]
+fn oknodo_gives_init_scripts_their_exit_codes() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let supervisor = started_pid(&s.cli(&["start", "--pidfile", &pidfile, "--", "sleep", "600"]));
+    let _stop = StopOnDrop(supervisor);
+    let (status, out) = s.cli(&["start", "--pidfile", &pidfile, "--", "sleep", "600"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("already running"), "{out}");
+    let (status, out) = s.cli(&["start", "--oknodo", "--pidfile", &pidfile, "--", "sleep", "600"]);
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert_eq!(out, format!("daemonic: already running (pid {supervisor}); nothing done (--oknodo)\n"));
+    let (status, out) = s.cli(&["stop", "--oknodo", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(0), "{out}");
+    let _ = reap(supervisor);
+    for args in [&["stop", "--pidfile", &pidfile][..], &["stop", "--oknodo", "--pidfile", &pidfile]] {
+        let (status, out) = s.cli(args);
+        assert_eq!((status.code(), out.as_str()), (Some(0), "daemonic: not running\n"), "{args:?}");
+    }
+}
+
+/// `--retry` in start-stop-daemon's syntax: a program that ignores TERM is KILLed (through its
+/// supervisor) when the schedule says; conflicting options are usage errors.
+#[test]
+fn retry_follows_the_schedule() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let script = s.script("stubborn.sh", "trap '' TERM\nwhile :; do sleep 1; done");
+    let supervisor = started_pid(&s.cli(&["start", "--pidfile", &pidfile, "--timeout", "600", "--", &script]));
+    let _stop = StopOnDrop(supervisor);
+    let started = std::time::Instant::now();
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile, "--retry", "TERM/0.5/KILL/5"]);
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert!(out.contains("still running after 500ms; asking it to KILL the service"), "{out}");
+    assert!(out.contains(&format!("daemonic: stopped (pid {supervisor})")), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let _ = reap(supervisor);
+
+    // Without KILL in the schedule, it is still running at the end: 1.
+    let supervisor = started_pid(&s.cli(&["start", "--pidfile", &pidfile, "--timeout", "600", "--", &script]));
+    let _stop2 = StopOnDrop(supervisor);
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile, "--retry", "-TERM/0.2/-15/0.2"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("still running at the end of the schedule TERM/0.2/TERM/0.2"), "{out}");
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile, "--retry", "0.3"]);
+    assert_eq!(status.code(), Some(0), "a bare timeout is TERM/T/KILL/T: {out}");
+
+    for bad in [
+        &["--retry", "TERM/5/KILL/5", "--kill"][..],
+        &["--retry", "TERM/5/KILL/5", "--signal", "INT"],
+        &["--retry", "5", "--timeout", "3"],
+        &["--retry", "TERM/5/forever"],
+        &["--retry", "NOPE/5"],
+    ] {
+        let mut args = vec!["stop", "--pidfile", &pidfile];
+        args.extend_from_slice(bad);
+        let (status, out) = s.cli(&args);
+        assert_eq!(status.code(), Some(2), "{bad:?}: {out}");
+        assert!(out.contains("--retry"), "{bad:?}: {out}");
+    }
+    let (status, out) = s.cli(&["restart", "--pidfile", &pidfile, "--retry", "TERM/1", "--kill", "--", "true"]);
+    assert_eq!(status.code(), Some(2), "{out}");
+}
