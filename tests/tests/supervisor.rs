@@ -702,3 +702,19 @@ fn a_flooding_program_is_still_stopped() {
     assert_eq!(reap(supervisor).exit_status(), Some(0));
     assert!(ended(program));
 }
+
+/// PROGRAM's output reaches a log file without passing through the supervisor's memory
+/// (`splice` on Linux), yet the supervisor's own lines still start on a line of their own
+/// after an unterminated last line of PROGRAM's.
+#[test]
+fn the_supervisors_lines_start_on_their_own_line() {
+    let s = Service::new();
+    let program = s.script("service.sh", "head -c 300000 /dev/zero | tr '\\0' x\nprintf 'no newline'");
+    let supervisor = started_pid(&s.start(&[], &[&program]));
+    let _stop = StopOnDrop(supervisor);
+    assert_eq!(reap(supervisor).exit_status(), Some(0));
+    let log = s.log();
+    assert!(log.starts_with(&"x".repeat(300_000)), "PROGRAM's output lost");
+    let after = &log[log.find("no newline").expect("the last line lost") + "no newline".len()..];
+    assert!(after.starts_with("\ndaemonic["), "the supervisor's line does not start a line: {after:?}");
+}

@@ -9,7 +9,7 @@ pub(crate) struct Options {
     pub(crate) args: Vec<String>,
 }
 
-const OPERATIONS: &[&str] = &["create", "kill", "running", "read", "start", "supervise"];
+const OPERATIONS: &[&str] = &["create", "kill", "running", "read", "start", "supervise", "relay"];
 
 impl Options {
     pub(crate) fn parse(args: &[String]) -> Result<Options, String> {
@@ -17,7 +17,7 @@ impl Options {
         while let Some(arg) = it.next() {
             let value = it.next().ok_or(format!("{arg} needs a value"))?;
             match arg.as_str() {
-                "--reps" | "--iters" | "--starts" => {
+                "--reps" | "--iters" | "--starts" | "--relay-mib" => {
                     if !value.parse::<u32>().is_ok_and(|n| n > 0) {
                         return Err(format!("{arg} {value:?}: not a positive number"));
                     }

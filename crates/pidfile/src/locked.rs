@@ -247,23 +247,21 @@ fn lock_trusted(dir: &ParentDir, mode: Mode) -> Result<(OwnedFd, Stat), PidFileE
             Some(fd) => (fd, true),
             None => (read::open(dir, path, OFlags::RDWR | OFlags::CREATE, mode)?, false),
         };
-        // What was created, to remove it if it cannot be locked: from the descriptor, or (if
-        // `fstat` fails too) from the name, which names it unless someone raced us.
-        let identity = created
-            .then(|| {
-                rustix::fs::fstat(&fd).or_else(|_| rustix::fs::statat(dir, dir.name(), AtFlags::SYMLINK_NOFOLLOW)).ok()
-            })
-            .flatten();
-        let Some((fd, stat)) = (match lock_opened(dir, path, fd) {
-            Ok(locked) => locked,
+        let stat = match lock_opened(dir, path, &fd) {
+            Ok(Some(stat)) => stat,
+            Ok(None) => continue,
             Err(e) => {
-                if let Some(created) = identity {
+                // Only now, on the way out: the file this call created, to remove it (from the
+                // descriptor, or if `fstat` fails too from the name, which names it unless
+                // someone raced us: `remove_created` checks it again).
+                let identity =
+                    rustix::fs::fstat(&fd).or_else(|_| rustix::fs::statat(dir, dir.name(), AtFlags::SYMLINK_NOFOLLOW));
+                if let (true, Ok(created)) = (created, identity) {
+                    drop(fd);
                     remove_created(dir, &created, &e);
                 }
                 return Err(e);
             }
-        }) else {
-            continue;
         };
         match refusal(&stat) {
             None => return Ok((fd, stat)),
@@ -314,8 +312,8 @@ fn remove_created(dir: &ParentDir, created: &Stat, error: &PidFileError) {
 pub(crate) fn lock_path(dir: &ParentDir, path: &Path, flags: OFlags) -> Result<(OwnedFd, Stat), PidFileError> {
     for _ in 0..MAX_ATTEMPTS {
         let fd = read::open(dir, path, flags, read::PID_FILE_MODE)?;
-        if let Some(locked) = lock_opened(dir, path, fd)? {
-            return Ok(locked);
+        if let Some(stat) = lock_opened(dir, path, &fd)? {
+            return Ok((fd, stat));
         }
     }
     Err(PidFileError::io(
@@ -325,21 +323,22 @@ pub(crate) fn lock_path(dir: &ParentDir, path: &Path, flags: OFlags) -> Result<(
     ))
 }
 
-/// `flock(LOCK_EX|LOCK_NB)` of a freshly opened `fd`, `fstat`, and the name's re-check:
-/// `Ok(None)` when the name no longer names the locked inode (open again).
+/// `flock(LOCK_EX|LOCK_NB)` of a freshly opened `fd`, `fstat`, and the name's re-check: the
+/// locked file's `fstat`, or `Ok(None)` when the name no longer names the locked inode (open
+/// again).
 #[inline]
-fn lock_opened(dir: &ParentDir, path: &Path, fd: OwnedFd) -> Result<Option<(OwnedFd, Stat)>, PidFileError> {
-    let locked = rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive);
+fn lock_opened(dir: &ParentDir, path: &Path, fd: &OwnedFd) -> Result<Option<Stat>, PidFileError> {
+    let locked = rustix::fs::flock(fd, FlockOperation::NonBlockingLockExclusive);
     // fstat after flock: the size and mtime are then those no other locker can change.
-    let stat = read::stat_regular(&fd, path)?;
+    let stat = read::stat_regular(fd, path)?;
     match locked {
         Ok(()) => {}
         Err(Errno::WOULDBLOCK) => {
-            if let Wait::Locked(pid, _) = wait_for_holder(&fd, path, FlockOperation::NonBlockingLockExclusive)? {
+            if let Wait::Locked(pid, _) = wait_for_holder(fd, path, FlockOperation::NonBlockingLockExclusive)? {
                 return Err(PidFileError::AlreadyRunning { path: path.to_path_buf(), pid });
             }
         }
         Err(e) => return Err(PidFileError::io(path, Operation::Lock, e)),
     }
-    Ok(read::names_inode(dir, path, &stat)?.then_some((fd, stat)))
+    Ok(read::names_inode(dir, path, &stat)?.then_some(stat))
 }

