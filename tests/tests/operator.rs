@@ -236,3 +236,27 @@ fn retry_follows_the_schedule() {
     let (status, out) = s.cli(&["restart", "--pidfile", &pidfile, "--retry", "TERM/1", "--kill", "--", "true"]);
     assert_eq!(status.code(), Some(2), "{out}");
 }
+
+/// Under `--foreground` (a run script, a container) PROGRAM keeps the caller's working
+/// directory; `--chdir` still moves it; a forking start still goes to `/`.
+#[test]
+fn foreground_keeps_the_callers_working_directory() {
+    let s = Service::new();
+    let pwd = s.path("pwd.txt");
+    let script = s.script("pwd.sh", &format!("pwd > {}", pwd.display()));
+    let expected = std::fs::canonicalize(s.dir.path()).unwrap();
+    for (extra, cwd) in [(&[][..], expected.clone()), (&["--chdir", "/usr"][..], PathBuf::from("/usr"))] {
+        let mut command = Command::new(CLI);
+        command.args(["start", "--foreground", "--pidfile", &s.pidfile()]).args(extra).args(["--", &script]);
+        command.current_dir(s.dir.path());
+        let (status, out, err) = run(command);
+        assert!(status.success(), "{out}{err}");
+        assert_eq!(s.read("pwd.txt").trim(), cwd.to_str().unwrap(), "{extra:?}");
+    }
+    let mut command = Command::new(CLI);
+    command.args(["start", "--pidfile", &s.pidfile(), "--", &script]).current_dir(s.dir.path());
+    let (status, out, err) = run(command);
+    let supervisor = started_pid(&(status, format!("{out}{err}")));
+    let _ = reap(supervisor);
+    assert_eq!(s.read("pwd.txt").trim(), "/");
+}

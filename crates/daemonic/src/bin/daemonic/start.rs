@@ -74,6 +74,13 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
     // to it there (supervise.rs); the supervisor itself stays in `/`.
     if let Some(dir) = args.chdir.as_ref().filter(|_| !(args.supervise && args.chroot.is_some())) {
         daemon = daemon.working_dir(dir);
+    } else if args.foreground && args.chroot.is_none() {
+        // Under a service manager, a run script or a container, the working directory is the
+        // one it chose (a run script's own directory, a container's WORKDIR): kept, unless
+        // --chdir says otherwise. Only a forking daemon moves to `/` (it must not pin a mount).
+        if let Ok(dir) = std::env::current_dir() {
+            daemon = daemon.working_dir(dir);
+        }
     }
     // The caller's umask unless one is given: never 0 (world-writable files) by default, so a
     // caller's 0 becomes 022.

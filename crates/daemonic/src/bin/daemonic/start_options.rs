@@ -36,7 +36,8 @@ options:
   --pidfile-mode MODE     its mode (octal, default 600: no other user can open it, so none
                           can hold its lock; 644 lets others read it, and is the default
                           with --no-supervise --user, whose program must reopen it)
-  --chdir DIR             working directory (default /; inside --chroot if set)
+  --chdir DIR             working directory (default /, under --foreground the caller's;
+                          inside --chroot if set)
   --umask MODE            octal file-mode creation mask (default: the caller's; 022 if
                           the caller's is 0)
   --stdout FILE           standard output (default /dev/null); standard error follows unless set
