@@ -260,3 +260,101 @@ fn foreground_keeps_the_callers_working_directory() {
     let _ = reap(supervisor);
     assert_eq!(s.read("pwd.txt").trim(), "/");
 }
+
+/// PROGRAM's child: the supervisor's only child.
+fn program_of(supervisor: u32) -> u32 {
+    let mut program = 0;
+    wait_until("the supervisor's child", || match daemonic_tests::children_of(supervisor)[..] {
+        [pid] => {
+            program = pid;
+            true
+        }
+        _ => false,
+    });
+    program
+}
+
+/// `--limit`, `--ionice`, `--oom-score-adj` and `--no-new-privileges` reach PROGRAM (and only
+/// PROGRAM: the supervisor keeps its own), with and without a supervisor; one that cannot be
+/// applied is named.
+#[test]
+fn limits_and_scheduling_reach_the_program() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let settings = [
+        "--limit",
+        "nofile=100:200",
+        "--limit",
+        "core=unlimited:unlimited",
+        "--ionice",
+        "idle",
+        "--oom-score-adj",
+        "500",
+        "--no-new-privileges",
+    ];
+    let user: &[&str] = if is_root() { &["--user", "nobody"] } else { &[] };
+    let mut args = vec!["start", "--pidfile", &pidfile];
+    args.extend_from_slice(user);
+    args.extend_from_slice(&settings);
+    args.extend_from_slice(&["--", "sleep", "600"]);
+    let core_before = std::fs::read_to_string("/proc/self/limits").unwrap();
+    if !core_before.lines().any(|l| l.starts_with("Max core file size") && l.contains("unlimited")) && !is_root() {
+        eprintln!("skipped: raising the core limit needs root here");
+        return;
+    }
+    let supervisor = started_pid(&s.cli(&args));
+    let _stop = StopOnDrop(supervisor);
+    let program = program_of(supervisor);
+    let limits = std::fs::read_to_string(format!("/proc/{program}/limits")).unwrap();
+    let line = |name: &str| {
+        limits.lines().find(|l| l.starts_with(name)).unwrap().split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(line("Max open files"), "Max open files 100 200 files");
+    assert_eq!(line("Max core file size"), "Max core file size unlimited unlimited bytes");
+    assert_eq!(std::fs::read_to_string(format!("/proc/{program}/oom_score_adj")).unwrap().trim(), "500");
+    assert_eq!(daemonic_tests::proc_status(program, "NoNewPrivs"), "1");
+    if let Ok(out) = Command::new("ionice").args(["-p", &program.to_string()]).output() {
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "idle");
+    }
+    // The supervisor keeps its own.
+    assert_eq!(daemonic_tests::proc_status(supervisor, "NoNewPrivs"), "0");
+    assert_ne!(std::fs::read_to_string(format!("/proc/{supervisor}/oom_score_adj")).unwrap().trim(), "500");
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile]);
+    assert!(status.success(), "{out}");
+    let _ = reap(supervisor);
+
+    // --no-supervise: the daemon is PROGRAM.
+    let mut args = vec!["start", "--no-supervise", "--pidfile", &pidfile];
+    args.extend_from_slice(user);
+    args.extend_from_slice(&["--limit", "nofile=50", "--oom-score-adj", "300", "--", "sleep", "600"]);
+    let daemon = started_pid(&s.cli(&args));
+    let _stop = StopOnDrop(daemon);
+    wait_until("the daemon runs sleep", || {
+        std::fs::read_to_string(format!("/proc/{daemon}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{daemon}/limits")).unwrap();
+    assert!(
+        limits
+            .lines()
+            .any(|l| l.starts_with("Max open files") && l.split_whitespace().filter(|w| *w == "50").count() == 2),
+        "{limits}"
+    );
+    assert_eq!(std::fs::read_to_string(format!("/proc/{daemon}/oom_score_adj")).unwrap().trim(), "300");
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile]);
+    assert!(status.success(), "{out}");
+
+    // A limit the caller may not raise is named.
+    if is_root() {
+        let (status, out) =
+            s.cli_as(&["start", "--pidfile", &pidfile, "--oom-score-adj", "-500", "--", "sleep", "600"], Some(65534));
+        assert_eq!(status.code(), Some(1), "{out}");
+        assert!(out.contains("daemonic: cannot set --oom-score-adj -500: Permission denied"), "{out}");
+    }
+    for bad in [&["--limit", "files=1"][..], &["--ionice", "fast"], &["--oom-score-adj", "2000"]] {
+        let mut args = vec!["start", "--pidfile", &pidfile];
+        args.extend_from_slice(bad);
+        args.extend_from_slice(&["--", "true"]);
+        let (status, out) = s.cli(&args);
+        assert_eq!(status.code(), Some(2), "{bad:?}: {out}");
+    }
+}

@@ -4,6 +4,7 @@
 mod descriptors;
 mod files;
 mod holder;
+mod limits;
 mod notify_socket;
 mod options;
 mod program;

@@ -12,6 +12,7 @@ use daemonic::Credentials;
 use rustix::process::Pid;
 
 use crate::descriptors::{clear_cloexec, set_cloexec};
+use crate::limits::Failed;
 use crate::program::Program;
 use crate::report::os_message;
 use crate::start_options::StartArgs;
@@ -29,11 +30,33 @@ enum Step {
     KeepFd,
     SwitchUser,
     TieToSupervisor,
+    /// `--limit`, `--ionice`, `--oom-score-adj`, `--no-new-privileges`: a second byte says
+    /// which (`setting_byte`).
+    Setting,
+}
+
+/// The second byte after [`Step::Setting`].
+fn setting_byte(failed: Failed) -> u8 {
+    match failed {
+        Failed::Limit(index) => index.min(199) as u8,
+        Failed::Ionice => 250,
+        Failed::OomScoreAdj => 251,
+        Failed::NoNewPrivileges => 252,
+    }
+}
+
+fn setting_from_byte(byte: u8) -> Failed {
+    match byte {
+        250 => Failed::Ionice,
+        251 => Failed::OomScoreAdj,
+        252 => Failed::NoNewPrivileges,
+        index => Failed::Limit(usize::from(index)),
+    }
 }
 
 impl Step {
     fn from_byte(byte: u8) -> Option<Step> {
-        [Step::Chroot, Step::Chdir, Step::Nice, Step::KeepFd, Step::SwitchUser, Step::TieToSupervisor]
+        [Step::Chroot, Step::Chdir, Step::Nice, Step::KeepFd, Step::SwitchUser, Step::TieToSupervisor, Step::Setting]
             .into_iter()
             .find(|step| *step as u8 == byte)
     }
@@ -43,12 +66,14 @@ impl Step {
 #[derive(Debug)]
 pub(crate) struct SpawnError {
     step: Option<Step>,
+    /// Which setting, after [`Step::Setting`].
+    setting: Option<Failed>,
     pub(crate) error: io::Error,
 }
 
 impl From<io::Error> for SpawnError {
     fn from(error: io::Error) -> SpawnError {
-        SpawnError { step: None, error }
+        SpawnError { step: None, setting: None, error }
     }
 }
 
@@ -76,6 +101,10 @@ impl SpawnError {
             Some(Step::TieToSupervisor) => {
                 format!("cannot tie {} to the supervisor's life: {error}", args.program.to_string_lossy())
             }
+            Some(Step::Setting) => match self.setting {
+                Some(failed) => format!("{}: {error}", args.settings.describe(failed)),
+                None => format!("cannot apply PROGRAM's limits: {error}"),
+            },
             None => format!("cannot execute {}: {error}", args.program.to_string_lossy()),
         }
     }
@@ -105,6 +134,8 @@ pub(crate) fn spawn(
     // Under --chroot, --chdir is inside the new root.
     let chroot = args.chroot.clone();
     let chdir = args.chdir.clone().unwrap_or_else(|| "/".into());
+    let settings = args.settings.clone();
+    let oom_text = settings.oom_text();
     // The step pipe: the child writes the failed step's byte before returning the error; on
     // `exec` the write end closes unread.
     // (`pipe`, then the flags: macOS has no `pipe2`, and the supervisor has no other thread
@@ -134,6 +165,14 @@ pub(crate) fn spawn(
                 rustix::process::chdir(&chdir).map_err(io::Error::from).map_err(failed(Step::Chdir))?;
             }
             set_nice(nice).map_err(failed(Step::Nice))?;
+            // Before the privilege drop: raising a hard limit, lowering the OOM score and the
+            // realtime I/O class need root.
+            let setting_failed = |(which, error): (Failed, io::Error)| {
+                // SAFETY: as above; two bytes to a pipe in one write: atomic.
+                let _ = rustix::io::write(BorrowedFd::borrow_raw(step_fd), &[Step::Setting as u8, setting_byte(which)]);
+                error
+            };
+            settings.apply_before_drop(oom_text.as_deref()).map_err(setting_failed)?;
             for &fd in &keep {
                 clear_cloexec(BorrowedFd::borrow_raw(fd)).map_err(failed(Step::KeepFd))?;
             }
@@ -141,6 +180,7 @@ pub(crate) fn spawn(
                 credentials.apply().map_err(failed(Step::SwitchUser))?;
             }
             sys::die_with_supervisor(supervisor).map_err(failed(Step::TieToSupervisor))?;
+            settings.apply_before_exec().map_err(setting_failed)?;
             Err(program.exec())
         })
     };
@@ -154,12 +194,13 @@ pub(crate) fn spawn(
         Ok(child) => Pid::from_raw(child.id() as i32).ok_or_else(|| io::Error::other("no child pid").into()),
         Err(error) => {
             // `spawn` returns once the child exec'd or exited: its byte, if any, is there.
-            let mut byte = [0u8];
-            let step = match rustix::io::read(&step_read, &mut byte) {
-                Ok(1) => Step::from_byte(byte[0]),
-                _ => None,
+            let mut bytes = [0u8; 2];
+            let (step, setting) = match rustix::io::read(&step_read, &mut bytes) {
+                Ok(2) if bytes[0] == Step::Setting as u8 => (Some(Step::Setting), Some(setting_from_byte(bytes[1]))),
+                Ok(1..) => (Step::from_byte(bytes[0]), None),
+                _ => (None, None),
             };
-            Err(SpawnError { step, error })
+            Err(SpawnError { step, setting, error })
         }
     }
 }

@@ -68,6 +68,17 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
         None if unsupervised_user => 0o644,
         None => 0o600,
     };
+    if !args.supervise {
+        // The daemon is PROGRAM: limits, I/O priority, OOM score and no-new-privileges are
+        // inherited across fork, so they are set here, as root, before the daemon drops
+        // privileges (PROGRAM's `--user`).
+        let settings = &args.settings;
+        let applied =
+            settings.apply_before_drop(settings.oom_text().as_deref()).and_then(|()| settings.apply_before_exec());
+        if let Err((failed, error)) = applied {
+            return Err(Failure::Error(format!("{}: {}", settings.describe(failed), os_message(&error))));
+        }
+    }
     let mut daemon =
         Daemon::new().pidfile(&args.pidfile).pidfile_mode(pidfile_mode).manual_readiness().foreground(args.foreground);
     // Under a supervised --chroot, --chdir is a directory inside the new root: PROGRAM changes

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use daemonic::Account;
 
+use crate::limits::{check_no_new_privileges, parse_ionice, parse_limit, parse_oom_score_adj, ProgramSettings};
 use crate::options::{parse_fd, parse_seconds, path_value};
 use crate::report::say;
 use crate::{usage, Failure};
@@ -60,6 +61,15 @@ options:
   --clear-env             PROGRAM starts with no inherited environment: only --env variables
                           (PROGRAM itself is still looked up in the caller's PATH)
   --nice N                run PROGRAM at this nice value (-20..19)
+  --limit RES=SOFT[:HARD] PROGRAM's resource limit (repeatable): nofile, core, nproc, as,
+                          cpu (seconds), data, fsize, memlock, stack (bytes), on Linux
+                          also rss, locks, sigpending, msgqueue, nice, rtprio, rttime;
+                          a number or `unlimited`; SOFT alone sets both
+  --ionice CLASS[:LEVEL]  PROGRAM's I/O scheduling: realtime, best-effort or idle, level
+                          0 (first) .. 7, default 4 (Linux)
+  --oom-score-adj N       PROGRAM's OOM-killer adjustment, -1000 .. 1000 (Linux)
+  --no-new-privileges     PROGRAM and its children can never gain privileges through
+                          exec (set-user-id files, file capabilities) (Linux)
   --chroot DIR            run PROGRAM inside DIR (the supervisor, which holds and removes the
                           PID file, stays outside); PROGRAM is looked up inside
   --keep-fd N             keep descriptor N open for PROGRAM (repeatable; socket activation)
@@ -137,6 +147,8 @@ pub(crate) struct StartArgs {
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) clear_env: bool,
     pub(crate) nice: Option<i32>,
+    /// `--limit`, `--ionice`, `--oom-score-adj`, `--no-new-privileges`.
+    pub(crate) settings: ProgramSettings,
     pub(crate) chroot: Option<PathBuf>,
     pub(crate) syslog: Option<crate::relay::SyslogOptions>,
     /// `restart` only: how the running service is stopped.
@@ -182,6 +194,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
         env: Vec::new(),
         clear_env: false,
         nice: None,
+        settings: ProgramSettings::default(),
         chroot: None,
         syslog: None,
         stop_signal: None,
@@ -290,6 +303,15 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
                         .filter(|n| (-20..=19).contains(n))
                         .ok_or_else(|| bad(format!("--nice {value:?}: not a nice value from -20 to 19")))?,
                 );
+            }
+            Long("limit") => parsed.settings.limits.push(parse_limit(&parser.value()?.string()?).map_err(&bad)?),
+            Long("ionice") => parsed.settings.ionice = Some(parse_ionice(&parser.value()?.string()?).map_err(&bad)?),
+            Long("oom-score-adj") => {
+                parsed.settings.oom_score_adj = Some(parse_oom_score_adj(&parser.value()?.string()?).map_err(&bad)?);
+            }
+            Long("no-new-privileges") => {
+                check_no_new_privileges().map_err(&bad)?;
+                parsed.settings.no_new_privileges = true;
             }
             Long("chroot") => parsed.chroot = Some(PathBuf::from(parser.value()?)),
             // Each --syslog-* option implies --syslog, as daemon(8)'s -T, -l and -s imply -S.
