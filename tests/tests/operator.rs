@@ -358,3 +358,61 @@ fn limits_and_scheduling_reach_the_program() {
         assert_eq!(status.code(), Some(2), "{bad:?}: {out}");
     }
 }
+
+/// `--env-file`: PROGRAM gets the variables; the secret appears in neither the supervisor's
+/// nor PROGRAM's command line; a file others could have written is refused.
+#[test]
+fn env_file_gives_secrets_without_the_command_line() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let env = s.path("secrets.env");
+    std::fs::write(&env, "# database\nexport DB_PASSWORD='s3cr3t-Value'\nGREETING=\"hello world\"\n").unwrap();
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let seen = s.path("seen.txt");
+    let script =
+        s.script("env.sh", &format!("echo \"$DB_PASSWORD|$GREETING|$PLAIN\" > {}\nexec sleep 600", seen.display()));
+    let supervisor = started_pid(&s.cli(&[
+        "start",
+        "--pidfile",
+        &pidfile,
+        "--env-file",
+        env.to_str().unwrap(),
+        "--env",
+        "PLAIN=visible",
+        "--",
+        &script,
+    ]));
+    let _stop = StopOnDrop(supervisor);
+    wait_until("PROGRAM saw its environment", || s.read("seen.txt").ends_with('\n'));
+    assert_eq!(s.read("seen.txt"), "s3cr3t-Value|hello world|visible\n");
+    let program = program_of(supervisor);
+    for pid in [supervisor, program] {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(!String::from_utf8_lossy(&cmdline).contains("s3cr3t"), "pid {pid}");
+    }
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile]);
+    assert!(status.success(), "{out}");
+    let _ = reap(supervisor);
+
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o620)).unwrap();
+    let (status, out) = s.cli(&["start", "--pidfile", &pidfile, "--env-file", env.to_str().unwrap(), "--", "true"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("writable by its group or others (mode 620); refused"), "{out}");
+    let link = s.path("link.env");
+    std::os::unix::fs::symlink(&env, &link).unwrap();
+    let (status, out) = s.cli(&["start", "--pidfile", &pidfile, "--env-file", link.to_str().unwrap(), "--", "true"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("a symbolic link; refused"), "{out}");
+    if is_root() {
+        std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&env, Some(65534), None).unwrap();
+        let (status, out) = s.cli(&["start", "--pidfile", &pidfile, "--env-file", env.to_str().unwrap(), "--", "true"]);
+        assert_eq!(status.code(), Some(1), "{out}");
+        assert!(out.contains("owned by uid 65534, neither root nor the caller; refused"), "{out}");
+    }
+    std::fs::write(s.path("bad.env"), "A=1\nnot a pair\n").unwrap();
+    let (status, out) =
+        s.cli(&["start", "--pidfile", &pidfile, "--env-file", &s.path("bad.env").to_string_lossy(), "--", "true"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("line 2: expected NAME=VALUE"), "{out}");
+}

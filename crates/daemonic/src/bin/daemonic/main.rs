@@ -2,6 +2,7 @@
 //! the `daemonic` and `pidfile` crates. Build with `--features cli`.
 
 mod descriptors;
+mod env_file;
 mod files;
 mod holder;
 mod limits;

@@ -206,16 +206,17 @@ pub(crate) fn spawn(
 }
 
 /// PROGRAM, its arguments and its environment: the caller's (none with `--clear-env`), then
-/// `--env`, then `extra` (the supervisor's `NOTIFY_SOCKET`). A bare program name is looked up
-/// in `--env PATH=` if given, else in the caller's `PATH` (so that `--clear-env` does not hide
+/// the `--env-file`s', then `--env`, then `extra` (the supervisor's `NOTIFY_SOCKET`). A bare program name is looked up
+/// in `PATH` from `--env`/`--env-file` if given, else in the caller's `PATH` (so that `--clear-env` does not hide
 /// it); under `--chroot` in those directories inside the new root.
 pub(crate) fn program(args: &StartArgs, extra: &[(OsString, OsString)]) -> std::io::Result<Program> {
     let mut vars: Vec<(OsString, OsString)> = if args.clear_env { Vec::new() } else { std::env::vars_os().collect() };
-    for (name, value) in args.env.iter().chain(extra) {
+    for (name, value) in args.file_env.iter().chain(&args.env).chain(extra) {
         vars.retain(|(existing, _)| existing != name);
         vars.push((name.clone(), value.clone()));
     }
-    let path = args.env.iter().rev().find(|(name, _)| name == "PATH").map(|(_, value)| value.clone());
+    let path =
+        args.file_env.iter().chain(&args.env).rev().find(|(name, _)| name == "PATH").map(|(_, value)| value.clone());
     let path = path.or_else(|| std::env::var_os("PATH"));
     Program::new(&args.program, &args.args, vars, path.as_deref())
 }

@@ -58,6 +58,11 @@ options:
                           passwd entry: --group, else the same number, no other groups)
   --group G               run PROGRAM with this primary group (name or id)
   --env NAME=VALUE        set a variable in PROGRAM's environment (repeatable)
+  --env-file FILE         variables from FILE (repeatable; --env wins): NAME=VALUE lines as
+                          systemd's EnvironmentFile= (# and ; comments, `export `, quotes).
+                          Refused unless owned by root or the caller and writable by no
+                          one else. For secrets: --env values are in the supervisor's
+                          command line, which every local user can read (ps)
   --clear-env             PROGRAM starts with no inherited environment: only --env variables
                           (PROGRAM itself is still looked up in the caller's PATH)
   --nice N                run PROGRAM at this nice value (-20..19)
@@ -146,6 +151,8 @@ pub(crate) struct StartArgs {
     pub(crate) foreground: bool,
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) clear_env: bool,
+    /// The variables of the `--env-file`s, read (and checked) while parsing; `--env` wins.
+    pub(crate) file_env: Vec<(OsString, OsString)>,
     pub(crate) nice: Option<i32>,
     /// `--limit`, `--ionice`, `--oom-score-adj`, `--no-new-privileges`.
     pub(crate) settings: ProgramSettings,
@@ -193,6 +200,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
         foreground: false,
         env: Vec::new(),
         clear_env: false,
+        file_env: Vec::new(),
         nice: None,
         settings: ProgramSettings::default(),
         chroot: None,
@@ -207,6 +215,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
     };
     let mut pidfile = None;
     let mut restart_options = Vec::new();
+    let mut env_files = Vec::new();
     let mut command = Vec::new();
     while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
         match arg {
@@ -294,6 +303,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
                 ));
             }
             Long("clear-env") => parsed.clear_env = true,
+            Long("env-file") => env_files.push(path_value(parser.value()?, "--env-file").map_err(&bad)?),
             Long("nice") => {
                 let value = parser.value()?.string()?;
                 parsed.nice = Some(
@@ -376,6 +386,9 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
         if let Some(option) = restart_options.first() {
             return Err(bad(format!("{option} needs the supervisor; it cannot be used with --no-supervise")));
         }
+    }
+    for path in &env_files {
+        parsed.file_env.extend(crate::env_file::read(path).map_err(Failure::Error)?);
     }
     parsed.program = command.remove(0);
     parsed.args = command;
