@@ -416,3 +416,51 @@ fn env_file_gives_secrets_without_the_command_line() {
     assert_eq!(status.code(), Some(1), "{out}");
     assert!(out.contains("line 2: expected NAME=VALUE"), "{out}");
 }
+
+/// Socket activation: `--listen-fd` descriptors reach PROGRAM as 3, 4, … in the order given,
+/// with `LISTEN_FDS`, `LISTEN_FDNAMES` and `LISTEN_PID` naming PROGRAM itself (filled in after
+/// the fork), supervised and not.
+#[test]
+fn listen_fds_are_what_sd_listen_fds_expects() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let (a, b) = (s.path("a.sock-standin"), s.path("b.sock-standin"));
+    std::fs::write(&a, "").unwrap();
+    std::fs::write(&b, "").unwrap();
+    let seen = s.path("seen.txt");
+    let script = s.script(
+        "activated.sh",
+        &format!(
+            "echo \"$LISTEN_PID $$ $LISTEN_FDS $LISTEN_FDNAMES $(readlink /proc/$$/fd/3) $(readlink /proc/$$/fd/4) \
+             $(test -e /proc/$$/fd/7 && echo seven-open)\" > {}\nexec sleep 600",
+            seen.display()
+        ),
+    );
+    for supervise in [true, false] {
+        let _ = std::fs::remove_file(&seen);
+        // The shell opens b as 7 and a as 5, then becomes the command: 7 is to be 3, 5 is to be 4.
+        let mode = if supervise { "" } else { "--no-supervise" };
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!(
+            "exec 7<'{}' 5<'{}'; exec '{CLI}' start {mode} --pidfile '{pidfile}' --listen-fd 7:web --listen-fd 5 -- '{script}'",
+            b.display(),
+            a.display()
+        ));
+        let (status, out, err) = run(command);
+        let pid = started_pid(&(status, format!("{out}{err}")));
+        let _stop = StopOnDrop(pid);
+        wait_until("PROGRAM wrote what it saw", || s.read("seen.txt").ends_with('\n'));
+        let program = if supervise { program_of(pid) } else { pid };
+        let seen = s.read("seen.txt");
+        let words: Vec<&str> = seen.split_whitespace().collect();
+        assert_eq!(words[0], program.to_string(), "LISTEN_PID is PROGRAM's own pid: {seen}");
+        assert_eq!(words[1], program.to_string(), "{seen}");
+        assert_eq!(&words[2..], ["2", "web:unknown", b.to_str().unwrap(), a.to_str().unwrap()], "{seen}");
+        let (status, out) = s.cli(&["stop", "--pidfile", &pidfile]);
+        assert!(status.success(), "{out}");
+        let _ = reap(pid);
+    }
+    let (status, out) = s.cli(&["start", "--pidfile", &pidfile, "--listen-fd", "5", "--keep-fd", "3", "--", "true"]);
+    assert_eq!(status.code(), Some(2), "{out}");
+    assert!(out.contains("other descriptors must be above 3"), "{out}");
+}

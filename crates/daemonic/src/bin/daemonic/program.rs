@@ -20,7 +20,14 @@ pub(crate) struct Program {
     _envp: Vec<CString>,
     argv: Pointers,
     envp: Pointers,
+    /// `LISTEN_PID=` and room for any pid, at the end of `envp` (see
+    /// [`with_listen_pid`](Program::with_listen_pid)).
+    listen_pid: Option<Box<[u8]>>,
 }
+
+/// `LISTEN_PID=`, then up to 10 digits (`i32::MAX` has 10) and a NUL.
+const LISTEN_PID: &[u8] = b"LISTEN_PID=";
+const LISTEN_PID_LEN: usize = LISTEN_PID.len() + 11;
 
 /// A null-terminated array of pointers into the `CString`s of the same [`Program`].
 struct Pointers(Vec<*const libc::c_char>);
@@ -81,7 +88,45 @@ impl Program {
             candidates,
             _argv: argv_strings,
             _envp: envp_strings,
+            listen_pid: None,
         })
+    }
+
+    /// Adds `LISTEN_PID=` to the environment (sd_listen_fds(3)), to be filled in the child with
+    /// its own pid by [`set_listen_pid`](Program::set_listen_pid): the pid is known only after
+    /// `fork`, where nothing may allocate, so the room for it is made here.
+    pub(crate) fn with_listen_pid(mut self) -> Program {
+        let mut slot = vec![0u8; LISTEN_PID_LEN].into_boxed_slice();
+        slot[..LISTEN_PID.len()].copy_from_slice(LISTEN_PID);
+        // Before the terminating null pointer; filled (and pointed to again) in the child.
+        let at = self.envp.0.len() - 1;
+        self.envp.0.insert(at, slot.as_ptr().cast());
+        self.listen_pid = Some(slot);
+        self
+    }
+
+    /// Writes `pid` into the `LISTEN_PID=` entry. Async-signal-safe: no allocation, only
+    /// writes into memory prepared by [`with_listen_pid`](Program::with_listen_pid).
+    pub(crate) fn set_listen_pid(&mut self, pid: u32) {
+        let Some(slot) = self.listen_pid.as_mut() else { return };
+        let mut digits = [0u8; 10];
+        let mut n = pid;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 || len == digits.len() {
+                break;
+            }
+        }
+        for i in 0..len {
+            slot[LISTEN_PID.len() + i] = digits[len - 1 - i];
+        }
+        slot[LISTEN_PID.len() + len] = 0;
+        // The pointer taken in `with_listen_pid` predates this write: take it again.
+        let at = self.envp.0.len() - 2;
+        self.envp.0[at] = slot.as_ptr().cast();
     }
 
     /// `execve` of each candidate in turn; returns only on failure: the first error other
@@ -117,5 +162,21 @@ mod tests {
         assert_eq!(program.candidates.len(), 1);
         assert!(Program::new(OsStr::new("a\0b"), &[], [], None).is_err());
         assert!(Program::new(OsStr::new(""), &[], [], None).is_err());
+    }
+
+    #[test]
+    fn listen_pid_is_written_into_prepared_room() {
+        let mut program =
+            Program::new(OsStr::new("sh"), &[], [("A".into(), "1".into())], None).unwrap().with_listen_pid();
+        program.set_listen_pid(2147483647);
+        let entry = |p: &Program| {
+            // SAFETY: the entry before the null pointer is the NUL-terminated LISTEN_PID slot.
+            unsafe { std::ffi::CStr::from_ptr(p.envp.0[p.envp.0.len() - 2]) }.to_bytes().to_vec()
+        };
+        assert_eq!(entry(&program), b"LISTEN_PID=2147483647");
+        program.set_listen_pid(7);
+        assert_eq!(entry(&program), b"LISTEN_PID=7");
+        assert!(program.envp.0.last().unwrap().is_null());
+        assert_eq!(program.envp.0.len(), 3);
     }
 }

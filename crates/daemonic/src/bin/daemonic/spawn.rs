@@ -123,13 +123,13 @@ pub(crate) fn spawn(
     supervisor: Pid,
     stdio: Option<(Stdio, Stdio)>,
 ) -> Result<Pid, SpawnError> {
-    let program = program(args, extra)?;
+    let mut program = program(args, extra)?;
     // std's `Command` forks and sets up stdio and the process group; the last step before
     // its own `execvp` is ours, `program.exec()`, which replaces the process (see
     // `program.rs` for why not `execvp`). Its error is what `spawn` returns.
     let mut command = std::process::Command::new(&args.program);
     command.process_group(0);
-    let keep = args.keep_fds.clone();
+    let keep = args.passed_fds();
     let nice = args.nice;
     // Under --chroot, --chdir is inside the new root.
     let chroot = args.chroot.clone();
@@ -181,6 +181,7 @@ pub(crate) fn spawn(
             }
             sys::die_with_supervisor(supervisor).map_err(failed(Step::TieToSupervisor))?;
             settings.apply_before_exec().map_err(setting_failed)?;
+            program.set_listen_pid(rustix::process::getpid().as_raw_nonzero().get() as u32);
             Err(program.exec())
         })
     };
@@ -218,7 +219,18 @@ pub(crate) fn program(args: &StartArgs, extra: &[(OsString, OsString)]) -> std::
     let path =
         args.file_env.iter().chain(&args.env).rev().find(|(name, _)| name == "PATH").map(|(_, value)| value.clone());
     let path = path.or_else(|| std::env::var_os("PATH"));
-    Program::new(&args.program, &args.args, vars, path.as_deref())
+    if args.listen_fds.is_empty() {
+        return Program::new(&args.program, &args.args, vars, path.as_deref());
+    }
+    // Socket activation (sd_listen_fds(3)): the count, the names, and the pid, filled in the
+    // child (`set_listen_pid`). A variable of the caller's of the same name never gets through.
+    vars.retain(|(name, _)| !["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"].iter().any(|n| name == n));
+    vars.push(("LISTEN_FDS".into(), args.listen_fds.len().to_string().into()));
+    if args.listen_fds.iter().any(|(_, name)| name.is_some()) {
+        let names: Vec<&str> = args.listen_fds.iter().map(|(_, name)| name.as_deref().unwrap_or("unknown")).collect();
+        vars.push(("LISTEN_FDNAMES".into(), names.join(":").into()));
+    }
+    Ok(Program::new(&args.program, &args.args, vars, path.as_deref())?.with_listen_pid())
 }
 
 /// `setpriority(PRIO_PROCESS, 0, n)` for `--nice`. Async-signal-safe.

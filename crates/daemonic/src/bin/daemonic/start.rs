@@ -1,6 +1,6 @@
 //! `daemonic start`: daemonize, then supervise PROGRAM (or, with `--no-supervise`, become it).
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -135,7 +135,10 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
     if let Some(fd) = args.notify_fd {
         daemon = daemon.ready_fd(fd);
     }
-    daemon = daemon.keep_fds(args.keep_fds.iter().copied());
+    if !args.listen_fds.is_empty() {
+        move_listen_fds(args)?;
+    }
+    daemon = daemon.keep_fds(args.passed_fds());
     if !args.foreground {
         daemon = daemon.on_launched(|pid| inform(&format!("daemonic: started (pid {pid})\n")));
     }
@@ -176,7 +179,7 @@ fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
             // Deliberately leaked: it must stay open (and locked) through `exec`.
             std::mem::forget(read_only);
         }
-        for &fd in &args.keep_fds {
+        for fd in args.passed_fds() {
             // SAFETY: the user asked for this descriptor to be kept; it is open (daemonize
             // kept it) or fcntl reports EBADF.
             let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -192,7 +195,10 @@ fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
                 Err(e) => format!("--nice: {}", os_message(&e)),
                 Ok(()) => {
                     let error = match program(args, &[]) {
-                        Ok(program) => program.exec(),
+                        Ok(mut program) => {
+                            program.set_listen_pid(rustix::process::getpid().as_raw_nonzero().get() as u32);
+                            program.exec()
+                        }
                         Err(e) => e,
                     };
                     format!("cannot execute {}: {}", args.program.to_string_lossy(), os_message(&error))
@@ -288,4 +294,30 @@ fn truncate(fd: BorrowedFd<'_>, path: Option<&Path>) -> Result<(), String> {
     rustix::fs::ftruncate(fd, 0).map_err(|e| {
         format!("cannot truncate {}: {}", path.map(|p| p.display().to_string()).unwrap_or_default(), errno_message(e))
     })
+}
+
+/// `--listen-fd`: moves the descriptors to 3, 4, … in the order given, as sd_listen_fds(3)
+/// expects, in the launcher before anything of ours is open (so nothing of ours is clobbered;
+/// `start_options` made sure no `--keep-fd`/`--notify-fd` is in that range). Each is first
+/// duplicated above the range, so that moving one never overwrites another not yet moved.
+fn move_listen_fds(args: &StartArgs) -> Result<(), Failure> {
+    let first_free = 3 + args.listen_fds.len() as RawFd;
+    let mut copies = Vec::new();
+    for (fd, _) in &args.listen_fds {
+        // SAFETY: only borrowed for `fcntl(F_DUPFD_CLOEXEC)`, which fails with EBADF if the
+        // caller did not pass it.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(*fd) };
+        let copy = rustix::io::fcntl_dupfd_cloexec(borrowed, first_free)
+            .map_err(|e| Failure::Error(format!("--listen-fd {fd}: {}", errno_message(e))))?;
+        copies.push(copy);
+    }
+    for (target, copy) in (3..).zip(&copies) {
+        // SAFETY: `dup2` of a descriptor we own onto a number in the range this function owns;
+        // rustix's `dup2` needs an `OwnedFd` for the target, which a number another part of the
+        // caller may hold is not. The copy is closed after; the target is inheritable.
+        if unsafe { libc::dup2(copy.as_raw_fd(), target) } < 0 {
+            return Err(Failure::Error(format!("--listen-fd: dup2: {}", os_message(&std::io::Error::last_os_error()))));
+        }
+    }
+    Ok(())
 }

@@ -77,7 +77,10 @@ options:
                           exec (set-user-id files, file capabilities) (Linux)
   --chroot DIR            run PROGRAM inside DIR (the supervisor, which holds and removes the
                           PID file, stays outside); PROGRAM is looked up inside
-  --keep-fd N             keep descriptor N open for PROGRAM (repeatable; socket activation)
+  --keep-fd N             keep descriptor N open for PROGRAM, as N (repeatable)
+  --listen-fd N[:NAME]    socket activation (sd_listen_fds): PROGRAM gets these descriptors
+                          as 3, 4, ... in the order given, with LISTEN_FDS, LISTEN_PID (its
+                          own pid) and, if any NAME is given, LISTEN_FDNAMES (repeatable)
   --notify-fd N           write a newline to descriptor N once PROGRAM is ready, then close it
                           (s6 notification-fd)
   --notify-await          give PROGRAM a NOTIFY_SOCKET and wait for READY=1 (systemd
@@ -139,6 +142,8 @@ pub(crate) struct StartArgs {
     pub(crate) user: Option<Account>,
     pub(crate) group: Option<Account>,
     pub(crate) keep_fds: Vec<RawFd>,
+    /// `--listen-fd N[:NAME]`: socket activation; PROGRAM gets them as 3, 4, … in order.
+    pub(crate) listen_fds: Vec<(RawFd, Option<String>)>,
     pub(crate) notify_fd: Option<RawFd>,
     pub(crate) notify_await: bool,
     pub(crate) notify_timeout: Duration,
@@ -188,6 +193,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
         user: None,
         group: None,
         keep_fds: Vec::new(),
+        listen_fds: Vec::new(),
         notify_fd: None,
         notify_await: false,
         notify_timeout: Duration::from_secs(60),
@@ -242,6 +248,19 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
             Long("append") => parsed.append = true,
             Long("user") => parsed.user = Some(parser.value()?.string()?.parse().unwrap_or_else(|e| match e {})),
             Long("group") => parsed.group = Some(parser.value()?.string()?.parse().unwrap_or_else(|e| match e {})),
+            Long("listen-fd") => {
+                let value = parser.value()?.string()?;
+                let (fd, name) = value.split_once(':').map_or((value.as_str(), None), |(fd, name)| (fd, Some(name)));
+                let fd = parse_fd(fd, "--listen-fd").map_err(&bad)?;
+                if let Some(name) = name {
+                    if name.is_empty() || name.len() > 255 || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                        return Err(bad(format!(
+                            "--listen-fd {value:?}: a NAME is 1 to 255 printable characters, no ':'"
+                        )));
+                    }
+                }
+                parsed.listen_fds.push((fd, name.map(str::to_owned)));
+            }
             Long("keep-fd") => parsed.keep_fds.push(parse_fd(&parser.value()?.string()?, "--keep-fd").map_err(&bad)?),
             Long("notify-fd") => {
                 parsed.notify_fd = Some(parse_fd(&parser.value()?.string()?, "--notify-fd").map_err(&bad)?);
@@ -387,10 +406,35 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
             return Err(bad(format!("{option} needs the supervisor; it cannot be used with --no-supervise")));
         }
     }
+    let listened = parsed.listen_fds.len() as RawFd;
+    for (n, (fd, _)) in parsed.listen_fds.iter().enumerate() {
+        if parsed.listen_fds[..n].iter().any(|(other, _)| other == fd) {
+            return Err(bad(format!("--listen-fd {fd} is given twice")));
+        }
+    }
+    for (option, fd) in
+        parsed.keep_fds.iter().map(|fd| ("--keep-fd", fd)).chain(parsed.notify_fd.iter().map(|fd| ("--notify-fd", fd)))
+    {
+        if *fd < 3 + listened || parsed.listen_fds.iter().any(|(listen, _)| listen == fd) {
+            return Err(bad(format!(
+                "{option} {fd}: with {listened} --listen-fd descriptor(s), which PROGRAM gets as 3..{}, other descriptors must be above {}",
+                2 + listened,
+                2 + listened
+            )));
+        }
+    }
     for path in &env_files {
         parsed.file_env.extend(crate::env_file::read(path).map_err(Failure::Error)?);
     }
     parsed.program = command.remove(0);
     parsed.args = command;
     Ok(Some(parsed))
+}
+
+impl StartArgs {
+    /// The descriptors PROGRAM inherits: the `--listen-fd` ones (moved to 3, 4, … by `start`
+    /// before daemonizing), then the `--keep-fd` ones.
+    pub(crate) fn passed_fds(&self) -> Vec<RawFd> {
+        (3..3 + self.listen_fds.len() as RawFd).chain(self.keep_fds.iter().copied()).collect()
+    }
 }

@@ -106,7 +106,7 @@ pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
     }
     // Descriptors the supervisor keeps for PROGRAM (again after each restart): close-on-exec
     // here, made inheritable in the child only. The readiness descriptor never reaches PROGRAM.
-    for &fd in args.keep_fds.iter().chain(&args.notify_fd) {
+    for &fd in args.passed_fds().iter().chain(&args.notify_fd) {
         // SAFETY: `daemonize` checked these are open and kept them (the guard owns the
         // readiness one and keeps it open until ready).
         if let Err(e) = set_cloexec(unsafe { BorrowedFd::borrow_raw(fd) }) {
