@@ -464,3 +464,82 @@ fn listen_fds_are_what_sd_listen_fds_expects() {
     assert_eq!(status.code(), Some(2), "{out}");
     assert!(out.contains("other descriptors must be above 3"), "{out}");
 }
+
+/// Whether python3 can parse `text` as JSON (the check is skipped without python3: no JSON
+/// dependency for one test).
+fn json_parses(text: &str) -> bool {
+    use std::io::Write as _;
+    let Ok(mut child) = Command::new("python3")
+        .args(["-c", "import json,sys; json.load(sys.stdin)"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+    else {
+        return true;
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child.wait().unwrap().success()
+}
+
+/// `status` tells running, failed and stopped apart: PROGRAM's pid, uptime and restarts while
+/// it runs; after `--restart` gave up, "failed" with LSB 1 until the next stop; `--json` for
+/// monitoring.
+#[test]
+fn status_says_what_happened() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let supervisor = started_pid(&s.cli(&["start", "--pidfile", &pidfile, "--", "sleep", "600"]));
+    let _stop = StopOnDrop(supervisor);
+    let program = program_of(supervisor);
+    let (status, out) = s.cli(&["status", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert!(out.starts_with(&format!("daemonic: running (pid {supervisor}; program pid {program}, up ")), "{out}");
+    let (status, json) = s.cli(&["status", "--json", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(0), "{json}");
+    assert!(json.starts_with(&format!("{{\"state\": \"running\", \"pidfile\": \"{pidfile}\", \"pid\": {supervisor}, \"program_pid\": {program}, \"uptime_seconds\": ")), "{json}");
+    assert!(json.contains("\"restarts\": 0"), "{json}");
+    assert!(json_parses(&json), "{json}");
+    assert!(s.cli(&["stop", "--pidfile", &pidfile]).0.success());
+    let _ = reap(supervisor);
+    let (status, json) = s.cli(&["status", "--json", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(3), "{json}");
+    assert!(json.starts_with("{\"state\": \"stopped\""), "{json}");
+    assert!(json_parses(&json), "{json}");
+
+    // A program that keeps failing: the supervisor gives up; the PID file and the state stay.
+    let script = s.script("fails.sh", "exit 3");
+    let supervisor = started_pid(&s.cli(&[
+        "start",
+        "--pidfile",
+        &pidfile,
+        "--restart",
+        "on-failure",
+        "--restart-delay",
+        "0.05",
+        "--restart-limit",
+        "2/60",
+        "--",
+        &script,
+    ]));
+    let _stop = StopOnDrop(supervisor);
+    let _ = reap(supervisor);
+    let (status, out) = s.cli(&["status", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.starts_with("daemonic: failed: gave up after 2 restarts at "), "{out}");
+    assert!(out.trim_end().ends_with(" UTC (last: exit status 3)"), "{out}");
+    let (status, json) = s.cli(&["status", "--json", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(1), "{json}");
+    assert!(json.contains("\"state\": \"failed\"") && json.contains("\"last_exit\": \"exit status 3\""), "{json}");
+    assert!(json_parses(&json), "{json}");
+    // A stop clears it.
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert_eq!(s.cli(&["status", "--pidfile", &pidfile]).0.code(), Some(3));
+    assert!(!s.path("service.pid.state").exists());
+
+    // Unknown: a reason, escaped.
+    std::fs::write(s.path("service.pid"), "garbage \"quoted\"\n").unwrap();
+    let (status, json) = s.cli(&["status", "--json", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(4), "{json}");
+    assert!(json.starts_with("{\"state\": \"unknown\""), "{json}");
+    assert!(json_parses(&json), "{json}");
+}

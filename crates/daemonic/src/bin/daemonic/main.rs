@@ -18,6 +18,7 @@ mod signals;
 mod spawn;
 mod start;
 mod start_options;
+mod state;
 mod status;
 mod stop;
 mod supervise;
@@ -83,7 +84,7 @@ fn main() -> ExitCode {
                     Failure::Usage(message, usage) => Failure::StatusUsage(message, usage),
                     other => other,
                 })
-                .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |p| Ok(status::run(&p)))),
+                .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| Ok(status::run(&a)))),
             status::USAGE,
         ),
         "signal" => {

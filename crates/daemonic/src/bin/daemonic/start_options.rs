@@ -95,8 +95,10 @@ options:
   --restart-delay SECS    delay before the first restart (default 1), doubled after each
                           quick failure up to 60 s, reset once PROGRAM ran for the limit's
                           interval
-  --restart-limit N/SECS  give up after N restarts within SECS seconds: the PID file is
-                          removed and the supervisor exits non-zero (default 5/60)
+  --restart-limit N/SECS  give up after N restarts within SECS seconds: the supervisor
+                          exits non-zero and leaves the PID file, unlocked, with its state
+                          record: `status` says failed (1) until the next start or stop
+                          (default 5/60)
   --no-supervise          no supervisor: PROGRAM becomes the daemon and holds the lock
                           itself, through a read-only descriptor (see README); --restart,
                           --notify-await, --notify-fd and --child-pidfile need the supervisor
