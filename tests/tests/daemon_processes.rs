@@ -499,6 +499,23 @@ fn readme_pattern_as_root_stops_cleanly_with_a_runtime_directory() {
     wait_until("the second daemon to stop", || !pidfile.exists());
 }
 
+/// A log file inside the runtime directory: the directory is created before the outputs are
+/// opened (it used to be created after, and the start failed with "No such file or directory").
+#[test]
+fn a_log_inside_the_runtime_directory_is_opened_after_it_is_created() {
+    let s = Setup::new();
+    let run_dir = s.path("run-logged");
+    let pidfile = run_dir.join("app.pid");
+    std::fs::write(s.path("stop"), "").unwrap(); // the daemon stops at once
+    let mut launcher = Command::new(FIXTURE);
+    launcher.arg("--runtime-dir").arg(&run_dir).arg("--pidfile").arg(&pidfile);
+    launcher.arg("--stdout-path").arg(run_dir.join("out.log")).arg("--stop-file").arg(s.path("stop"));
+    let (status, out, err) = run(launcher);
+    assert!(status.success(), "{out}{err}");
+    assert!(run_dir.join("out.log").is_file(), "the log was opened inside the new directory");
+    wait_until("the daemon to stop", || !pidfile.exists());
+}
+
 /// A runtime directory that is a symlink, or a directory someone else owns (the shared `/tmp`
 /// for a daemon that runs as `nobody`, or as us when we are not root), is refused before
 /// anything else happens; nothing is created or changed.

@@ -236,3 +236,310 @@ fn retry_follows_the_schedule() {
     let (status, out) = s.cli(&["restart", "--pidfile", &pidfile, "--retry", "TERM/1", "--kill", "--", "true"]);
     assert_eq!(status.code(), Some(2), "{out}");
 }
+
+/// Under `--foreground` (a run script, a container) PROGRAM keeps the caller's working
+/// directory; `--chdir` still moves it; a forking start still goes to `/`.
+#[test]
+fn foreground_keeps_the_callers_working_directory() {
+    let s = Service::new();
+    let pwd = s.path("pwd.txt");
+    let script = s.script("pwd.sh", &format!("pwd > {}", pwd.display()));
+    let expected = std::fs::canonicalize(s.dir.path()).unwrap();
+    for (extra, cwd) in [(&[][..], expected.clone()), (&["--chdir", "/usr"][..], PathBuf::from("/usr"))] {
+        let mut command = Command::new(CLI);
+        command.args(["start", "--foreground", "--pidfile", &s.pidfile()]).args(extra).args(["--", &script]);
+        command.current_dir(s.dir.path());
+        let (status, out, err) = run(command);
+        assert!(status.success(), "{out}{err}");
+        assert_eq!(s.read("pwd.txt").trim(), cwd.to_str().unwrap(), "{extra:?}");
+    }
+    let mut command = Command::new(CLI);
+    command.args(["start", "--pidfile", &s.pidfile(), "--", &script]).current_dir(s.dir.path());
+    let (status, out, err) = run(command);
+    let supervisor = started_pid(&(status, format!("{out}{err}")));
+    let _ = reap(supervisor);
+    assert_eq!(s.read("pwd.txt").trim(), "/");
+}
+
+/// PROGRAM's child: the supervisor's only child.
+fn program_of(supervisor: u32) -> u32 {
+    let mut program = 0;
+    wait_until("the supervisor's child", || match daemonic_tests::children_of(supervisor)[..] {
+        [pid] => {
+            program = pid;
+            true
+        }
+        _ => false,
+    });
+    program
+}
+
+/// `--limit`, `--ionice`, `--oom-score-adj` and `--no-new-privileges` reach PROGRAM (and only
+/// PROGRAM: the supervisor keeps its own), with and without a supervisor; one that cannot be
+/// applied is named.
+#[test]
+fn limits_and_scheduling_reach_the_program() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let settings = [
+        "--limit",
+        "nofile=100:200",
+        "--limit",
+        "core=unlimited:unlimited",
+        "--ionice",
+        "idle",
+        "--oom-score-adj",
+        "500",
+        "--no-new-privileges",
+    ];
+    let user: &[&str] = if is_root() { &["--user", "nobody"] } else { &[] };
+    let mut args = vec!["start", "--pidfile", &pidfile];
+    args.extend_from_slice(user);
+    args.extend_from_slice(&settings);
+    args.extend_from_slice(&["--", "sleep", "600"]);
+    let core_before = std::fs::read_to_string("/proc/self/limits").unwrap();
+    if !core_before.lines().any(|l| l.starts_with("Max core file size") && l.contains("unlimited")) && !is_root() {
+        eprintln!("skipped: raising the core limit needs root here");
+        return;
+    }
+    let supervisor = started_pid(&s.cli(&args));
+    let _stop = StopOnDrop(supervisor);
+    let program = program_of(supervisor);
+    let limits = std::fs::read_to_string(format!("/proc/{program}/limits")).unwrap();
+    let line = |name: &str| {
+        limits.lines().find(|l| l.starts_with(name)).unwrap().split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(line("Max open files"), "Max open files 100 200 files");
+    assert_eq!(line("Max core file size"), "Max core file size unlimited unlimited bytes");
+    assert_eq!(std::fs::read_to_string(format!("/proc/{program}/oom_score_adj")).unwrap().trim(), "500");
+    assert_eq!(daemonic_tests::proc_status(program, "NoNewPrivs"), "1");
+    if let Ok(out) = Command::new("ionice").args(["-p", &program.to_string()]).output() {
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "idle");
+    }
+    // The supervisor keeps its own.
+    assert_eq!(daemonic_tests::proc_status(supervisor, "NoNewPrivs"), "0");
+    assert_ne!(std::fs::read_to_string(format!("/proc/{supervisor}/oom_score_adj")).unwrap().trim(), "500");
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile]);
+    assert!(status.success(), "{out}");
+    let _ = reap(supervisor);
+
+    // --no-supervise: the daemon is PROGRAM.
+    let mut args = vec!["start", "--no-supervise", "--pidfile", &pidfile];
+    args.extend_from_slice(user);
+    args.extend_from_slice(&["--limit", "nofile=50", "--oom-score-adj", "300", "--", "sleep", "600"]);
+    let daemon = started_pid(&s.cli(&args));
+    let _stop = StopOnDrop(daemon);
+    wait_until("the daemon runs sleep", || {
+        std::fs::read_to_string(format!("/proc/{daemon}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{daemon}/limits")).unwrap();
+    assert!(
+        limits
+            .lines()
+            .any(|l| l.starts_with("Max open files") && l.split_whitespace().filter(|w| *w == "50").count() == 2),
+        "{limits}"
+    );
+    assert_eq!(std::fs::read_to_string(format!("/proc/{daemon}/oom_score_adj")).unwrap().trim(), "300");
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile]);
+    assert!(status.success(), "{out}");
+
+    // A limit the caller may not raise is named.
+    if is_root() {
+        let (status, out) =
+            s.cli_as(&["start", "--pidfile", &pidfile, "--oom-score-adj", "-500", "--", "sleep", "600"], Some(65534));
+        assert_eq!(status.code(), Some(1), "{out}");
+        assert!(out.contains("daemonic: cannot set --oom-score-adj -500: Permission denied"), "{out}");
+    }
+    for bad in [&["--limit", "files=1"][..], &["--ionice", "fast"], &["--oom-score-adj", "2000"]] {
+        let mut args = vec!["start", "--pidfile", &pidfile];
+        args.extend_from_slice(bad);
+        args.extend_from_slice(&["--", "true"]);
+        let (status, out) = s.cli(&args);
+        assert_eq!(status.code(), Some(2), "{bad:?}: {out}");
+    }
+}
+
+/// `--env-file`: PROGRAM gets the variables; the secret appears in neither the supervisor's
+/// nor PROGRAM's command line; a file others could have written is refused.
+#[test]
+fn env_file_gives_secrets_without_the_command_line() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let env = s.path("secrets.env");
+    std::fs::write(&env, "# database\nexport DB_PASSWORD='s3cr3t-Value'\nGREETING=\"hello world\"\n").unwrap();
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let seen = s.path("seen.txt");
+    let script =
+        s.script("env.sh", &format!("echo \"$DB_PASSWORD|$GREETING|$PLAIN\" > {}\nexec sleep 600", seen.display()));
+    let supervisor = started_pid(&s.cli(&[
+        "start",
+        "--pidfile",
+        &pidfile,
+        "--env-file",
+        env.to_str().unwrap(),
+        "--env",
+        "PLAIN=visible",
+        "--",
+        &script,
+    ]));
+    let _stop = StopOnDrop(supervisor);
+    wait_until("PROGRAM saw its environment", || s.read("seen.txt").ends_with('\n'));
+    assert_eq!(s.read("seen.txt"), "s3cr3t-Value|hello world|visible\n");
+    let program = program_of(supervisor);
+    for pid in [supervisor, program] {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        assert!(!String::from_utf8_lossy(&cmdline).contains("s3cr3t"), "pid {pid}");
+    }
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile]);
+    assert!(status.success(), "{out}");
+    let _ = reap(supervisor);
+
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o620)).unwrap();
+    let (status, out) = s.cli(&["start", "--pidfile", &pidfile, "--env-file", env.to_str().unwrap(), "--", "true"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("writable by its group or others (mode 620); refused"), "{out}");
+    let link = s.path("link.env");
+    std::os::unix::fs::symlink(&env, &link).unwrap();
+    let (status, out) = s.cli(&["start", "--pidfile", &pidfile, "--env-file", link.to_str().unwrap(), "--", "true"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("a symbolic link; refused"), "{out}");
+    if is_root() {
+        std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&env, Some(65534), None).unwrap();
+        let (status, out) = s.cli(&["start", "--pidfile", &pidfile, "--env-file", env.to_str().unwrap(), "--", "true"]);
+        assert_eq!(status.code(), Some(1), "{out}");
+        assert!(out.contains("owned by uid 65534, neither root nor the caller; refused"), "{out}");
+    }
+    std::fs::write(s.path("bad.env"), "A=1\nnot a pair\n").unwrap();
+    let (status, out) =
+        s.cli(&["start", "--pidfile", &pidfile, "--env-file", &s.path("bad.env").to_string_lossy(), "--", "true"]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("line 2: expected NAME=VALUE"), "{out}");
+}
+
+/// Socket activation: `--listen-fd` descriptors reach PROGRAM as 3, 4, … in the order given,
+/// with `LISTEN_FDS`, `LISTEN_FDNAMES` and `LISTEN_PID` naming PROGRAM itself (filled in after
+/// the fork), supervised and not.
+#[test]
+fn listen_fds_are_what_sd_listen_fds_expects() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let (a, b) = (s.path("a.sock-standin"), s.path("b.sock-standin"));
+    std::fs::write(&a, "").unwrap();
+    std::fs::write(&b, "").unwrap();
+    let seen = s.path("seen.txt");
+    let script = s.script(
+        "activated.sh",
+        &format!(
+            "echo \"$LISTEN_PID $$ $LISTEN_FDS $LISTEN_FDNAMES $(readlink /proc/$$/fd/3) $(readlink /proc/$$/fd/4) \
+             $(test -e /proc/$$/fd/7 && echo seven-open)\" > {}\nexec sleep 600",
+            seen.display()
+        ),
+    );
+    for supervise in [true, false] {
+        let _ = std::fs::remove_file(&seen);
+        // The shell opens b as 7 and a as 5, then becomes the command: 7 is to be 3, 5 is to be 4.
+        let mode = if supervise { "" } else { "--no-supervise" };
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!(
+            "exec 7<'{}' 5<'{}'; exec '{CLI}' start {mode} --pidfile '{pidfile}' --listen-fd 7:web --listen-fd 5 -- '{script}'",
+            b.display(),
+            a.display()
+        ));
+        let (status, out, err) = run(command);
+        let pid = started_pid(&(status, format!("{out}{err}")));
+        let _stop = StopOnDrop(pid);
+        wait_until("PROGRAM wrote what it saw", || s.read("seen.txt").ends_with('\n'));
+        let program = if supervise { program_of(pid) } else { pid };
+        let seen = s.read("seen.txt");
+        let words: Vec<&str> = seen.split_whitespace().collect();
+        assert_eq!(words[0], program.to_string(), "LISTEN_PID is PROGRAM's own pid: {seen}");
+        assert_eq!(words[1], program.to_string(), "{seen}");
+        assert_eq!(&words[2..], ["2", "web:unknown", b.to_str().unwrap(), a.to_str().unwrap()], "{seen}");
+        let (status, out) = s.cli(&["stop", "--pidfile", &pidfile]);
+        assert!(status.success(), "{out}");
+        let _ = reap(pid);
+    }
+    let (status, out) = s.cli(&["start", "--pidfile", &pidfile, "--listen-fd", "5", "--keep-fd", "3", "--", "true"]);
+    assert_eq!(status.code(), Some(2), "{out}");
+    assert!(out.contains("other descriptors must be above 3"), "{out}");
+}
+
+/// Whether python3 can parse `text` as JSON (the check is skipped without python3: no JSON
+/// dependency for one test).
+fn json_parses(text: &str) -> bool {
+    use std::io::Write as _;
+    let Ok(mut child) = Command::new("python3")
+        .args(["-c", "import json,sys; json.load(sys.stdin)"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+    else {
+        return true;
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child.wait().unwrap().success()
+}
+
+/// `status` tells running, failed and stopped apart: PROGRAM's pid, uptime and restarts while
+/// it runs; after `--restart` gave up, "failed" with LSB 1 until the next stop; `--json` for
+/// monitoring.
+#[test]
+fn status_says_what_happened() {
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let supervisor = started_pid(&s.cli(&["start", "--pidfile", &pidfile, "--", "sleep", "600"]));
+    let _stop = StopOnDrop(supervisor);
+    let program = program_of(supervisor);
+    let (status, out) = s.cli(&["status", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert!(out.starts_with(&format!("daemonic: running (pid {supervisor}; program pid {program}, up ")), "{out}");
+    let (status, json) = s.cli(&["status", "--json", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(0), "{json}");
+    assert!(json.starts_with(&format!("{{\"state\": \"running\", \"pidfile\": \"{pidfile}\", \"pid\": {supervisor}, \"program_pid\": {program}, \"uptime_seconds\": ")), "{json}");
+    assert!(json.contains("\"restarts\": 0"), "{json}");
+    assert!(json_parses(&json), "{json}");
+    assert!(s.cli(&["stop", "--pidfile", &pidfile]).0.success());
+    let _ = reap(supervisor);
+    let (status, json) = s.cli(&["status", "--json", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(3), "{json}");
+    assert!(json.starts_with("{\"state\": \"stopped\""), "{json}");
+    assert!(json_parses(&json), "{json}");
+
+    // A program that keeps failing: the supervisor gives up; the PID file and the state stay.
+    let script = s.script("fails.sh", "exit 3");
+    let supervisor = started_pid(&s.cli(&[
+        "start",
+        "--pidfile",
+        &pidfile,
+        "--restart",
+        "on-failure",
+        "--restart-delay",
+        "0.05",
+        "--restart-limit",
+        "2/60",
+        "--",
+        &script,
+    ]));
+    let _stop = StopOnDrop(supervisor);
+    let _ = reap(supervisor);
+    let (status, out) = s.cli(&["status", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.starts_with("daemonic: failed: gave up after 2 restarts at "), "{out}");
+    assert!(out.trim_end().ends_with(" UTC (last: exit status 3)"), "{out}");
+    let (status, json) = s.cli(&["status", "--json", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(1), "{json}");
+    assert!(json.contains("\"state\": \"failed\"") && json.contains("\"last_exit\": \"exit status 3\""), "{json}");
+    assert!(json_parses(&json), "{json}");
+    // A stop clears it.
+    let (status, out) = s.cli(&["stop", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert_eq!(s.cli(&["status", "--pidfile", &pidfile]).0.code(), Some(3));
+    assert!(!s.path("service.pid.state").exists());
+
+    // Unknown: a reason, escaped.
+    std::fs::write(s.path("service.pid"), "garbage \"quoted\"\n").unwrap();
+    let (status, json) = s.cli(&["status", "--json", "--pidfile", &pidfile]);
+    assert_eq!(status.code(), Some(4), "{json}");
+    assert!(json.starts_with("{\"state\": \"unknown\""), "{json}");
+    assert!(json_parses(&json), "{json}");
+}

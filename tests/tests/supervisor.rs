@@ -203,7 +203,9 @@ fn restart_on_failure_backs_off_and_gives_up_at_the_limit() {
     let _stop = StopOnDrop(supervisor);
     let status = reap(supervisor);
     assert_eq!(status.exit_status(), Some(3), "the program's status, after giving up");
-    assert!(!s.pidfile().exists(), "removed when giving up");
+    // Left, unlocked, with the state record beside it: `status` says "failed" (LSB 1).
+    assert!(pidfile::pidfile_is_stale(s.pidfile()).unwrap(), "left stale when giving up");
+    assert_eq!(s.cli(&["status", "--pidfile", s.pidfile().to_str().unwrap()]).0.code(), Some(1));
     let times = run_lines(&runs);
     assert_eq!(times.len(), 4, "the first run and three restarts: {times:?}");
     for (n, pair) in times.windows(2).enumerate() {
@@ -326,7 +328,8 @@ fn child_pidfile_names_the_program_while_it_runs() {
     assert_eq!(std::fs::read_to_string(s.pidfile()).unwrap(), format!("{supervisor}\n"));
     let (code, said) = s.cli(&["status", "--pidfile", s.pidfile().to_str().unwrap()]);
     assert!(code.success());
-    assert_eq!(said.trim(), format!("daemonic: running (pid {supervisor}; program pid {program})"));
+    let said = said.trim();
+    assert!(said.starts_with(&format!("daemonic: running (pid {supervisor}; program pid {program}, up ")), "{said}");
     let (status, said) = s.stop();
     assert!(status.success(), "{said}");
     reap(supervisor);

@@ -476,9 +476,9 @@ impl Daemon {
     /// the daemon before it was ready (then no daemon and no PID file remain).
     ///
     /// In the launcher: refuse if the process has more than one thread; make sure fds 0–2 are
-    /// open; resolve user and group; open the stdio targets and `/dev/null`; read
-    /// `NOTIFY_SOCKET`; create the [runtime directory](Daemon::runtime_directory); lock the PID
-    /// file, empty; create the readiness pipe; flush std's stdout/stderr. Then `fork` → `setsid` → `fork` (the daemon is not a session leader, so it
+    /// open; resolve user and group; create the [runtime directory](Daemon::runtime_directory)
+    /// (so that a log file may live in it); open the stdio targets and `/dev/null`; read
+    /// `NOTIFY_SOCKET`; lock the PID file, empty; create the readiness pipe; flush std's stdout/stderr. Then `fork` → `setsid` → `fork` (the daemon is not a session leader, so it
     /// can never acquire a controlling terminal). In the daemon: `chroot`, `chdir`, `umask`,
     /// default signal dispositions and an empty signal mask, `dup2` of the standard streams,
     /// close every other descriptor except the PID file, the pipe and the kept ones
@@ -535,11 +535,12 @@ impl Daemon {
         self.check_named_fds()?;
         ensure_standard_fds_open()?;
         let credentials = privileges::resolve(self.user.as_ref(), self.group.as_ref())?;
-        let stdio = self.open_stdio(credentials.as_ref())?;
-        let notifier = Notifier::take_from_env()?;
+        // Before the outputs: a log file inside the runtime directory needs it to exist.
         if let Some(dir) = &self.runtime_directory {
             privileges::prepare_runtime_directory(dir, credentials.as_ref())?;
         }
+        let stdio = self.open_stdio(credentials.as_ref())?;
+        let notifier = Notifier::take_from_env()?;
         // Locked, but left empty: the daemon writes the first pid, so the file never names
         // the launcher (a `kill $(cat file)` meanwhile cannot hit it).
         let lock = match (&self.pidfile, self.pidfile_mode) {

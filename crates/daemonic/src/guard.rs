@@ -283,6 +283,25 @@ impl DaemonGuard {
         removed.and(notified.map(drop))
     }
 
+    /// Gives up the guard, handing over its [`PidFile`] (if any) instead of removing it: for a
+    /// daemon that ends but leaves its file behind on purpose — a supervisor that gave up
+    /// restarting its program, whose stale file (with [`PidFile::detach`]) tells `status`
+    /// "dead, PID file exists", LSB status 1.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let guard = daemonic::Daemon::new().pidfile("/run/myapp.pid").daemonize()?;
+    /// // ... the service failed for good ...
+    /// if let Some(pidfile) = guard.into_pidfile() {
+    ///     pidfile.detach(); // left in place, unlocked once this process exits
+    /// }
+    /// # Ok::<(), daemonic::DaemonError>(())
+    /// ```
+    pub fn into_pidfile(mut self) -> Option<PidFile> {
+        self.pidfile.take()
+    }
+
     fn remove_pidfile(&mut self) -> Result<(), DaemonError> {
         match self.pidfile.take() {
             Some(pidfile) => pidfile.remove().map_err(DaemonError::from),

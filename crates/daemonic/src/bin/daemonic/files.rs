@@ -1,5 +1,5 @@
 //! Small files the command writes beside the service as root: `--child-pidfile`, and the tree
-//! record next to the PID file (`tree.rs`). One rule for all of them, the project's rule for
+//! and state records next to the PID file (`tree.rs`, `state.rs`). One rule for all of them, the project's rule for
 //! paths (README, "Security"): the directory is opened once by [`ParentDir::open`], which
 //! follows no symbolic link another user could have planted, and everything after that — the
 //! write, the rename, the check, the unlink — goes through that directory's descriptor, so a
@@ -22,6 +22,8 @@ pub(crate) struct WrittenFile {
     dir: OwnedFd,
     name: OsString,
     identity: (u64, u64),
+    /// [`keep`](WrittenFile::keep) was called: not removed on drop.
+    kept: bool,
 }
 
 impl WrittenFile {
@@ -55,7 +57,7 @@ impl WrittenFile {
             Ok::<_, io::Error>((stat.st_dev as u64, stat.st_ino as u64))
         })();
         match written {
-            Ok(identity) => Ok(WrittenFile { dir, name: name.to_owned(), identity }),
+            Ok(identity) => Ok(WrittenFile { dir, name: name.to_owned(), identity, kept: false }),
             Err(e) => {
                 let _ = rustix::fs::unlinkat(&dir, &temporary, AtFlags::empty());
                 Err(e)
@@ -64,9 +66,16 @@ impl WrittenFile {
     }
 }
 
+impl WrittenFile {
+    /// Leaves the file in place (a failed service's state record, for `status`).
+    pub(crate) fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
 impl Drop for WrittenFile {
     fn drop(&mut self) {
-        if names(&self.dir, &self.name, self.identity) {
+        if !self.kept && names(&self.dir, &self.name, self.identity) {
             let _ = rustix::fs::unlinkat(&self.dir, &self.name, AtFlags::empty());
         }
     }

@@ -2,8 +2,10 @@
 //! the `daemonic` and `pidfile` crates. Build with `--features cli`.
 
 mod descriptors;
+mod env_file;
 mod files;
 mod holder;
+mod limits;
 mod notify_socket;
 mod options;
 mod program;
@@ -16,6 +18,7 @@ mod signals;
 mod spawn;
 mod start;
 mod start_options;
+mod state;
 mod status;
 mod stop;
 mod supervise;
@@ -81,7 +84,7 @@ fn main() -> ExitCode {
                     Failure::Usage(message, usage) => Failure::StatusUsage(message, usage),
                     other => other,
                 })
-                .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |p| Ok(status::run(&p)))),
+                .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| Ok(status::run(&a)))),
             status::USAGE,
         ),
         "signal" => {

@@ -21,7 +21,14 @@ pub(crate) struct Program {
     _envp: Vec<CString>,
     argv: Pointers,
     envp: Pointers,
+    /// `LISTEN_PID=` and room for any pid, at the end of `envp` (see
+    /// [`with_listen_pid`](Program::with_listen_pid)).
+    listen_pid: Option<Box<[u8]>>,
 }
+
+/// `LISTEN_PID=`, then up to 10 digits (`i32::MAX` has 10) and a NUL.
+const LISTEN_PID: &[u8] = b"LISTEN_PID=";
+const LISTEN_PID_LEN: usize = LISTEN_PID.len() + 11;
 
 /// A null-terminated array of pointers into the `CString`s of the same [`Program`].
 struct Pointers(Vec<*const libc::c_char>);
@@ -82,7 +89,45 @@ impl Program {
             candidates,
             _argv: argv_strings,
             _envp: envp_strings,
+            listen_pid: None,
         })
+    }
+
+    /// Adds `LISTEN_PID=` to the environment (sd_listen_fds(3)), to be filled in the child with
+    /// its own pid by [`set_listen_pid`](Program::set_listen_pid): the pid is known only after
+    /// `fork`, where nothing may allocate, so the room for it is made here.
+    pub(crate) fn with_listen_pid(mut self) -> Program {
+        let mut slot = vec![0u8; LISTEN_PID_LEN].into_boxed_slice();
+        slot[..LISTEN_PID.len()].copy_from_slice(LISTEN_PID);
+        // Before the terminating null pointer; filled (and pointed to again) in the child.
+        let at = self.envp.0.len() - 1;
+        self.envp.0.insert(at, slot.as_ptr().cast());
+        self.listen_pid = Some(slot);
+        self
+    }
+
+    /// Writes `pid` into the `LISTEN_PID=` entry. Async-signal-safe: no allocation, only
+    /// writes into memory prepared by [`with_listen_pid`](Program::with_listen_pid).
+    pub(crate) fn set_listen_pid(&mut self, pid: u32) {
+        let Some(slot) = self.listen_pid.as_mut() else { return };
+        let mut digits = [0u8; 10];
+        let mut n = pid;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 || len == digits.len() {
+                break;
+            }
+        }
+        for i in 0..len {
+            slot[LISTEN_PID.len() + i] = digits[len - 1 - i];
+        }
+        slot[LISTEN_PID.len() + len] = 0;
+        // The pointer taken in `with_listen_pid` predates this write: take it again.
+        let at = self.envp.0.len() - 2;
+        self.envp.0[at] = slot.as_ptr().cast();
     }
 
     /// `execve` of each candidate in turn; returns only on failure: the first error other
@@ -119,6 +164,22 @@ mod tests {
         assert!(Program::new(OsStr::new("a\0b"), &[], [], None).is_err());
         assert!(Program::new(OsStr::new(""), &[], [], None).is_err());
     }
+
+    #[test]
+    fn listen_pid_is_written_into_prepared_room() {
+        let mut program =
+            Program::new(OsStr::new("sh"), &[], [("A".into(), "1".into())], None).unwrap().with_listen_pid();
+        program.set_listen_pid(2147483647);
+        let entry = |p: &Program| {
+            // SAFETY: the entry before the null pointer is the NUL-terminated LISTEN_PID slot.
+            unsafe { std::ffi::CStr::from_ptr(p.envp.0[p.envp.0.len() - 2]) }.to_bytes().to_vec()
+        };
+        assert_eq!(entry(&program), b"LISTEN_PID=2147483647");
+        program.set_listen_pid(7);
+        assert_eq!(entry(&program), b"LISTEN_PID=7");
+        assert!(program.envp.0.last().unwrap().is_null());
+        assert_eq!(program.envp.0.len(), 3);
+    }
 }
 
 /// A step between `fork` and `exec` that can fail in PROGRAM's process, for the message
@@ -135,6 +196,9 @@ pub(crate) enum Step {
     KeepFd,
     SwitchUser,
     TieToSupervisor,
+    /// `--limit`, `--ionice`, `--oom-score-adj`, `--no-new-privileges`: the record's detail
+    /// byte says which (`spawn.rs`).
+    Setting,
     /// The `execve` itself (or, in the supervisor, what comes before the `fork`).
     Exec,
 }
@@ -142,7 +206,7 @@ pub(crate) enum Step {
 impl Step {
     fn from_byte(byte: u8) -> Option<Step> {
         use Step::*;
-        [ProcessGroup, Stdio, Signals, Chroot, Chdir, Nice, KeepFd, SwitchUser, TieToSupervisor, Exec]
+        [ProcessGroup, Stdio, Signals, Chroot, Chdir, Nice, KeepFd, SwitchUser, TieToSupervisor, Setting, Exec]
             .into_iter()
             .find(|step| *step as u8 == byte)
     }
@@ -152,20 +216,22 @@ impl Step {
 #[derive(Debug)]
 pub(crate) struct SpawnError {
     pub(crate) step: Step,
+    /// What the step was about, when it can be one of several (`Step::Setting`).
+    pub(crate) detail: u8,
     pub(crate) error: io::Error,
 }
 
 impl From<rustix::io::Errno> for SpawnError {
     /// A failure in the supervisor itself (its pipe, `fork`).
     fn from(error: rustix::io::Errno) -> SpawnError {
-        SpawnError { step: Step::Exec, error: error.into() }
+        SpawnError { step: Step::Exec, detail: 0, error: error.into() }
     }
 }
 
 impl From<io::Error> for SpawnError {
     /// A failure in the supervisor itself (before `fork`, or `fork`).
     fn from(error: io::Error) -> SpawnError {
-        SpawnError { step: Step::Exec, error }
+        SpawnError { step: Step::Exec, detail: 0, error }
     }
 }
 
@@ -179,9 +245,9 @@ impl From<io::Error> for SpawnError {
 /// after a second of failures the child is taken as started (an `exec` that failed shows as
 /// its exit status 127, reaped and logged as any exit).
 pub(crate) fn spawn(
-    program: &Program,
+    program: &mut Program,
     stdio: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
-    mut setup: impl FnMut() -> Result<(), (Step, io::Error)>,
+    mut setup: impl FnMut() -> Result<(), (Step, u8, io::Error)>,
 ) -> Result<rustix::process::Pid, SpawnError> {
     let (report_read, report_write) = rustix::pipe::pipe()?;
     for fd in [&report_read, &report_write] {
@@ -197,11 +263,12 @@ pub(crate) fn spawn(
         return Err(io::Error::last_os_error().into());
     }
     if pid == 0 {
-        let Err((step, error)) = in_child(program, stdio, &mut setup);
+        let Err((step, detail, error)) = in_child(program, stdio, &mut setup);
         let errno = error.raw_os_error().unwrap_or(libc::EIO);
-        let mut record = [0u8; 5];
+        let mut record = [0u8; 6];
         record[0] = step as u8;
-        record[1..].copy_from_slice(&errno.to_le_bytes());
+        record[1] = detail;
+        record[2..].copy_from_slice(&errno.to_le_bytes());
         let _ = rustix::io::write(&report_write, &record);
         // SAFETY: `_exit` in the forked child: no destructors, no flush of the supervisor's
         // buffers.
@@ -212,7 +279,7 @@ pub(crate) fn spawn(
     // Also here, so that the group exists before the supervisor may signal it, whichever of
     // the two runs first (EACCES once the child has exec'd: then it did it itself).
     let _ = rustix::process::setpgid(Some(child), Some(child));
-    let mut record = [0u8; 5];
+    let mut record = [0u8; 6];
     let mut len = 0;
     let mut failures = 0;
     loop {
@@ -240,20 +307,20 @@ pub(crate) fn spawn(
         rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
     {}
     let step = Step::from_byte(record[0]).unwrap_or(Step::Exec);
-    let errno = i32::from_le_bytes(record[1..].try_into().unwrap_or_default());
-    Err(SpawnError { step, error: io::Error::from_raw_os_error(errno) })
+    let errno = i32::from_le_bytes(record[2..].try_into().unwrap_or_default());
+    Err(SpawnError { step, detail: record[1], error: io::Error::from_raw_os_error(errno) })
 }
 
 /// The child's steps; returns only on failure.
 fn in_child(
-    program: &Program,
+    program: &mut Program,
     stdio: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
-    setup: &mut impl FnMut() -> Result<(), (Step, io::Error)>,
-) -> Result<std::convert::Infallible, (Step, io::Error)> {
-    let at = |step: Step| move |e: rustix::io::Errno| (step, io::Error::from(e));
+    setup: &mut impl FnMut() -> Result<(), (Step, u8, io::Error)>,
+) -> Result<std::convert::Infallible, (Step, u8, io::Error)> {
+    let at = |step: Step| move |e: rustix::io::Errno| (step, 0, io::Error::from(e));
     // SAFETY: `setpgid(0, 0)`, in the child, has no memory-safety preconditions.
     if unsafe { libc::setpgid(0, 0) } != 0 {
-        return Err((Step::ProcessGroup, io::Error::last_os_error()));
+        return Err((Step::ProcessGroup, 0, io::Error::last_os_error()));
     }
     if let Some((out, err)) = stdio {
         rustix::stdio::dup2_stdout(out).map_err(at(Step::Stdio))?;
@@ -262,8 +329,10 @@ fn in_child(
     // The supervisor ignores SIGPIPE; an ignored disposition would survive `execve`.
     // SAFETY: restoring a default disposition has no preconditions.
     if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) } == libc::SIG_ERR {
-        return Err((Step::Signals, io::Error::last_os_error()));
+        return Err((Step::Signals, 0, io::Error::last_os_error()));
     }
     setup()?;
-    Err((Step::Exec, program.exec()))
+    // Socket activation: PROGRAM's own pid, known only now (no-op without `LISTEN_FDS`).
+    program.set_listen_pid(rustix::process::getpid().as_raw_nonzero().get() as u32);
+    Err((Step::Exec, 0, program.exec()))
 }

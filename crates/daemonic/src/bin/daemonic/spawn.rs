@@ -10,10 +10,30 @@ use daemonic::Credentials;
 use rustix::process::Pid;
 
 use crate::descriptors::clear_cloexec;
+use crate::limits::Failed;
 use crate::program::{Program, SpawnError, Step};
 use crate::report::os_message;
 use crate::start_options::StartArgs;
 use crate::sys;
+
+/// The detail byte of [`Step::Setting`]: which setting failed.
+fn setting_byte(failed: Failed) -> u8 {
+    match failed {
+        Failed::Limit(index) => index.min(199) as u8,
+        Failed::Ionice => 250,
+        Failed::OomScoreAdj => 251,
+        Failed::NoNewPrivileges => 252,
+    }
+}
+
+fn setting_from_byte(byte: u8) -> Failed {
+    match byte {
+        250 => Failed::Ionice,
+        251 => Failed::OomScoreAdj,
+        252 => Failed::NoNewPrivileges,
+        index => Failed::Limit(usize::from(index)),
+    }
+}
 
 impl SpawnError {
     /// The message: `cannot switch to user root: Operation not permitted`, `cannot execute
@@ -46,6 +66,7 @@ impl SpawnError {
             Step::TieToSupervisor => {
                 format!("cannot tie {} to the supervisor's life: {error}", args.program.to_string_lossy())
             }
+            Step::Setting => format!("{}: {error}", args.settings.describe(setting_from_byte(self.detail))),
             Step::Exec => format!("cannot execute {}: {error}", args.program.to_string_lossy()),
         }
     }
@@ -64,24 +85,31 @@ pub(crate) fn spawn(
     supervisor: Pid,
     stdio: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
 ) -> Result<Pid, SpawnError> {
-    let program = program(args, extra)?;
-    let keep = &args.keep_fds;
+    let mut program = program(args, extra)?;
+    let keep = args.passed_fds();
     let nice = args.nice;
     // Under --chroot, --chdir is inside the new root.
     let chroot = args.chroot.as_deref();
     let chdir = args.chdir.clone().unwrap_or_else(|| "/".into());
+    let settings = &args.settings;
+    let oom_text = settings.oom_text();
     // Runs in PROGRAM's process between fork and exec: system calls only (chroot, chdir,
-    // setpriority, fcntl, setgroups/setgid/setuid, prctl, getppid). rustix passes the two
-    // paths through a stack buffer (it allocates only for paths of 256 bytes or more, which is
-    // safe here too: nothing else runs in the child).
+    // setpriority, setrlimit, ioprio_set, prctl, the oom_score_adj write, fcntl,
+    // setgroups/setgid/setuid, getppid). rustix passes the two paths through a stack buffer (it
+    // allocates only for paths of 256 bytes or more, which is safe here too: nothing else runs
+    // in the child).
     let setup = || {
-        let at = |step: Step| move |e: io::Error| (step, e);
+        let at = |step: Step| move |e: io::Error| (step, 0, e);
+        let setting_failed = |(which, error): (Failed, io::Error)| (Step::Setting, setting_byte(which), error);
         if let Some(root) = chroot {
-            rustix::process::chroot(root).map_err(|e| (Step::Chroot, e.into()))?;
-            rustix::process::chdir(&chdir).map_err(|e| (Step::Chdir, e.into()))?;
+            rustix::process::chroot(root).map_err(|e| (Step::Chroot, 0, e.into()))?;
+            rustix::process::chdir(&chdir).map_err(|e| (Step::Chdir, 0, e.into()))?;
         }
         set_nice(nice).map_err(at(Step::Nice))?;
-        for &fd in keep {
+        // Before the privilege drop: raising a hard limit, lowering the OOM score and the
+        // realtime I/O class need root.
+        settings.apply_before_drop(oom_text.as_deref()).map_err(setting_failed)?;
+        for &fd in &keep {
             // SAFETY: `daemonize` checked the descriptor is open, and the supervisor keeps it
             // open (close-on-exec) across restarts.
             clear_cloexec(unsafe { BorrowedFd::borrow_raw(fd) }).map_err(at(Step::KeepFd))?;
@@ -89,24 +117,37 @@ pub(crate) fn spawn(
         if let Some(credentials) = credentials {
             credentials.apply().map_err(at(Step::SwitchUser))?;
         }
-        sys::die_with_supervisor(supervisor).map_err(at(Step::TieToSupervisor))
+        sys::die_with_supervisor(supervisor).map_err(at(Step::TieToSupervisor))?;
+        settings.apply_before_exec().map_err(setting_failed)
     };
-    crate::program::spawn(&program, stdio, setup)
+    crate::program::spawn(&mut program, stdio, setup)
 }
 
 /// PROGRAM, its arguments and its environment: the caller's (none with `--clear-env`), then
-/// `--env`, then `extra` (the supervisor's `NOTIFY_SOCKET`). A bare program name is looked up
-/// in `--env PATH=` if given, else in the caller's `PATH` (so that `--clear-env` does not hide
+/// the `--env-file`s', then `--env`, then `extra` (the supervisor's `NOTIFY_SOCKET`). A bare program name is looked up
+/// in `PATH` from `--env`/`--env-file` if given, else in the caller's `PATH` (so that `--clear-env` does not hide
 /// it); under `--chroot` in those directories inside the new root.
 pub(crate) fn program(args: &StartArgs, extra: &[(OsString, OsString)]) -> std::io::Result<Program> {
     let mut vars: Vec<(OsString, OsString)> = if args.clear_env { Vec::new() } else { std::env::vars_os().collect() };
-    for (name, value) in args.env.iter().chain(extra) {
+    for (name, value) in args.file_env.iter().chain(&args.env).chain(extra) {
         vars.retain(|(existing, _)| existing != name);
         vars.push((name.clone(), value.clone()));
     }
-    let path = args.env.iter().rev().find(|(name, _)| name == "PATH").map(|(_, value)| value.clone());
+    let path =
+        args.file_env.iter().chain(&args.env).rev().find(|(name, _)| name == "PATH").map(|(_, value)| value.clone());
     let path = path.or_else(|| std::env::var_os("PATH"));
-    Program::new(&args.program, &args.args, vars, path.as_deref())
+    if args.listen_fds.is_empty() {
+        return Program::new(&args.program, &args.args, vars, path.as_deref());
+    }
+    // Socket activation (sd_listen_fds(3)): the count, the names, and the pid, filled in the
+    // child (`set_listen_pid`). A variable of the caller's of the same name never gets through.
+    vars.retain(|(name, _)| !["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"].iter().any(|n| name == n));
+    vars.push(("LISTEN_FDS".into(), args.listen_fds.len().to_string().into()));
+    if args.listen_fds.iter().any(|(_, name)| name.is_some()) {
+        let names: Vec<&str> = args.listen_fds.iter().map(|(_, name)| name.as_deref().unwrap_or("unknown")).collect();
+        vars.push(("LISTEN_FDNAMES".into(), names.join(":").into()));
+    }
+    Ok(Program::new(&args.program, &args.args, vars, path.as_deref())?.with_listen_pid())
 }
 
 /// `setpriority(PRIO_PROCESS, 0, n)` for `--nice`. Async-signal-safe.

@@ -1,6 +1,6 @@
 //! `daemonic start`: daemonize, then supervise PROGRAM (or, with `--no-supervise`, become it).
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd as _, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -68,12 +68,30 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
         None if unsupervised_user => 0o644,
         None => 0o600,
     };
+    if !args.supervise {
+        // The daemon is PROGRAM: limits, I/O priority, OOM score and no-new-privileges are
+        // inherited across fork, so they are set here, as root, before the daemon drops
+        // privileges (PROGRAM's `--user`).
+        let settings = &args.settings;
+        let applied =
+            settings.apply_before_drop(settings.oom_text().as_deref()).and_then(|()| settings.apply_before_exec());
+        if let Err((failed, error)) = applied {
+            return Err(Failure::Error(format!("{}: {}", settings.describe(failed), os_message(&error))));
+        }
+    }
     let mut daemon =
         Daemon::new().pidfile(&args.pidfile).pidfile_mode(pidfile_mode).manual_readiness().foreground(args.foreground);
     // Under a supervised --chroot, --chdir is a directory inside the new root: PROGRAM changes
     // to it there (supervise.rs); the supervisor itself stays in `/`.
     if let Some(dir) = args.chdir.as_ref().filter(|_| !(args.supervise && args.chroot.is_some())) {
         daemon = daemon.working_dir(dir);
+    } else if args.foreground && args.chroot.is_none() {
+        // Under a service manager, a run script or a container, the working directory is the
+        // one it chose (a run script's own directory, a container's WORKDIR): kept, unless
+        // --chdir says otherwise. Only a forking daemon moves to `/` (it must not pin a mount).
+        if let Ok(dir) = std::env::current_dir() {
+            daemon = daemon.working_dir(dir);
+        }
     }
     // The caller's umask unless one is given: never 0 (world-writable files) by default, so a
     // caller's 0 becomes 022.
@@ -117,7 +135,10 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
     if let Some(fd) = args.notify_fd {
         daemon = daemon.ready_fd(fd);
     }
-    daemon = daemon.keep_fds(args.keep_fds.iter().copied());
+    if !args.listen_fds.is_empty() {
+        move_listen_fds(args)?;
+    }
+    daemon = daemon.keep_fds(args.passed_fds());
     if !args.foreground {
         daemon = daemon.on_launched(|pid| inform(&format!("daemonic: started (pid {pid})\n")));
     }
@@ -158,7 +179,7 @@ fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
             // Deliberately leaked: it must stay open (and locked) through `exec`.
             std::mem::forget(read_only);
         }
-        for &fd in &args.keep_fds {
+        for fd in args.passed_fds() {
             // SAFETY: the user asked for this descriptor to be kept; it is open (daemonize
             // kept it) or fcntl reports EBADF.
             let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
@@ -174,7 +195,10 @@ fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
                 Err(e) => format!("--nice: {}", os_message(&e)),
                 Ok(()) => {
                     let error = match program(args, &[]) {
-                        Ok(program) => program.exec(),
+                        Ok(mut program) => {
+                            program.set_listen_pid(rustix::process::getpid().as_raw_nonzero().get() as u32);
+                            program.exec()
+                        }
                         Err(e) => e,
                     };
                     format!("cannot execute {}: {}", args.program.to_string_lossy(), os_message(&error))
@@ -270,4 +294,30 @@ fn truncate(fd: BorrowedFd<'_>, path: Option<&Path>) -> Result<(), String> {
     rustix::fs::ftruncate(fd, 0).map_err(|e| {
         format!("cannot truncate {}: {}", path.map(|p| p.display().to_string()).unwrap_or_default(), errno_message(e))
     })
+}
+
+/// `--listen-fd`: moves the descriptors to 3, 4, … in the order given, as sd_listen_fds(3)
+/// expects, in the launcher before anything of ours is open (so nothing of ours is clobbered;
+/// `start_options` made sure no `--keep-fd`/`--notify-fd` is in that range). Each is first
+/// duplicated above the range, so that moving one never overwrites another not yet moved.
+fn move_listen_fds(args: &StartArgs) -> Result<(), Failure> {
+    let first_free = 3 + args.listen_fds.len() as RawFd;
+    let mut copies = Vec::new();
+    for (fd, _) in &args.listen_fds {
+        // SAFETY: only borrowed for `fcntl(F_DUPFD_CLOEXEC)`, which fails with EBADF if the
+        // caller did not pass it.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(*fd) };
+        let copy = rustix::io::fcntl_dupfd_cloexec(borrowed, first_free)
+            .map_err(|e| Failure::Error(format!("--listen-fd {fd}: {}", errno_message(e))))?;
+        copies.push(copy);
+    }
+    for (target, copy) in (3..).zip(&copies) {
+        // SAFETY: `dup2` of a descriptor we own onto a number in the range this function owns;
+        // rustix's `dup2` needs an `OwnedFd` for the target, which a number another part of the
+        // caller may hold is not. The copy is closed after; the target is inheritable.
+        if unsafe { libc::dup2(copy.as_raw_fd(), target) } < 0 {
+            return Err(Failure::Error(format!("--listen-fd: dup2: {}", os_message(&std::io::Error::last_os_error()))));
+        }
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use daemonic::Account;
 
+use crate::limits::{check_no_new_privileges, parse_ionice, parse_limit, parse_oom_score_adj, ProgramSettings};
 use crate::options::{parse_fd, parse_seconds, path_value};
 use crate::report::say;
 use crate::{usage, Failure};
@@ -36,7 +37,8 @@ options:
   --pidfile-mode MODE     its mode (octal, default 600: no other user can open it, so none
                           can hold its lock; 644 lets others read it, and is the default
                           with --no-supervise --user, whose program must reopen it)
-  --chdir DIR             working directory (default /; inside --chroot if set)
+  --chdir DIR             working directory (default /, under --foreground the caller's;
+                          inside --chroot if set)
   --umask MODE            octal file-mode creation mask (default: the caller's; 022 if
                           the caller's is 0)
   --stdout FILE           standard output (default /dev/null); standard error follows unless set
@@ -56,12 +58,29 @@ options:
                           passwd entry: --group, else the same number, no other groups)
   --group G               run PROGRAM with this primary group (name or id)
   --env NAME=VALUE        set a variable in PROGRAM's environment (repeatable)
+  --env-file FILE         variables from FILE (repeatable; --env wins): NAME=VALUE lines as
+                          systemd's EnvironmentFile= (# and ; comments, `export `, quotes).
+                          Refused unless owned by root or the caller and writable by no
+                          one else. For secrets: --env values are in the supervisor's
+                          command line, which every local user can read (ps)
   --clear-env             PROGRAM starts with no inherited environment: only --env variables
                           (PROGRAM itself is still looked up in the caller's PATH)
   --nice N                run PROGRAM at this nice value (-20..19)
+  --limit RES=SOFT[:HARD] PROGRAM's resource limit (repeatable): nofile, core, nproc, as,
+                          cpu (seconds), data, fsize, memlock, stack (bytes), on Linux
+                          also rss, locks, sigpending, msgqueue, nice, rtprio, rttime;
+                          a number or `unlimited`; SOFT alone sets both
+  --ionice CLASS[:LEVEL]  PROGRAM's I/O scheduling: realtime, best-effort or idle, level
+                          0 (first) .. 7, default 4 (Linux)
+  --oom-score-adj N       PROGRAM's OOM-killer adjustment, -1000 .. 1000 (Linux)
+  --no-new-privileges     PROGRAM and its children can never gain privileges through
+                          exec (set-user-id files, file capabilities) (Linux)
   --chroot DIR            run PROGRAM inside DIR (the supervisor, which holds and removes the
                           PID file, stays outside); PROGRAM is looked up inside
-  --keep-fd N             keep descriptor N open for PROGRAM (repeatable; socket activation)
+  --keep-fd N             keep descriptor N open for PROGRAM, as N (repeatable)
+  --listen-fd N[:NAME]    socket activation (sd_listen_fds): PROGRAM gets these descriptors
+                          as 3, 4, ... in the order given, with LISTEN_FDS, LISTEN_PID (its
+                          own pid) and, if any NAME is given, LISTEN_FDNAMES (repeatable)
   --notify-fd N           write a newline to descriptor N once PROGRAM is ready, then close it
                           (s6 notification-fd)
   --notify-await          give PROGRAM a NOTIFY_SOCKET and wait for READY=1 (systemd
@@ -76,8 +95,10 @@ options:
   --restart-delay SECS    delay before the first restart (default 1), doubled after each
                           quick failure up to 60 s, reset once PROGRAM ran for the limit's
                           interval
-  --restart-limit N/SECS  give up after N restarts within SECS seconds: the PID file is
-                          removed and the supervisor exits non-zero (default 5/60)
+  --restart-limit N/SECS  give up after N restarts within SECS seconds: the supervisor
+                          exits non-zero and leaves the PID file, unlocked, with its state
+                          record: `status` says failed (1) until the next start or stop
+                          (default 5/60)
   --no-supervise          no supervisor: PROGRAM becomes the daemon and holds the lock
                           itself, through a read-only descriptor (see README); --restart,
                           --notify-await, --notify-fd and --child-pidfile need the supervisor
@@ -123,6 +144,8 @@ pub(crate) struct StartArgs {
     pub(crate) user: Option<Account>,
     pub(crate) group: Option<Account>,
     pub(crate) keep_fds: Vec<RawFd>,
+    /// `--listen-fd N[:NAME]`: socket activation; PROGRAM gets them as 3, 4, … in order.
+    pub(crate) listen_fds: Vec<(RawFd, Option<String>)>,
     pub(crate) notify_fd: Option<RawFd>,
     pub(crate) notify_await: bool,
     pub(crate) notify_timeout: Duration,
@@ -135,7 +158,11 @@ pub(crate) struct StartArgs {
     pub(crate) foreground: bool,
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) clear_env: bool,
+    /// The variables of the `--env-file`s, read (and checked) while parsing; `--env` wins.
+    pub(crate) file_env: Vec<(OsString, OsString)>,
     pub(crate) nice: Option<i32>,
+    /// `--limit`, `--ionice`, `--oom-score-adj`, `--no-new-privileges`.
+    pub(crate) settings: ProgramSettings,
     pub(crate) chroot: Option<PathBuf>,
     pub(crate) syslog: Option<crate::relay::SyslogOptions>,
     /// `restart` only: how the running service is stopped.
@@ -168,6 +195,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
         user: None,
         group: None,
         keep_fds: Vec::new(),
+        listen_fds: Vec::new(),
         notify_fd: None,
         notify_await: false,
         notify_timeout: Duration::from_secs(60),
@@ -180,7 +208,9 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
         foreground: false,
         env: Vec::new(),
         clear_env: false,
+        file_env: Vec::new(),
         nice: None,
+        settings: ProgramSettings::default(),
         chroot: None,
         syslog: None,
         stop_signal: None,
@@ -193,6 +223,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
     };
     let mut pidfile = None;
     let mut restart_options = Vec::new();
+    let mut env_files = Vec::new();
     let mut command = Vec::new();
     while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
         match arg {
@@ -219,6 +250,19 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
             Long("append") => parsed.append = true,
             Long("user") => parsed.user = Some(parser.value()?.string()?.parse().unwrap_or_else(|e| match e {})),
             Long("group") => parsed.group = Some(parser.value()?.string()?.parse().unwrap_or_else(|e| match e {})),
+            Long("listen-fd") => {
+                let value = parser.value()?.string()?;
+                let (fd, name) = value.split_once(':').map_or((value.as_str(), None), |(fd, name)| (fd, Some(name)));
+                let fd = parse_fd(fd, "--listen-fd").map_err(&bad)?;
+                if let Some(name) = name {
+                    if name.is_empty() || name.len() > 255 || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                        return Err(bad(format!(
+                            "--listen-fd {value:?}: a NAME is 1 to 255 printable characters, no ':'"
+                        )));
+                    }
+                }
+                parsed.listen_fds.push((fd, name.map(str::to_owned)));
+            }
             Long("keep-fd") => parsed.keep_fds.push(parse_fd(&parser.value()?.string()?, "--keep-fd").map_err(&bad)?),
             Long("notify-fd") => {
                 parsed.notify_fd = Some(parse_fd(&parser.value()?.string()?, "--notify-fd").map_err(&bad)?);
@@ -280,6 +324,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
                 ));
             }
             Long("clear-env") => parsed.clear_env = true,
+            Long("env-file") => env_files.push(path_value(parser.value()?, "--env-file").map_err(&bad)?),
             Long("nice") => {
                 let value = parser.value()?.string()?;
                 parsed.nice = Some(
@@ -289,6 +334,15 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
                         .filter(|n| (-20..=19).contains(n))
                         .ok_or_else(|| bad(format!("--nice {value:?}: not a nice value from -20 to 19")))?,
                 );
+            }
+            Long("limit") => parsed.settings.limits.push(parse_limit(&parser.value()?.string()?).map_err(&bad)?),
+            Long("ionice") => parsed.settings.ionice = Some(parse_ionice(&parser.value()?.string()?).map_err(&bad)?),
+            Long("oom-score-adj") => {
+                parsed.settings.oom_score_adj = Some(parse_oom_score_adj(&parser.value()?.string()?).map_err(&bad)?);
+            }
+            Long("no-new-privileges") => {
+                check_no_new_privileges().map_err(&bad)?;
+                parsed.settings.no_new_privileges = true;
             }
             Long("chroot") => parsed.chroot = Some(PathBuf::from(parser.value()?)),
             // Each --syslog-* option implies --syslog, as daemon(8)'s -T, -l and -s imply -S.
@@ -354,7 +408,35 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
             return Err(bad(format!("{option} needs the supervisor; it cannot be used with --no-supervise")));
         }
     }
+    let listened = parsed.listen_fds.len() as RawFd;
+    for (n, (fd, _)) in parsed.listen_fds.iter().enumerate() {
+        if parsed.listen_fds[..n].iter().any(|(other, _)| other == fd) {
+            return Err(bad(format!("--listen-fd {fd} is given twice")));
+        }
+    }
+    for (option, fd) in
+        parsed.keep_fds.iter().map(|fd| ("--keep-fd", fd)).chain(parsed.notify_fd.iter().map(|fd| ("--notify-fd", fd)))
+    {
+        if *fd < 3 + listened || parsed.listen_fds.iter().any(|(listen, _)| listen == fd) {
+            return Err(bad(format!(
+                "{option} {fd}: with {listened} --listen-fd descriptor(s), which PROGRAM gets as 3..{}, other descriptors must be above {}",
+                2 + listened,
+                2 + listened
+            )));
+        }
+    }
+    for path in &env_files {
+        parsed.file_env.extend(crate::env_file::read(path).map_err(Failure::Error)?);
+    }
     parsed.program = command.remove(0);
     parsed.args = command;
     Ok(Some(parsed))
+}
+
+impl StartArgs {
+    /// The descriptors PROGRAM inherits: the `--listen-fd` ones (moved to 3, 4, … by `start`
+    /// before daemonizing), then the `--keep-fd` ones.
+    pub(crate) fn passed_fds(&self) -> Vec<RawFd> {
+        (3..3 + self.listen_fds.len() as RawFd).chain(self.keep_fds.iter().copied()).collect()
+    }
 }

@@ -212,6 +212,8 @@ fn running(args: &StopArgs) -> Result<Option<Service>, Failure> {
             // A supervisor that was KILLed left its record: end what it left running, then
             // remove the stale file (a `--no-supervise` program cannot remove its own).
             let ended = end_recorded_leftovers(&inspection, args.timeout);
+            // A failed service's state record (`--restart` gave up) goes with its file.
+            remove_state(&inspection);
             inform("daemonic: not running (the PID file is stale)\n");
             if ended > 0 {
                 inform(&format!("daemonic: ended {ended} process(es) its KILLed supervisor had left running\n"));
@@ -243,6 +245,7 @@ fn looks_like_a_pid_file(inspection: &pidfile::Inspection) -> bool {
 /// file — the file we inspected, only if the path still names it.
 fn finish_stop(service: Service, timeout: Duration) -> bool {
     end_recorded_leftovers(&service.inspection, timeout);
+    remove_state(&service.inspection);
     let _ = service.inspection.remove_if_stale();
     inform(&format!("daemonic: stopped (pid {})\n", service.pid));
     true
@@ -258,6 +261,14 @@ fn end_recorded_leftovers(inspection: &pidfile::Inspection, timeout: Duration) -
         record.remove();
     }
     ended
+}
+
+/// Removes the state record beside the PID file (`state.rs`), if it is one to believe.
+fn remove_state(inspection: &pidfile::Inspection) {
+    let Ok(identity) = crate::tree::identity(inspection) else { return };
+    if let Some((_, file)) = crate::state::State::read(inspection.parent_dir(), identity) {
+        file.remove();
+    }
 }
 
 /// The process to signal, proven to be the PID file's holder.

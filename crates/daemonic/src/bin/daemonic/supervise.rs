@@ -26,6 +26,7 @@ use crate::report::{chain, esay, os_message};
 use crate::signals::SignalPipe;
 use crate::spawn;
 use crate::start_options::{Restart, StartArgs};
+use crate::state::{self, State};
 use crate::sys;
 use crate::tree::{self, Record};
 
@@ -70,6 +71,18 @@ impl Ended {
             Ended::NotExecuted => "could not be executed".to_owned(),
         }
     }
+
+    /// For the state record and `status`: `exit status 3`, `signal SIGSEGV`.
+    fn summary(self) -> String {
+        match self {
+            Ended::Status(status) => match (status.exit_status(), status.terminating_signal()) {
+                (Some(code), _) => format!("exit status {code}"),
+                (None, Some(signal)) => format!("signal {}", signal_name(signal)),
+                _ => "ended".to_owned(),
+            },
+            Ended::NotExecuted => "not executed".to_owned(),
+        }
+    }
 }
 
 struct Supervisor<'a> {
@@ -93,6 +106,11 @@ struct Supervisor<'a> {
     after_ready: Vec<String>,
     /// PROGRAM's output, through the supervisor to the log files and syslog (`relay.rs`).
     relay: Option<std::cell::RefCell<Relay>>,
+    /// What `status` reads next to the PID file (`state.rs`), and its file.
+    state: State,
+    state_file: Option<WrittenFile>,
+    /// `--restart` gave up: the PID file and the state record are left for `status` (LSB 1).
+    gave_up: bool,
 }
 
 /// Runs in the daemon until the service ends; returns the supervisor's exit status.
@@ -107,7 +125,7 @@ pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
     }
     // Descriptors the supervisor keeps for PROGRAM (again after each restart): close-on-exec
     // here, made inheritable in the child only. The readiness descriptor never reaches PROGRAM.
-    for &fd in args.keep_fds.iter().chain(&args.notify_fd) {
+    for &fd in args.passed_fds().iter().chain(&args.notify_fd) {
         // SAFETY: `daemonize` checked these are open and kept them (the guard owns the
         // readiness one and keeps it open until ready).
         if let Err(e) = set_cloexec(unsafe { BorrowedFd::borrow_raw(fd) }) {
@@ -152,6 +170,9 @@ pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
         record: None,
         after_ready: Vec::new(),
         relay,
+        state: State::default(),
+        state_file: None,
+        gave_up: false,
     };
     supervisor.take_over_tree();
     let code = supervisor.supervise();
@@ -198,6 +219,12 @@ impl Supervisor<'_> {
             }
         }
         let Some(pidfile) = self.guard.as_ref().and_then(DaemonGuard::pidfile) else { return };
+        // A failed predecessor's state record says nothing about this run.
+        if let (Some(dir), Ok(identity)) = (pidfile.parent_dir(), tree::identity(pidfile)) {
+            if let Some((_, file)) = State::read(dir, identity) {
+                file.remove();
+            }
+        }
         match Record::of_this_supervisor(pidfile, !self.args.foreground).and_then(|record| record.write(pidfile)) {
             Ok(file) => self.record = Some(file),
             Err(e) => self.log(&format!("cannot write {}: {}", tree::path(&path).display(), os_message(&e))),
@@ -227,6 +254,9 @@ impl Supervisor<'_> {
             let ended = match self.spawn() {
                 Ok(child) => {
                     self.write_child_pidfile(child);
+                    self.state.program = Some(child.as_raw_nonzero().get() as u32);
+                    self.state.since = Some(state::now());
+                    self.write_state();
                     if !self.is_ready() {
                         if let Err((message, code)) = self.become_ready(child) {
                             return code.max(self.fail_start(message));
@@ -245,9 +275,13 @@ impl Supervisor<'_> {
                     Ended::NotExecuted
                 }
             };
+            self.state.program = None;
+            self.state.since = None;
+            self.state.last = Some(ended.summary());
             if self.stop.is_some() {
                 return 0;
             }
+            self.write_state();
             let restart = match policy.0 {
                 Restart::No => false,
                 Restart::OnFailure => ended.failed(),
@@ -273,12 +307,16 @@ impl Supervisor<'_> {
                     times(restarts.len()),
                     seconds(limit.interval)
                 ));
+                self.state.gave_up = Some(state::now());
+                self.write_state();
+                self.gave_up = true;
                 return match ended.code() {
                     0 => 1,
                     code => code,
                 };
             }
             restarts.push_back(now);
+            self.state.restarts += 1;
             self.log(&format!(
                 "{} {}; restart {} in {}",
                 self.program(),
@@ -622,6 +660,21 @@ impl Supervisor<'_> {
         }
     }
 
+    /// Writes the state record next to the PID file (replacing the last one).
+    fn write_state(&mut self) {
+        let Some(pidfile) = self.guard.as_ref().and_then(DaemonGuard::pidfile) else { return };
+        if self.state.pidfile == (0, 0) {
+            match tree::identity(pidfile) {
+                Ok(identity) => self.state.pidfile = identity,
+                Err(_) => return,
+            }
+        }
+        match self.state.write(pidfile) {
+            Ok(file) => self.state_file = Some(file),
+            Err(e) => self.log(&format!("cannot write {}: {}", state::path(pidfile.path()).display(), os_message(&e))),
+        }
+    }
+
     fn write_child_pidfile(&mut self, child: Pid) {
         if let Some(path) = &self.args.child_pidfile {
             match WrittenFile::write(path, format!("{child}\n").as_bytes()) {
@@ -641,10 +694,22 @@ impl Supervisor<'_> {
         // The tree has ended (`clean_up_after`): nothing is left for the record to tell.
         self.record = None;
         if let Some(guard) = self.guard.take() {
-            if let Err(e) = guard.stop() {
+            if self.gave_up {
+                // Failed for good: the PID file stays, unlocked once we exit, and the state
+                // record beside it says why ("dead, PID file exists", LSB status 1), until the
+                // next start or stop.
+                let _ = guard.notify("STOPPING=1");
+                if let Some(file) = self.state_file.take() {
+                    file.keep();
+                }
+                if let Some(pidfile) = guard.into_pidfile() {
+                    pidfile.detach();
+                }
+            } else if let Err(e) = guard.stop() {
                 self.log(&chain(&e));
             }
         }
+        self.state_file = None;
     }
 }
 

@@ -1,0 +1,238 @@
+//! `--env-file FILE`: variables for PROGRAM from a file, as systemd's `EnvironmentFile=` reads
+//! it — the way to give PROGRAM secrets, which `--env NAME=VALUE` would show to every local
+//! user in the supervisor's command line (`/proc/PID/cmdline`, `ps`).
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt as _;
+use std::path::Path;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+
+use crate::report::{errno_message, os_message};
+
+/// The largest file read (a secret store, not a database).
+const LONGEST: usize = 1 << 20;
+
+/// Reads `path`, refusing a file that anyone but root or the caller could have written: it
+/// must be a regular file with one link, owned by root or the caller, writable by neither its
+/// group nor others; the path is walked with `pidfile::ParentDir` (no symbolic link another
+/// user could have planted), and the file opened without following a link.
+pub(crate) fn read(path: &Path) -> Result<Vec<(OsString, OsString)>, String> {
+    let what = |why: String| format!("--env-file {}: {why}", path.display());
+    let parent = pidfile::ParentDir::open(path).map_err(|e| what(os_message(&e)))?;
+    let fd = rustix::fs::openat(
+        &parent,
+        parent.name(),
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::LOOP | Errno::MLINK => what("a symbolic link; refused".into()),
+        e => what(errno_message(e)),
+    })?;
+    let stat = rustix::fs::fstat(&fd).map_err(|e| what(errno_message(e)))?;
+    #[allow(clippy::unnecessary_cast)] // `mode_t`/`nlink_t` differ per platform.
+    let (mode, links) = (stat.st_mode as u32, stat.st_nlink as u64);
+    if rustix::fs::FileType::from_raw_mode(mode as _) != rustix::fs::FileType::RegularFile {
+        return Err(what("not a regular file".into()));
+    }
+    if links != 1 {
+        return Err(what("hard-linked; refused".into()));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if stat.st_uid != 0 && stat.st_uid != me {
+        return Err(what(format!("owned by uid {}, neither root nor the caller; refused", stat.st_uid)));
+    }
+    if mode & 0o022 != 0 {
+        return Err(what(format!("writable by its group or others (mode {:o}); refused", mode & 0o777)));
+    }
+    let mut content = vec![0u8; LONGEST + 1];
+    let mut len = 0;
+    while len < content.len() {
+        match rustix::io::read(&fd, &mut content[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(what(errno_message(e))),
+        }
+    }
+    if len > LONGEST {
+        return Err(what("longer than 1 MiB".into()));
+    }
+    content.truncate(len);
+    parse(&content).map_err(|(line, why)| what(format!("line {line}: {why}")))
+}
+
+/// systemd's `EnvironmentFile=` format: `NAME=VALUE` lines; blank lines and lines starting with
+/// `#` or `;` are ignored; an optional `export ` before the name; whitespace around the name and
+/// before the value is dropped; a value in single quotes is literal, in double quotes `\` escapes
+/// the next character; unquoted, trailing whitespace is dropped and `\` escapes the next
+/// character (at the end of a line: the value goes on on the next). Quoted values may span
+/// lines. An error names the line.
+pub(crate) fn parse(content: &[u8]) -> Result<Vec<(OsString, OsString)>, (usize, String)> {
+    let mut vars = Vec::new();
+    let mut line_number = 1;
+    let mut rest = content;
+    while !rest.is_empty() {
+        let start_line = line_number;
+        // Leading whitespace, then a comment or a blank line.
+        let skipped = rest.iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\r')).count();
+        rest = &rest[skipped..];
+        match rest.first() {
+            None => break,
+            Some(b'\n') => {
+                rest = &rest[1..];
+                line_number += 1;
+                continue;
+            }
+            Some(b'#' | b';') => {
+                let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+                rest = &rest[(end + 1).min(rest.len())..];
+                line_number += 1;
+                continue;
+            }
+            Some(_) => {}
+        }
+        if let Some(after) = rest.strip_prefix(b"export").filter(|a| matches!(a.first(), Some(b' ' | b'\t'))) {
+            rest = after.trim_ascii_start();
+        }
+        let name_len = rest.iter().take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_').count();
+        let name = &rest[..name_len];
+        if name.is_empty() || name[0].is_ascii_digit() {
+            return Err((start_line, "expected NAME=VALUE (a name of letters, digits and _)".into()));
+        }
+        rest = &rest[name_len..];
+        let spaces = rest.iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+        rest = &rest[spaces..];
+        if rest.first() != Some(&b'=') {
+            return Err((start_line, "expected NAME=VALUE".into()));
+        }
+        rest = &rest[1..];
+        let spaces = rest.iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+        rest = &rest[spaces..];
+        let mut value = Vec::new();
+        // Unquoted text after the last quoted part, whose trailing whitespace is dropped.
+        let mut unquoted_end = 0;
+        loop {
+            match rest.first() {
+                None => break,
+                Some(b'\n') => {
+                    rest = &rest[1..];
+                    line_number += 1;
+                    break;
+                }
+                Some(b'\r') if rest.get(1) == Some(&b'\n') => {
+                    rest = &rest[2..];
+                    line_number += 1;
+                    break;
+                }
+                Some(b'\'') => {
+                    let end = rest[1..]
+                        .iter()
+                        .position(|&b| b == b'\'')
+                        .ok_or((start_line, "an unterminated ' quote".to_owned()))?;
+                    line_number += rest[1..1 + end].iter().filter(|&&b| b == b'\n').count();
+                    value.extend_from_slice(&rest[1..1 + end]);
+                    rest = &rest[end + 2..];
+                    unquoted_end = value.len();
+                }
+                Some(b'"') => {
+                    rest = &rest[1..];
+                    loop {
+                        match rest.first() {
+                            None => return Err((start_line, "an unterminated \" quote".into())),
+                            Some(b'"') => {
+                                rest = &rest[1..];
+                                break;
+                            }
+                            Some(b'\\') if rest.len() >= 2 => {
+                                if rest[1] == b'\n' {
+                                    line_number += 1;
+                                } else {
+                                    value.push(rest[1]);
+                                }
+                                rest = &rest[2..];
+                            }
+                            Some(&b) => {
+                                if b == b'\n' {
+                                    line_number += 1;
+                                }
+                                value.push(b);
+                                rest = &rest[1..];
+                            }
+                        }
+                    }
+                    unquoted_end = value.len();
+                }
+                Some(b'\\') if rest.len() >= 2 => {
+                    if rest[1] == b'\n' {
+                        line_number += 1;
+                    } else {
+                        value.push(rest[1]);
+                        unquoted_end = value.len();
+                    }
+                    rest = &rest[2..];
+                }
+                Some(&b) => {
+                    value.push(b);
+                    if !matches!(b, b' ' | b'\t' | b'\r') {
+                        unquoted_end = value.len();
+                    }
+                    rest = &rest[1..];
+                }
+            }
+        }
+        value.truncate(unquoted_end);
+        if value.contains(&0) || name.contains(&0) {
+            return Err((start_line, "a NUL byte".into()));
+        }
+        vars.push((OsString::from_vec(name.to_vec()), OsString::from_vec(value)));
+    }
+    Ok(vars)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(text: &str) -> Vec<(String, String)> {
+        parse(text.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|(n, v)| (n.into_string().unwrap(), v.into_string().unwrap()))
+            .collect()
+    }
+
+    fn pair(name: &str, value: &str) -> (String, String) {
+        (name.to_owned(), value.to_owned())
+    }
+
+    #[test]
+    fn the_systemd_environment_file_format() {
+        let text = "# a comment\n; another\n\nA=1\n  export B = two words  \nC='single $quoted \\n'\nD=\"double \\\"q\\\" \\\\ x\"\nE=\nF=a\\\nb\nG=\"multi\nline\"\r\nH=x # not a comment\n";
+        assert_eq!(
+            pairs(text),
+            [
+                pair("A", "1"),
+                pair("B", "two words"),
+                pair("C", "single $quoted \\n"),
+                pair("D", "double \"q\" \\ x"),
+                pair("E", ""),
+                pair("F", "ab"),
+                pair("G", "multi\nline"),
+                pair("H", "x # not a comment"),
+            ]
+        );
+        assert_eq!(pairs("exportX=1"), [pair("exportX", "1")]);
+        assert_eq!(pairs("K=v"), [pair("K", "v")], "no final newline");
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(parse(b"A=1\nnot a pair\n").unwrap_err().0, 2);
+        assert_eq!(parse(b"A=1\n\nB='open\n").unwrap_err().0, 3);
+        assert_eq!(parse(b"1A=x").unwrap_err().0, 1);
+        assert_eq!(parse(b"A=\"x\ny\"\nB").unwrap_err().0, 3);
+    }
+}
