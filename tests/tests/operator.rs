@@ -543,3 +543,56 @@ fn status_says_what_happened() {
     assert!(json.starts_with("{\"state\": \"unknown\""), "{json}");
     assert!(json_parses(&json), "{json}");
 }
+
+/// `daemonic run` as PID 1 of a new PID namespace (`unshare --pid --fork --mount-proc`), as in a
+/// container: orphans are reaped, what PROGRAM left is ended, the exit status is PROGRAM's
+/// (128+N after signal N), and a TERM is passed on.
+#[test]
+fn run_is_a_containers_init() {
+    if !is_root() || Command::new("unshare").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and unshare(1)");
+        return;
+    }
+    let s = Service::new();
+    let report = s.path("zombies.txt");
+    let script = s.script(
+        "init.sh",
+        &format!(
+            "sh -c 'sleep 0.2 &'\nsleep 600 &\nsleep 1\necho \"$$ $(grep -l '^State:.Z' /proc/[0-9]*/status 2>/dev/null | wc -l)\" > {}\nexit 7",
+            report.display()
+        ),
+    );
+    let started = std::time::Instant::now();
+    let mut command = Command::new("unshare");
+    command.args(["--pid", "--fork", "--mount-proc", CLI, "run", "--", &script]);
+    let (status, out, err) = run(command);
+    assert_eq!(status.code(), Some(7), "PROGRAM's status: {out}{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "the leftover sleep 600 was ended");
+    assert_eq!(s.read("zombies.txt").trim(), "2 0", "PROGRAM is pid 2 under init 1; the orphan was reaped");
+    assert!(err.contains("init.sh exited with status 7"), "{err}");
+
+    let mut command = Command::new("unshare");
+    command.args(["--pid", "--fork", "--mount-proc", CLI, "run", "--", "sh", "-c", "kill -USR1 $$"]);
+    let (status, _, err) = run(command);
+    assert_eq!(status.code(), Some(128 + libc::SIGUSR1), "{err}");
+
+    // TERM to the init (from outside the namespace, as `docker stop` does) reaches PROGRAM.
+    let mut child = daemonic_tests::spawn(
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", CLI, "run", "--", "sleep", "600"])
+            .stderr(std::process::Stdio::null()),
+    );
+    let mut init = 0;
+    wait_until("the namespace's init", || match daemonic_tests::children_of(child.id())[..] {
+        [pid] if daemonic_tests::children_of(pid).len() == 1 => {
+            init = pid;
+            true
+        }
+        _ => false,
+    });
+    let _stop = StopOnDrop(init);
+    rustix::process::kill_process(rustix::process::Pid::from_raw(init as i32).unwrap(), rustix::process::Signal::TERM)
+        .unwrap();
+    let status = daemonic_tests::wait_timeout(&mut child);
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+}

@@ -13,6 +13,7 @@ mod relay;
 mod report;
 mod restart;
 mod retry;
+mod run;
 mod signal;
 mod signals;
 mod spawn;
@@ -40,6 +41,7 @@ commands:
   stop      signal the process holding a PID file and wait until its lock is released
   status    report whether the process holding a PID file runs (LSB exit codes)
   restart   stop, then start with the same arguments as start
+  run       supervise PROGRAM in the foreground: a container's init (PID 1), a run script
   signal    send a signal to the service without stopping it (reload)
   reopen    make the supervisor reopen its log files (log rotation)
 
@@ -72,7 +74,7 @@ fn main() -> ExitCode {
     let command = if args.is_empty() { String::new() } else { args.remove(0).to_string_lossy().into_owned() };
     let (result, command_usage) = match command.as_str() {
         "start" => (
-            start_options::parse(args, start_options::USAGE, false)
+            start_options::parse(args, start_options::USAGE, start_options::Command::Start)
                 .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| start::run(&a))),
             start_options::USAGE,
         ),
@@ -94,8 +96,13 @@ fn main() -> ExitCode {
             signal::parse_reopen(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| signal::run(&a))),
             signal::REOPEN_USAGE,
         ),
+        "run" => (
+            start_options::parse(args, run::USAGE, start_options::Command::Run)
+                .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| start::run(&a))),
+            run::USAGE,
+        ),
         "restart" => (
-            start_options::parse(args, restart::USAGE, true)
+            start_options::parse(args, restart::USAGE, start_options::Command::Restart)
                 .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| restart::run(&a))),
             restart::USAGE,
         ),

@@ -31,7 +31,8 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
         args.stop_retry.as_deref(),
     )
     .map_err(|message| Failure::Usage(message, USAGE))?;
-    let stop_args = StopArgs { pidfile: args.pidfile.clone(), schedule, timeout };
+    let pidfile = args.pidfile.clone().ok_or_else(|| Failure::Usage("--pidfile FILE is required".into(), USAGE))?;
+    let stop_args = StopArgs { pidfile, schedule, timeout };
     stop_holder(&stop_args)?;
     crate::start::run(args)
 }
