@@ -6,6 +6,7 @@ mod env_file;
 mod files;
 mod holder;
 mod limits;
+mod manual;
 mod notify_socket;
 mod options;
 mod program;
@@ -46,6 +47,8 @@ commands:
   reopen    make the supervisor reopen its log files (log rotation)
 
 `daemonic <command> --help` describes each command. Messages start with `daemonic:`.
+`daemonic --generate man --out DIR` writes the manual pages; `daemonic --generate
+bash|zsh|fish` prints a completion script (both made from these help texts).
 
 coming from start-stop-daemon (ssd) or FreeBSD daemon(8):
   start --pidfile F -- PROG   ssd --start --make-pidfile --background; daemon -P F: F is locked
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
                 .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| restart::run(&a))),
             restart::USAGE,
         ),
+        "--generate" => return generate(&args),
         "--version" | "-V" => {
             say(&format!("daemonic {}\n", env!("CARGO_PKG_VERSION")));
             return ExitCode::SUCCESS;
@@ -164,4 +168,30 @@ impl From<lexopt::Error> for Failure {
 
 pub(crate) fn usage(usage: &'static str) -> impl Fn(String) -> Failure {
     move |message| Failure::Usage(message, usage)
+}
+
+/// `daemonic --generate man --out DIR`, `daemonic --generate bash|zsh|fish` (`manual.rs`).
+fn generate(args: &[OsString]) -> ExitCode {
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let text = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["man", "--out", dir] => match manual::write_man_pages(std::path::Path::new(dir)) {
+            Ok(written) => {
+                report::inform(&written.iter().map(|p| format!("{}\n", p.display())).collect::<String>());
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => {
+                esay(&format!("daemonic: cannot write the manual pages to {dir}: {}\n", report::os_message(&e)));
+                return ExitCode::from(1);
+            }
+        },
+        ["bash"] => manual::bash(),
+        ["zsh"] => manual::zsh(),
+        ["fish"] => manual::fish(),
+        _ => {
+            esay(&usage_error("--generate takes man --out DIR, bash, zsh or fish", USAGE));
+            return ExitCode::from(2);
+        }
+    };
+    say(&text);
+    ExitCode::SUCCESS
 }

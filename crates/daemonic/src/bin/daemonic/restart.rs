@@ -11,8 +11,10 @@ pub(crate) const USAGE: &str = "\
 usage: daemonic restart --pidfile FILE [start options] -- PROGRAM [ARGS...]
 
 Stops the service holding FILE as `daemonic stop` does, then starts it with the same
-arguments as `daemonic start`. Takes every start option, and stop's:
+arguments as `daemonic start`. Takes every start option (see `daemonic start --help`), and
+stop's.
 
+options:
   --signal SIG      the stop signal (default TERM)
   --timeout SECS    how long the stop waits (default 10), and the new supervisor's --timeout
   --kill            send KILL if the service is still running after the timeout
