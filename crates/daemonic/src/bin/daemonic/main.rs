@@ -54,12 +54,14 @@ coming from start-stop-daemon (ssd) or FreeBSD daemon(8):
   start --pidfile F -- PROG   ssd --start --make-pidfile --background; daemon -P F: F is locked
                               by a supervisor for the service's whole life
   --child-pidfile F           daemon -p F
-  stop --signal S --timeout T --kill
+  stop --signal S --timeout T --kill, stop --retry S/T/KILL/T
                               ssd --stop --retry S/T/KILL/T; never a pid F does not credibly name
-  status                      ssd --status (LSB 0, 1, 3, 4)
+  start --oknodo              ssd --start --oknodo (0 when already running; stop: 0 anyway)
+  status [--json]             ssd --status (LSB 0, 1, 3, 4), and running/failed, restarts
+  run -- PROG                 tini, dumb-init: a container's PID 1
   signal SIG, reopen          kill -SIG; daemon -H (log files reopened, nothing lost)
   --user U --group G          ssd --chuid, daemon -u: PROGRAM only, the supervisor stays root
-  --chdir --chroot --nice --umask --env --clear-env --quiet
+  --chdir --chroot --nice --umask --env --env-file --clear-env --quiet
                               ssd --chdir --chroot --nicelevel --umask --quiet (umask default:
                               the caller's)
   --stdout --stderr --append  ssd --output, daemon -o
@@ -70,6 +72,9 @@ coming from start-stop-daemon (ssd) or FreeBSD daemon(8):
   --notify-await --notify-timeout
                               ssd --notify-await --notify-timeout
   --no-supervise              ssd's exec model, with a read-only lock descriptor
+  --limit --ionice --oom-score-adj --no-new-privileges
+                              prlimit, ionice, choom, setpriv --no-new-privs: PROGRAM only
+  --listen-fd N[:NAME]        systemd socket activation (LISTEN_FDS, LISTEN_PID)
 ";
 
 fn main() -> ExitCode {
