@@ -74,7 +74,7 @@ options:
                           0 (first) .. 7, default 4 (Linux)
   --oom-score-adj N       PROGRAM's OOM-killer adjustment, -1000 .. 1000 (Linux)
   --no-new-privileges     PROGRAM and its children can never gain privileges through
-                          exec (set-user-id files, file capabilities) (Linux)
+                          exec (set-user-id files, file capabilities) (Linux, FreeBSD 14)
   --chroot DIR            run PROGRAM inside DIR (the supervisor, which holds and removes the
                           PID file, stays outside); PROGRAM is looked up inside
   --keep-fd N             keep descriptor N open for PROGRAM, as N (repeatable)
