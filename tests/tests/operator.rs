@@ -259,6 +259,17 @@ fn foreground_keeps_the_callers_working_directory() {
     let supervisor = started_pid(&(status, format!("{out}{err}")));
     let _ = reap(supervisor);
     assert_eq!(s.read("pwd.txt").trim(), "/");
+
+    // Under --foreground (and `run`) the PID file is optional; the status is PROGRAM's.
+    for command in ["start", "run"] {
+        let mut args = vec![command];
+        if command == "start" {
+            args.push("--foreground");
+        }
+        args.extend_from_slice(&["--", "sh", "-c", "exit 4"]);
+        let (status, out) = s.cli(&args);
+        assert_eq!(status.code(), Some(4), "{command}: {out}");
+    }
 }
 
 /// PROGRAM's child: the supervisor's only child.

@@ -33,7 +33,7 @@ supervisor keeps FILE.tree (its pid, start time and session), so that what a KIL
 supervisor left running is ended by the next `stop` or `start` (Linux).
 
 options:
-  --pidfile FILE          the PID file (required)
+  --pidfile FILE          the PID file (required, except with --foreground)
   --pidfile-mode MODE     its mode (octal, default 600: no other user can open it, so none
                           can hold its lock; 644 lets others read it, and is the default
                           with --no-supervise --user, whose program must reopen it)
@@ -416,7 +416,8 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, command: Command) -
     }
     parsed.pidfile = match pidfile {
         Some(pidfile) => Some(pidfile),
-        None if command == Command::Run => None,
+        // A container's init, or a service manager's child, need not have one.
+        None if command == Command::Run || (command == Command::Start && parsed.foreground) => None,
         None => return Err(bad("--pidfile FILE is required".into())),
     };
     if command == Command::Run && !parsed.supervise {
