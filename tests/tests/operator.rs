@@ -607,3 +607,37 @@ fn run_is_a_containers_init() {
     let status = daemonic_tests::wait_timeout(&mut child);
     assert_eq!(status.code(), Some(128 + libc::SIGTERM));
 }
+
+/// In syslog too, PROGRAM's unterminated last line is a message of its own, not the start of
+/// the supervisor's.
+#[test]
+fn syslog_gets_the_unterminated_line_apart() {
+    let s = Service::new();
+    let socket_path = s.path("log.sock");
+    let syslog = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    syslog.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    let supervisor = started_pid(&s.cli(&[
+        "start",
+        "--pidfile",
+        &s.pidfile(),
+        "--syslog-socket",
+        socket_path.to_str().unwrap(),
+        "--syslog-tag",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "sleep 0.2; printf partial; exit 3",
+    ]));
+    let _stop = StopOnDrop(supervisor);
+    let _ = reap(supervisor);
+    let mut messages = Vec::new();
+    while messages.len() < 2 {
+        let mut buffer = [0u8; 2048];
+        let n = syslog.recv(&mut buffer).unwrap();
+        let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        messages.push(message.split_once("]: ").map(|(_, text)| text.to_owned()).unwrap_or(message));
+    }
+    assert_eq!(messages[0], "partial", "{messages:?}");
+    assert!(messages[1].starts_with("daemonic[") && messages[1].ends_with("sh exited with status 3"), "{messages:?}");
+}
