@@ -259,6 +259,17 @@ fn foreground_keeps_the_callers_working_directory() {
     let supervisor = started_pid(&(status, format!("{out}{err}")));
     let _ = reap(supervisor);
     assert_eq!(s.read("pwd.txt").trim(), "/");
+
+    // Under --foreground (and `run`) the PID file is optional; the status is PROGRAM's.
+    for command in ["start", "run"] {
+        let mut args = vec![command];
+        if command == "start" {
+            args.push("--foreground");
+        }
+        args.extend_from_slice(&["--", "sh", "-c", "exit 4"]);
+        let (status, out) = s.cli(&args);
+        assert_eq!(status.code(), Some(4), "{command}: {out}");
+    }
 }
 
 /// PROGRAM's child: the supervisor's only child.
@@ -542,4 +553,91 @@ fn status_says_what_happened() {
     assert_eq!(status.code(), Some(4), "{json}");
     assert!(json.starts_with("{\"state\": \"unknown\""), "{json}");
     assert!(json_parses(&json), "{json}");
+}
+
+/// `daemonic run` as PID 1 of a new PID namespace (`unshare --pid --fork --mount-proc`), as in a
+/// container: orphans are reaped, what PROGRAM left is ended, the exit status is PROGRAM's
+/// (128+N after signal N), and a TERM is passed on.
+#[test]
+fn run_is_a_containers_init() {
+    if !is_root() || Command::new("unshare").arg("--version").output().is_err() {
+        eprintln!("skipped: needs root and unshare(1)");
+        return;
+    }
+    let s = Service::new();
+    let report = s.path("zombies.txt");
+    let script = s.script(
+        "init.sh",
+        &format!(
+            "sh -c 'sleep 0.2 &'\nsleep 600 &\nsleep 1\necho \"$$ $(grep -l '^State:.Z' /proc/[0-9]*/status 2>/dev/null | wc -l)\" > {}\nexit 7",
+            report.display()
+        ),
+    );
+    let started = std::time::Instant::now();
+    let mut command = Command::new("unshare");
+    command.args(["--pid", "--fork", "--mount-proc", CLI, "run", "--", &script]);
+    let (status, out, err) = run(command);
+    assert_eq!(status.code(), Some(7), "PROGRAM's status: {out}{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "the leftover sleep 600 was ended");
+    assert_eq!(s.read("zombies.txt").trim(), "2 0", "PROGRAM is pid 2 under init 1; the orphan was reaped");
+    assert!(err.contains("init.sh exited with status 7"), "{err}");
+
+    let mut command = Command::new("unshare");
+    command.args(["--pid", "--fork", "--mount-proc", CLI, "run", "--", "sh", "-c", "kill -USR1 $$"]);
+    let (status, _, err) = run(command);
+    assert_eq!(status.code(), Some(128 + libc::SIGUSR1), "{err}");
+
+    // TERM to the init (from outside the namespace, as `docker stop` does) reaches PROGRAM.
+    let mut child = daemonic_tests::spawn(
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", CLI, "run", "--", "sleep", "600"])
+            .stderr(std::process::Stdio::null()),
+    );
+    let mut init = 0;
+    wait_until("the namespace's init", || match daemonic_tests::children_of(child.id())[..] {
+        [pid] if daemonic_tests::children_of(pid).len() == 1 => {
+            init = pid;
+            true
+        }
+        _ => false,
+    });
+    let _stop = StopOnDrop(init);
+    rustix::process::kill_process(rustix::process::Pid::from_raw(init as i32).unwrap(), rustix::process::Signal::TERM)
+        .unwrap();
+    let status = daemonic_tests::wait_timeout(&mut child);
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+}
+
+/// In syslog too, PROGRAM's unterminated last line is a message of its own, not the start of
+/// the supervisor's.
+#[test]
+fn syslog_gets_the_unterminated_line_apart() {
+    let s = Service::new();
+    let socket_path = s.path("log.sock");
+    let syslog = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    syslog.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    let supervisor = started_pid(&s.cli(&[
+        "start",
+        "--pidfile",
+        &s.pidfile(),
+        "--syslog-socket",
+        socket_path.to_str().unwrap(),
+        "--syslog-tag",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "sleep 0.2; printf partial; exit 3",
+    ]));
+    let _stop = StopOnDrop(supervisor);
+    let _ = reap(supervisor);
+    let mut messages = Vec::new();
+    while messages.len() < 2 {
+        let mut buffer = [0u8; 2048];
+        let n = syslog.recv(&mut buffer).unwrap();
+        let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        messages.push(message.split_once("]: ").map(|(_, text)| text.to_owned()).unwrap_or(message));
+    }
+    assert_eq!(messages[0], "partial", "{messages:?}");
+    assert!(messages[1].starts_with("daemonic[") && messages[1].ends_with("sh exited with status 3"), "{messages:?}");
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 /// The checks `--skip` can leave out.
 pub(crate) const CHECK_NAMES: &[&str] =
-    &["fmt", "clippy", "test", "test-libc", "doc", "deny", "package", "model", "faults", "msrv", "cross"];
+    &["fmt", "clippy", "test", "test-libc", "doc", "manual", "deny", "package", "model", "faults", "msrv", "cross"];
 
 /// Command-line options of `cargo xtask ci`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -327,7 +327,7 @@ fn toolchain_installed(name: &str) -> bool {
     output(Command::new("rustup").args(["run", name, "rustc", "--version"])).is_some()
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     // xtask/ is one level below the workspace root.
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
@@ -404,6 +404,16 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         check(&mut records, "doc", in_root(doc));
     } else {
         omit(&mut records, "doc");
+    }
+
+    // The command's manual pages and completions, generated from its --help: `man -l` renders
+    // each page, the shells parse the completions.
+    if !options.runs("manual") {
+        omit(&mut records, "manual");
+    } else if output(Command::new("man").arg("--version")).is_some() {
+        check(&mut records, "manual", crate::man::command(&root, &root.join("target/manual"), true));
+    } else {
+        skip(&mut records, "manual", "man(1) not installed (Debian: `apt-get install man-db`)");
     }
 
     if !options.runs("deny") {

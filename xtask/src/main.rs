@@ -2,12 +2,14 @@
 //! `cargo xtask bench [...]` — benchmarks against the raw system-call floor.
 //! `cargo xtask model` — the lock protocol, model-checked with Spin.
 //! `cargo xtask faults [...]` — the `daemonic` command under injected system-call failures.
+//! `cargo xtask man --out DIR` — the `daemonic` command's manual pages and completions.
 //!
 //! std only: this must build before anything else works.
 
 mod bench;
 mod ci;
 mod faults;
+mod man;
 mod model;
 
 use std::process::ExitCode;
@@ -23,12 +25,15 @@ commands:
                   a check that cannot run here is SKIPPED with the reason
                   --strict       fail when any check was SKIPPED
                   --target T     check only these cross targets (`host`: this machine's)
-                  --skip CHECK   leave a check out (fmt, clippy, test, test-libc, doc, deny,
-                                 package, model, faults, msrv, cross), e.g. in a CI job
+                  --skip CHECK   leave a check out (fmt, clippy, test, test-libc, doc, manual,
+                                 deny, package, model, faults, msrv, cross), e.g. in a CI job
                                  that runs it elsewhere
+                  --help         this text
   bench [--reps N] [--iters N] [--starts N] [--only OP]
                   benchmarks (release build): each operation beside the raw system-call
                   floor measured in the same run; prints ratios; never fails on timing
+  man --out DIR   the daemonic command's manual pages (daemonic.1, daemonic-start.1, ...)
+                  and bash, zsh and fish completions, generated from its --help texts
   model           the lock protocol's Spin model (crates/pidfile/model): every
                   configuration checked exhaustively, every deliberate bug caught
   faults [--only SCENARIO]... [--syscall NAME] [--keep-going] [--jobs N]
@@ -47,7 +52,19 @@ commands:
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo xtask ci --help` (as the README offers it) and the like: the help, not an error.
+    if args.len() > 1 && args[1..].iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     match args.first().map(String::as_str) {
+        Some("man") => match &args[1..] {
+            [flag, dir] if flag == "--out" => man::run(std::path::Path::new(dir)),
+            _ => {
+                eprintln!("xtask man: usage: cargo xtask man --out DIR\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
         Some("ci") => match ci::Options::parse(&args[1..]) {
             Ok(options) => ci::run(&options),
             Err(e) => {

@@ -123,14 +123,13 @@ pub(crate) fn parse_oom_score_adj(value: &str) -> Result<i32, String> {
         .ok_or(format!("--oom-score-adj {value:?}: not a number from -1000 to 1000"))
 }
 
-/// `--no-new-privileges` is possible here (Linux `PR_SET_NO_NEW_PRIVS`).
+/// `--no-new-privileges` is possible here: Linux `PR_SET_NO_NEW_PRIVS`, FreeBSD (14 and later)
+/// `procctl(PROC_NO_NEW_PRIVS_CTL)`; refused elsewhere rather than silently ignored.
 pub(crate) fn check_no_new_privileges() -> Result<(), String> {
-    if cfg!(any(target_os = "linux", target_os = "android")) {
+    if cfg!(any(target_os = "linux", target_os = "android", target_os = "freebsd")) {
         Ok(())
     } else {
-        // FreeBSD 14's procctl(PROC_NO_NEW_PRIVS_CTL) is not in every libc binding yet;
-        // refused rather than silently ignored.
-        Err("--no-new-privileges is supported on Linux only".into())
+        Err("--no-new-privileges is supported on Linux and FreeBSD only".into())
     }
 }
 
@@ -198,7 +197,8 @@ impl ProgramSettings {
         Ok(())
     }
 
-    /// `--no-new-privileges`: after the drop, just before `exec`. Async-signal-safe.
+    /// `--no-new-privileges`: after the drop, just before `exec`. Async-signal-safe (one
+    /// system call).
     pub(crate) fn apply_before_exec(&self) -> Result<(), (Failed, io::Error)> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if self.no_new_privileges {
@@ -212,6 +212,18 @@ impl ProgramSettings {
                     0 as libc::c_ulong,
                     0 as libc::c_ulong,
                 )
+            };
+            if ret != 0 {
+                return Err((Failed::NoNewPrivileges, io::Error::last_os_error()));
+            }
+        }
+        #[cfg(target_os = "freebsd")]
+        if self.no_new_privileges {
+            let mut enable: libc::c_int = libc::PROC_NO_NEW_PRIVS_ENABLE;
+            // SAFETY: `procctl(P_PID, 0, PROC_NO_NEW_PRIVS_CTL, &enable)` on this process;
+            // `enable` lives for the call. FreeBSD before 14 answers EINVAL, reported.
+            let ret = unsafe {
+                libc::procctl(libc::P_PID, 0, libc::PROC_NO_NEW_PRIVS_CTL, (&mut enable as *mut libc::c_int).cast())
             };
             if ret != 0 {
                 return Err((Failed::NoNewPrivileges, io::Error::last_os_error()));

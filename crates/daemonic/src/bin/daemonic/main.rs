@@ -6,6 +6,7 @@ mod env_file;
 mod files;
 mod holder;
 mod limits;
+mod manual;
 mod notify_socket;
 mod options;
 mod program;
@@ -13,6 +14,7 @@ mod relay;
 mod report;
 mod restart;
 mod retry;
+mod run;
 mod signal;
 mod signals;
 mod spawn;
@@ -40,21 +42,26 @@ commands:
   stop      signal the process holding a PID file and wait until its lock is released
   status    report whether the process holding a PID file runs (LSB exit codes)
   restart   stop, then start with the same arguments as start
+  run       supervise PROGRAM in the foreground: a container's init (PID 1), a run script
   signal    send a signal to the service without stopping it (reload)
   reopen    make the supervisor reopen its log files (log rotation)
 
 `daemonic <command> --help` describes each command. Messages start with `daemonic:`.
+`daemonic --generate man --out DIR` writes the manual pages; `daemonic --generate
+bash|zsh|fish` prints a completion script (both made from these help texts).
 
 coming from start-stop-daemon (ssd) or FreeBSD daemon(8):
   start --pidfile F -- PROG   ssd --start --make-pidfile --background; daemon -P F: F is locked
                               by a supervisor for the service's whole life
   --child-pidfile F           daemon -p F
-  stop --signal S --timeout T --kill
+  stop --signal S --timeout T --kill, stop --retry S/T/KILL/T
                               ssd --stop --retry S/T/KILL/T; never a pid F does not credibly name
-  status                      ssd --status (LSB 0, 1, 3, 4)
+  start --oknodo              ssd --start --oknodo (0 when already running; stop: 0 anyway)
+  status [--json]             ssd --status (LSB 0, 1, 3, 4), and running/failed, restarts
+  run -- PROG                 tini, dumb-init: a container's PID 1
   signal SIG, reopen          kill -SIG; daemon -H (log files reopened, nothing lost)
   --user U --group G          ssd --chuid, daemon -u: PROGRAM only, the supervisor stays root
-  --chdir --chroot --nice --umask --env --clear-env --quiet
+  --chdir --chroot --nice --umask --env --env-file --clear-env --quiet
                               ssd --chdir --chroot --nicelevel --umask --quiet (umask default:
                               the caller's)
   --stdout --stderr --append  ssd --output, daemon -o
@@ -65,6 +72,9 @@ coming from start-stop-daemon (ssd) or FreeBSD daemon(8):
   --notify-await --notify-timeout
                               ssd --notify-await --notify-timeout
   --no-supervise              ssd's exec model, with a read-only lock descriptor
+  --limit --ionice --oom-score-adj --no-new-privileges
+                              prlimit, ionice, choom, setpriv --no-new-privs: PROGRAM only
+  --listen-fd N[:NAME]        systemd socket activation (LISTEN_FDS, LISTEN_PID)
 ";
 
 fn main() -> ExitCode {
@@ -72,7 +82,7 @@ fn main() -> ExitCode {
     let command = if args.is_empty() { String::new() } else { args.remove(0).to_string_lossy().into_owned() };
     let (result, command_usage) = match command.as_str() {
         "start" => (
-            start_options::parse(args, start_options::USAGE, false)
+            start_options::parse(args, start_options::USAGE, start_options::Command::Start)
                 .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| start::run(&a))),
             start_options::USAGE,
         ),
@@ -94,11 +104,17 @@ fn main() -> ExitCode {
             signal::parse_reopen(args).and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| signal::run(&a))),
             signal::REOPEN_USAGE,
         ),
+        "run" => (
+            start_options::parse(args, run::USAGE, start_options::Command::Run)
+                .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| start::run(&a))),
+            run::USAGE,
+        ),
         "restart" => (
-            start_options::parse(args, restart::USAGE, true)
+            start_options::parse(args, restart::USAGE, start_options::Command::Restart)
                 .and_then(|a| a.map_or(Ok(ExitCode::SUCCESS), |a| restart::run(&a))),
             restart::USAGE,
         ),
+        "--generate" => return generate(&args),
         "--version" | "-V" => {
             say(&format!("daemonic {}\n", env!("CARGO_PKG_VERSION")));
             return ExitCode::SUCCESS;
@@ -157,4 +173,30 @@ impl From<lexopt::Error> for Failure {
 
 pub(crate) fn usage(usage: &'static str) -> impl Fn(String) -> Failure {
     move |message| Failure::Usage(message, usage)
+}
+
+/// `daemonic --generate man --out DIR`, `daemonic --generate bash|zsh|fish` (`manual.rs`).
+fn generate(args: &[OsString]) -> ExitCode {
+    let args: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let text = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["man", "--out", dir] => match manual::write_man_pages(std::path::Path::new(dir)) {
+            Ok(written) => {
+                report::inform(&written.iter().map(|p| format!("{}\n", p.display())).collect::<String>());
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => {
+                esay(&format!("daemonic: cannot write the manual pages to {dir}: {}\n", report::os_message(&e)));
+                return ExitCode::from(1);
+            }
+        },
+        ["bash"] => manual::bash(),
+        ["zsh"] => manual::zsh(),
+        ["fish"] => manual::fish(),
+        _ => {
+            esay(&usage_error("--generate takes man --out DIR, bash, zsh or fish", USAGE));
+            return ExitCode::from(2);
+        }
+    };
+    say(&text);
+    ExitCode::SUCCESS
 }

@@ -11,8 +11,10 @@ pub(crate) const USAGE: &str = "\
 usage: daemonic restart --pidfile FILE [start options] -- PROGRAM [ARGS...]
 
 Stops the service holding FILE as `daemonic stop` does, then starts it with the same
-arguments as `daemonic start`. Takes every start option, and stop's:
+arguments as `daemonic start`. Takes every start option (see `daemonic start --help`), and
+stop's.
 
+options:
   --signal SIG      the stop signal (default TERM)
   --timeout SECS    how long the stop waits (default 10), and the new supervisor's --timeout
   --kill            send KILL if the service is still running after the timeout
@@ -31,7 +33,8 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
         args.stop_retry.as_deref(),
     )
     .map_err(|message| Failure::Usage(message, USAGE))?;
-    let stop_args = StopArgs { pidfile: args.pidfile.clone(), schedule, timeout };
+    let pidfile = args.pidfile.clone().ok_or_else(|| Failure::Usage("--pidfile FILE is required".into(), USAGE))?;
+    let stop_args = StopArgs { pidfile, schedule, timeout };
     stop_holder(&stop_args)?;
     crate::start::run(args)
 }

@@ -129,6 +129,10 @@ Log rotation: the service's supervisor reopens its --stdout/--stderr files by pa
 (the supervisor is sent SIGURG, which it takes to mean just this). SIGHUP to the supervisor
 (`daemonic signal --pidfile FILE HUP`) reopens them too, and is passed on to PROGRAM.
 
+options:
+  --pidfile FILE    the PID file (required)
+  --quiet           print errors only
+
 exit status (LSB): 0 sent; 1 refused or failed; 2 usage error; 7 not running.
 ";
 

@@ -79,8 +79,10 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
             return Err(Failure::Error(format!("{}: {}", settings.describe(failed), os_message(&error))));
         }
     }
-    let mut daemon =
-        Daemon::new().pidfile(&args.pidfile).pidfile_mode(pidfile_mode).manual_readiness().foreground(args.foreground);
+    let mut daemon = Daemon::new().pidfile_mode(pidfile_mode).manual_readiness().foreground(args.foreground);
+    if let Some(pidfile) = &args.pidfile {
+        daemon = daemon.pidfile(pidfile);
+    }
     // Under a supervised --chroot, --chdir is a directory inside the new root: PROGRAM changes
     // to it there (supervise.rs); the supervisor itself stays in `/`.
     if let Some(dir) = args.chdir.as_ref().filter(|_| !(args.supervise && args.chroot.is_some())) {

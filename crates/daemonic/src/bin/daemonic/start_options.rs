@@ -33,7 +33,7 @@ supervisor keeps FILE.tree (its pid, start time and session), so that what a KIL
 supervisor left running is ended by the next `stop` or `start` (Linux).
 
 options:
-  --pidfile FILE          the PID file (required)
+  --pidfile FILE          the PID file (required, except with --foreground)
   --pidfile-mode MODE     its mode (octal, default 600: no other user can open it, so none
                           can hold its lock; 644 lets others read it, and is the default
                           with --no-supervise --user, whose program must reopen it)
@@ -74,7 +74,7 @@ options:
                           0 (first) .. 7, default 4 (Linux)
   --oom-score-adj N       PROGRAM's OOM-killer adjustment, -1000 .. 1000 (Linux)
   --no-new-privileges     PROGRAM and its children can never gain privileges through
-                          exec (set-user-id files, file capabilities) (Linux)
+                          exec (set-user-id files, file capabilities) (Linux, FreeBSD 14)
   --chroot DIR            run PROGRAM inside DIR (the supervisor, which holds and removes the
                           PID file, stays outside); PROGRAM is looked up inside
   --keep-fd N             keep descriptor N open for PROGRAM, as N (repeatable)
@@ -133,7 +133,11 @@ pub(crate) struct RestartLimit {
 }
 
 pub(crate) struct StartArgs {
-    pub(crate) pidfile: PathBuf,
+    /// Required, except for `run`.
+    pub(crate) pidfile: Option<PathBuf>,
+    /// `daemonic run`: a container's init (or a run script's): in the foreground, the PID file
+    /// optional, and the exit status PROGRAM's even after a stop signal.
+    pub(crate) run: bool,
     pub(crate) chdir: Option<PathBuf>,
     pub(crate) umask: Option<u32>,
     /// `--pidfile-mode`; `None`: 0600, or 0644 under `--no-supervise --user` (see `run`).
@@ -178,14 +182,26 @@ pub(crate) struct StartArgs {
     pub(crate) args: Vec<OsString>,
 }
 
-/// `start`'s arguments (`restart`'s with `stop_options`: `--signal` and `--kill` too); `Ok(None)`
-/// after printing `help`.
-pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool) -> Result<Option<StartArgs>, Failure> {
+/// Which command's options these are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    Start,
+    /// `start`'s, and `stop`'s `--signal`, `--kill` and `--retry`.
+    Restart,
+    /// `start`'s, in the foreground, the PID file optional.
+    Run,
+}
+
+/// The arguments of `command`; `Ok(None)` after printing `help`.
+pub(crate) fn parse(args: Vec<OsString>, help: &'static str, command: Command) -> Result<Option<StartArgs>, Failure> {
+    let stop_options = command == Command::Restart;
     use lexopt::prelude::*;
     let bad = usage(help);
     let mut parser = lexopt::Parser::from_args(args);
     let mut parsed = StartArgs {
-        pidfile: PathBuf::new(),
+        pidfile: None,
+        run: command == Command::Run,
+        foreground: command == Command::Run,
         chdir: None,
         umask: None,
         pidfile_mode: None,
@@ -205,7 +221,6 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
         restart_delay: Duration::from_secs(1),
         restart_limit: RestartLimit { restarts: 5, interval: Duration::from_secs(60) },
         supervise: true,
-        foreground: false,
         env: Vec::new(),
         clear_env: false,
         file_env: Vec::new(),
@@ -224,7 +239,7 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
     let mut pidfile = None;
     let mut restart_options = Vec::new();
     let mut env_files = Vec::new();
-    let mut command = Vec::new();
+    let mut program = Vec::new();
     while let Some(arg) = parser.next().map_err(|e| bad(e.to_string()))? {
         match arg {
             Long("pidfile") => pidfile = Some(path_value(parser.value()?, "--pidfile").map_err(&bad)?),
@@ -386,21 +401,29 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
             }
             Long("kill") if stop_options => parsed.stop_kill = true,
             Long("retry") if stop_options => parsed.stop_retry = Some(parser.value()?.string()?),
-            Long("oknodo") if !stop_options => parsed.oknodo = true,
+            Long("oknodo") if command == Command::Start => parsed.oknodo = true,
             Long("foreground") => parsed.foreground = true,
             Long("help") | Short('h') => {
                 say(help);
                 return Ok(None);
             }
             Value(value) => {
-                command.push(value);
-                command.extend(parser.raw_args()?);
+                program.push(value);
+                program.extend(parser.raw_args()?);
             }
             _ => return Err(bad(arg.unexpected().to_string())),
         }
     }
-    parsed.pidfile = pidfile.ok_or_else(|| bad("--pidfile FILE is required".into()))?;
-    if command.is_empty() {
+    parsed.pidfile = match pidfile {
+        Some(pidfile) => Some(pidfile),
+        // A container's init, or a service manager's child, need not have one.
+        None if command == Command::Run || (command == Command::Start && parsed.foreground) => None,
+        None => return Err(bad("--pidfile FILE is required".into())),
+    };
+    if command == Command::Run && !parsed.supervise {
+        return Err(bad("run is the supervisor: --no-supervise is for start".into()));
+    }
+    if program.is_empty() {
         return Err(bad("a PROGRAM to run is required after --".into()));
     }
     if !parsed.supervise {
@@ -428,8 +451,8 @@ pub(crate) fn parse(args: Vec<OsString>, help: &'static str, stop_options: bool)
     for path in &env_files {
         parsed.file_env.extend(crate::env_file::read(path).map_err(Failure::Error)?);
     }
-    parsed.program = command.remove(0);
-    parsed.args = command;
+    parsed.program = program.remove(0);
+    parsed.args = program;
     Ok(Some(parsed))
 }
 

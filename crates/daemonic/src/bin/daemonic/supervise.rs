@@ -279,7 +279,10 @@ impl Supervisor<'_> {
             self.state.since = None;
             self.state.last = Some(ended.summary());
             if self.stop.is_some() {
-                return 0;
+                // As tini and dumb-init do, a container's init exits with PROGRAM's status
+                // (128+N after signal N) even when it passed the stop signal on; a daemon's
+                // supervisor reports the stop it was asked for as done.
+                return if self.args.run { ended.code() } else { 0 };
             }
             self.write_state();
             let restart = match policy.0 {
