@@ -76,6 +76,22 @@ pub(crate) fn judge(path: &Path) -> Result<Judged, String> {
     Ok(Judged::Running(Service { inspection, pid, record }))
 }
 
+/// [`judge`], and when it refuses, judged again for up to half a second: a holder that is
+/// exiting has closed its files (released the lock) a moment before it is gone, and a child it
+/// was forking may hold the lock until it dies too. In that moment a locked file can look
+/// locked by nobody credible, or unlocked and naming a live process (which, as root in a
+/// directory others can write, is refused). A file that is refused for good is refused after
+/// the half second, with the last reason.
+pub(crate) fn judge_settled(path: &Path) -> Result<Judged, String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    loop {
+        match judge(path) {
+            Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(10)),
+            judged => return judged,
+        }
+    }
+}
+
 /// As root: why the directory of an unlocked PID file proves nothing (another user can write
 /// it, so can rename any file of root's that names a live process over the PID file: a
 /// `--child-pidfile`, say). A locked file's holder is proven by the lock instead.

@@ -161,9 +161,13 @@ impl Relay {
         syslog: Option<(SyslogOptions, String)>,
         service_user: Option<Credentials>,
     ) -> io::Result<Relay> {
-        let mut pipes = vec![pipe(Stream::Out)?];
+        // Large pipes only for files: ahead of syslog, a megabyte of lines (half a million
+        // datagrams) would only delay every later line behind a syslog daemon that cannot keep
+        // up, and be dropped anyway.
+        let large = syslog.is_none();
+        let mut pipes = vec![pipe(Stream::Out, large)?];
         if stderr_path.is_some() {
-            pipes.push(pipe(Stream::Err)?);
+            pipes.push(pipe(Stream::Err, large)?);
         }
         let syslog = match syslog {
             None => None,
@@ -450,8 +454,9 @@ pub(crate) fn syslog_listens(path: &std::path::Path) -> io::Result<()> {
     Ok(())
 }
 
-/// A pipe for one stream: the read end non-blocking, both close-on-exec.
-fn pipe(stream: Stream) -> io::Result<Pipe> {
+/// A pipe for one stream: the read end non-blocking, both close-on-exec; `large`: of
+/// [`PIPE_SIZE`] where the system allows it.
+fn pipe(stream: Stream, large: bool) -> io::Result<Pipe> {
     let (read, write) = rustix::pipe::pipe()?;
     for fd in [&read, &write] {
         rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::CLOEXEC)?;
@@ -460,7 +465,11 @@ fn pipe(stream: Stream) -> io::Result<Pipe> {
     // Larger than the default 64 KiB when allowed (`/proc/sys/fs/pipe-max-size`); the
     // default otherwise.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let _ = rustix::pipe::fcntl_setpipe_size(&read, PIPE_SIZE);
+    if large {
+        let _ = rustix::pipe::fcntl_setpipe_size(&read, PIPE_SIZE);
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = large;
     Ok(Pipe { stream, read, write, pending: Vec::new() })
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use rustix::process::Signal;
 
-use crate::holder::{judge, Judged};
+use crate::holder::{judge, judge_settled, Judged};
 use crate::options::{parse_signal, path_value, signal_name};
 use crate::report::{inform, say};
 use crate::signals::{KILL_REQUEST, PASSED_ON};
@@ -62,7 +62,7 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<SignalArgs>, Failure> 
 }
 
 pub(crate) fn run(args: &SignalArgs) -> Result<ExitCode, Failure> {
-    let service = match judge(&args.pidfile).map_err(Failure::Error)? {
+    let service = match judge_settled(&args.pidfile).map_err(Failure::Error)? {
         Judged::Missing | Judged::Stale(_) => {
             inform("daemonic: not running\n");
             return Ok(ExitCode::from(7));

@@ -8,7 +8,7 @@ use std::time::Duration;
 use pidfile::Pid;
 use rustix::process::Signal;
 
-use crate::holder::{judge, Judged, Service};
+use crate::holder::{judge, judge_settled, Judged, Service};
 use crate::options::{parse_seconds, parse_signal, path_value, seconds, signal_name};
 use crate::report::{chain, errno_message, inform, say};
 use crate::retry::{Item, Schedule};
@@ -203,7 +203,7 @@ pub(crate) fn stop_holder(args: &StopArgs) -> Result<bool, Failure> {
 /// The service holding the PID file, judged (`holder::judge`); `Ok(None)` when nothing holds
 /// it, after saying so, ending what a KILLed supervisor left and removing a stale file.
 fn running(args: &StopArgs) -> Result<Option<Service>, Failure> {
-    match judge(&args.pidfile).map_err(Failure::Error)? {
+    match judge_settled(&args.pidfile).map_err(Failure::Error)? {
         Judged::Missing => {
             inform("daemonic: not running\n");
             Ok(None)
@@ -246,9 +246,33 @@ fn looks_like_a_pid_file(inspection: &pidfile::Inspection) -> bool {
 fn finish_stop(service: Service, timeout: Duration) -> bool {
     end_recorded_leftovers(&service.inspection, timeout);
     remove_state(&service.inspection);
-    let _ = service.inspection.remove_if_stale();
-    inform(&format!("daemonic: stopped (pid {})\n", service.pid));
+    let pid = service.pid;
+    let path = service.inspection.path().to_path_buf();
+    if !matches!(service.inspection.remove_if_stale(), Ok(true)) {
+        remove_when_released(&path);
+    }
+    inform(&format!("daemonic: stopped (pid {pid})\n"));
     true
+}
+
+/// A stale file that a supervisor left (after a give-up, or KILLed) may still be locked for
+/// a moment after its exit: by a child it was forking, which holds every descriptor until its
+/// `exec` and dies with it. Judged again (as `stop` judges) for up to a second, it is removed
+/// once stale; a file a new holder took, or one that is gone, is left alone.
+fn remove_when_released(path: &std::path::Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while std::time::Instant::now() < deadline {
+        match judge(path) {
+            Ok(Judged::Stale(inspection)) => {
+                if matches!(inspection.remove_if_stale(), Ok(true)) {
+                    return;
+                }
+            }
+            Ok(Judged::Missing | Judged::Running(_)) => return,
+            Err(_) => {}
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Ends what a KILLed supervisor of the PID file left running (`tree.rs`), and removes its
