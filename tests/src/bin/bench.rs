@@ -328,7 +328,7 @@ fn main() {
     let config = match parse() {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("bench: {e}\nusage: bench [--reps N] [--iters N] [--starts N] [--dir DIR] [--relay-mib N] [--only create|kill|running|read|start|supervise|relay]");
+            eprintln!("bench: {e}\nusage: bench [--reps N] [--iters N] [--starts N] [--dir DIR] [--relay-mib N] [--only create|kill|running|read|start|supervise|alternatives|relay]");
             std::process::exit(2);
         }
     };
@@ -385,6 +385,10 @@ fn main() {
     #[cfg(target_os = "linux")]
     if wanted("supervise") {
         supervisor::rows(&config, &tmpfs, &mut rows);
+    }
+    #[cfg(target_os = "linux")]
+    if wanted("alternatives") {
+        supervisor::alternatives_rows(&config, &tmpfs, &mut rows);
     }
     #[cfg(target_os = "linux")]
     if wanted("relay") {
@@ -1010,5 +1014,133 @@ mod supervisor {
             super::fmt_ns(Samples(cpu).median())
         );
         rows.push(Row { operation: "syslog relay per line vs direct write".into(), ours, floor, target: None });
+    }
+
+    /// Waits (bounded) until `pidfile` names a process, and returns it.
+    fn wait_for_pid(pidfile: &Path) -> u32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(pid) = pidfile::read_pid(pidfile) {
+                return pid.get();
+            }
+            assert!(Instant::now() < deadline, "{} never named a process", pidfile.display());
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// Runs a tool's command line; `false` if it could not run or failed.
+    fn run(argv: &[&str]) -> bool {
+        Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// One start and stop of `sleep 1000` with a tool: `start`, then (once the PID file names
+    /// the process) `stop`, until the process the PID file named is gone — reaped here as soon
+    /// as it exits (the benchmark is the subreaper), since a tool that polls for the exit would
+    /// otherwise wait for a zombie.
+    fn start_stop(start: &[&str], stop: &[&str], pidfile: &Path) -> Option<Duration> {
+        let begin = Instant::now();
+        if !run(start) {
+            return None;
+        }
+        let pid = wait_for_pid(pidfile);
+        let reaper = std::thread::spawn(move || {
+            let _ = rustix::process::waitpid(Pid::from_raw(pid as i32), rustix::process::WaitOptions::empty());
+        });
+        let stopped = run(stop);
+        reaper.join().unwrap();
+        let elapsed = begin.elapsed();
+        let _ = std::fs::remove_file(pidfile);
+        reap_all();
+        stopped.then_some(elapsed)
+    }
+
+    /// `daemonic start` + `stop` beside what users would pick instead: Debian's
+    /// `start-stop-daemon` and libslack's `daemon`, each where installed (a row is skipped,
+    /// saying why, without it).
+    pub(super) fn alternatives_rows(config: &super::Config, dir: &Path, rows: &mut Vec<Row>) {
+        let sleep = ["/usr/bin/sleep", "/bin/sleep"].into_iter().find(|p| Path::new(p).exists()).unwrap_or("sleep");
+        let ours_pidfile = dir.join(format!("bench-alt-ours-{}.pid", std::process::id()));
+        let ours = ours_pidfile.to_str().unwrap().to_owned();
+        let cli = cli();
+        let cli = cli.to_str().unwrap();
+        let ours_start = [cli, "start", "--pidfile", &ours, "--", sleep, "1000"];
+        let ours_stop = [cli, "stop", "--pidfile", &ours];
+        let ssd_pidfile = dir.join(format!("bench-alt-ssd-{}.pid", std::process::id()));
+        let ssd = ssd_pidfile.to_str().unwrap().to_owned();
+        let libslack_dir = dir.join(format!("bench-alt-daemon-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&libslack_dir);
+        let libslack = libslack_dir.to_str().unwrap().to_owned();
+        // Label, the tool's program, its start and stop command lines, the PID file it writes.
+        type Tool<'a> = (&'a str, &'a str, Vec<&'a str>, Vec<&'a str>, PathBuf);
+        let tools: [Tool<'_>; 2] = [
+            (
+                "start-stop-daemon",
+                "start-stop-daemon",
+                vec![
+                    "start-stop-daemon",
+                    "--start",
+                    "--background",
+                    "--make-pidfile",
+                    "--pidfile",
+                    &ssd,
+                    "--exec",
+                    sleep,
+                    "--",
+                    "1000",
+                ],
+                vec!["start-stop-daemon", "--stop", "--pidfile", &ssd, "--retry", "TERM/5", "--remove-pidfile"],
+                ssd_pidfile.clone(),
+            ),
+            (
+                "libslack daemon",
+                "daemon",
+                vec!["daemon", "--name", "bench", "--pidfiles", &libslack, "--", sleep, "1000"],
+                vec!["daemon", "--name", "bench", "--pidfiles", &libslack, "--stop"],
+                libslack_dir.join("bench.pid"),
+            ),
+        ];
+        for (label, program, start, stop, pidfile) in &tools {
+            let installed = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .chain([PathBuf::from("/sbin"), PathBuf::from("/usr/sbin")])
+                .any(|dir| dir.join(program).exists());
+            if !installed {
+                println!("start + stop vs {label}: skipped, `{program}` is not installed");
+                continue;
+            }
+            if start_stop(start, stop, pidfile).is_none() {
+                println!("start + stop vs {label}: skipped, `{program}` failed to start or stop `sleep`");
+                continue;
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let starts = (config.starts / 4).max(1);
+            for _ in 0..config.reps {
+                let (mut ours_total, mut theirs_total) = (Duration::ZERO, Duration::ZERO);
+                for i in 0..starts {
+                    for with_ours in if i % 2 == 0 { [true, false] } else { [false, true] } {
+                        if with_ours {
+                            ours_total +=
+                                start_stop(&ours_start, &ours_stop, &ours_pidfile).expect("daemonic start/stop");
+                        } else {
+                            theirs_total += start_stop(start, stop, pidfile).expect("the other tool's start/stop");
+                        }
+                    }
+                }
+                a.push(ours_total.as_nanos() as f64 / f64::from(starts));
+                b.push(theirs_total.as_nanos() as f64 / f64::from(starts));
+            }
+            rows.push(Row {
+                operation: format!("`daemonic start`+`stop` vs {label}"),
+                ours: Samples(a),
+                floor: Samples(b),
+                target: Some(1.0),
+            });
+        }
+        let _ = std::fs::remove_dir_all(&libslack_dir);
     }
 }
