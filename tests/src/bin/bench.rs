@@ -123,8 +123,9 @@ fn print_table(rows: &[Row]) {
         };
         let ratio = row.ours.median() / row.floor.median();
         let (target, verdict) = match row.target {
-            Some(t) => (format!("≤{t:.2}×"), if ratio <= t { "met" } else { "MISSED" }),
-            None => ("—".to_owned(), "—"),
+            Some(t) if ratio <= t => (format!("≤{t:.2}×"), "met".to_owned()),
+            Some(t) => (format!("≤{t:.2}×"), format!("MISSED by {:.2}×", ratio - t)),
+            None => ("—".to_owned(), "—".to_owned()),
         };
         println!(
             "{:<44} {:>26} {:>26} {:>5.2}×  {:>7}  {verdict}",
@@ -381,7 +382,14 @@ fn main() {
             |_| assert_eq!(pidfile::running_pid(&held).unwrap(), Some(me)),
             |_| floor_probe(&held, true),
         );
-        rows.push(Row { operation: "running_pid (held file) vs open+flock+read".into(), ours, floor, target: None });
+        // No target in the issues: a guard against regressions, at the last published ratio
+        // plus noise (the extra calls decide who holds the file: see the README).
+        rows.push(Row {
+            operation: "running_pid (held file) vs open+flock+read".into(),
+            ours,
+            floor,
+            target: Some(2.5),
+        });
     }
     if wanted("read") {
         let (ours, floor) = interleaved(
@@ -390,7 +398,8 @@ fn main() {
             |_| assert_eq!(pidfile::read_pid(&held).unwrap(), me),
             |_| floor_probe(&held, false),
         );
-        rows.push(Row { operation: "read_pid vs open+read".into(), ours, floor, target: None });
+        // As above.
+        rows.push(Row { operation: "read_pid vs open+read".into(), ours, floor, target: Some(1.7) });
     }
     guard.remove().unwrap();
 
@@ -657,7 +666,8 @@ fn daemon_rows(config: &Config, dir: &Path, rows: &mut Vec<Row>) {
     let high = raise_nofile(1 << 20);
     let low = set_soft_nofile(1024);
     measure(format!("daemon start vs fork+setsid+fork+pipe (NOFILE {low})"), rows, Some(1.3), false);
-    measure(format!("  same vs the rules floor (NOFILE {low})"), rows, None, true);
+    // Copy-on-write faults after the forks make the difference (counted below).
+    measure(format!("  same vs the rules floor (NOFILE {low})"), rows, Some(1.2), true);
     let high = set_soft_nofile(high);
     measure(format!("daemon start vs fork+setsid+fork+pipe (NOFILE {high})"), rows, Some(1.3), false);
 
@@ -853,7 +863,7 @@ mod supervisor {
             operation: "`daemonic start`: supervised vs --no-supervise".into(),
             ours: Samples(supervised),
             floor: Samples(unsupervised),
-            target: Some(1.3),
+            target: Some(1.2),
         });
 
         let mut latencies: Vec<Duration> = (0..config.starts)
@@ -1070,21 +1080,30 @@ mod supervisor {
     }
 
     /// One start and stop of `sleep 1000` with a tool: `start`, then (once the PID file names
-    /// the process) `stop`, until the process the PID file named is gone — reaped here as soon
-    /// as it exits (the benchmark is the subreaper), since a tool that polls for the exit would
-    /// otherwise wait for a zombie.
-    fn start_stop(start: &[&str], stop: &[&str], pidfile: &Path) -> Option<Duration> {
+    /// the process, and `ready` exists if given) `stop`, until the process the PID file named
+    /// is gone — reaped here as soon as it exits (the benchmark is the subreaper), since a
+    /// tool that polls for the exit would otherwise wait for a zombie. `None` if the tool
+    /// failed, or its process was still there 5 s after `stop` (then KILLed).
+    fn start_stop(start: &[&str], stop: &[&str], pidfile: &Path, ready: Option<&Path>) -> Option<Duration> {
         let begin = Instant::now();
         if !run(start) {
             return None;
         }
         let pid = wait_for_pid(pidfile);
+        if let Some(ready) = ready {
+            wait_for_pid(ready);
+        }
+        let (done, gone) = std::sync::mpsc::channel();
         let reaper = std::thread::spawn(move || {
             let _ = rustix::process::waitpid(Pid::from_raw(pid as i32), rustix::process::WaitOptions::empty());
+            let _ = done.send(());
         });
-        let stopped = run(stop);
-        reaper.join().unwrap();
+        let stopped = run(stop) && gone.recv_timeout(Duration::from_secs(5)).is_ok();
         let elapsed = begin.elapsed();
+        if !stopped {
+            let _ = rustix::process::kill_process(Pid::from_raw(pid as i32).unwrap(), rustix::process::Signal::KILL);
+        }
+        reaper.join().unwrap();
         let _ = std::fs::remove_file(pidfile);
         reap_all();
         stopped.then_some(elapsed)
@@ -1106,8 +1125,9 @@ mod supervisor {
         let libslack_dir = dir.join(format!("bench-alt-daemon-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&libslack_dir);
         let libslack = libslack_dir.to_str().unwrap().to_owned();
-        // Label, the tool's program, its start and stop command lines, the PID file it writes.
-        type Tool<'a> = (&'a str, &'a str, Vec<&'a str>, Vec<&'a str>, PathBuf);
+        // Label, the tool's program, its start and stop command lines, the PID file it writes,
+        // and a file that exists once it has started the program (if it writes one).
+        type Tool<'a> = (&'a str, &'a str, Vec<&'a str>, Vec<&'a str>, PathBuf, Option<PathBuf>);
         let tools: [Tool<'_>; 2] = [
             (
                 "start-stop-daemon",
@@ -1126,6 +1146,7 @@ mod supervisor {
                 ],
                 vec!["start-stop-daemon", "--stop", "--pidfile", &ssd, "--retry", "TERM/5", "--remove-pidfile"],
                 ssd_pidfile.clone(),
+                None,
             ),
             (
                 "libslack daemon",
@@ -1133,9 +1154,11 @@ mod supervisor {
                 vec!["daemon", "--name", "bench", "--pidfiles", &libslack, "--", sleep, "1000"],
                 vec!["daemon", "--name", "bench", "--pidfiles", &libslack, "--stop"],
                 libslack_dir.join("bench.pid"),
+                // Its client's pid: written once `sleep` runs (a stop before that is lost).
+                Some(libslack_dir.join("bench.clientpid")),
             ),
         ];
-        for (label, program, start, stop, pidfile) in &tools {
+        for (label, program, start, stop, pidfile, ready) in &tools {
             let installed = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
                 .chain([PathBuf::from("/sbin"), PathBuf::from("/usr/sbin")])
                 .any(|dir| dir.join(program).exists());
@@ -1143,11 +1166,11 @@ mod supervisor {
                 println!("start + stop vs {label}: skipped, `{program}` is not installed");
                 continue;
             }
-            if start_stop(start, stop, pidfile).is_none() {
+            if start_stop(start, stop, pidfile, ready.as_deref()).is_none() {
                 println!("start + stop vs {label}: skipped, `{program}` failed to start or stop `sleep`");
                 continue;
             }
-            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let (mut a, mut b, mut failures) = (Vec::new(), Vec::new(), 0);
             let starts = (config.starts / 4).max(1);
             for _ in 0..config.reps {
                 let (mut ours_total, mut theirs_total) = (Duration::ZERO, Duration::ZERO);
@@ -1155,14 +1178,20 @@ mod supervisor {
                     for with_ours in if i % 2 == 0 { [true, false] } else { [false, true] } {
                         if with_ours {
                             ours_total +=
-                                start_stop(&ours_start, &ours_stop, &ours_pidfile).expect("daemonic start/stop");
+                                start_stop(&ours_start, &ours_stop, &ours_pidfile, None).expect("daemonic start/stop");
                         } else {
-                            theirs_total += start_stop(start, stop, pidfile).expect("the other tool's start/stop");
+                            match start_stop(start, stop, pidfile, ready.as_deref()) {
+                                Some(elapsed) => theirs_total += elapsed,
+                                None => failures += 1,
+                            }
                         }
                     }
                 }
                 a.push(ours_total.as_nanos() as f64 / f64::from(starts));
                 b.push(theirs_total.as_nanos() as f64 / f64::from(starts));
+            }
+            if failures > 0 {
+                println!("start + stop vs {label}: {failures} of its runs failed or did not stop (left out)");
             }
             rows.push(Row {
                 operation: format!("`daemonic start`+`stop` vs {label}"),
