@@ -9,7 +9,7 @@ pub(crate) struct Options {
     pub(crate) args: Vec<String>,
 }
 
-const OPERATIONS: &[&str] = &["create", "kill", "running", "read", "start", "supervise", "relay"];
+const OPERATIONS: &[&str] = &["create", "kill", "running", "read", "start", "supervise", "alternatives", "relay"];
 
 impl Options {
     pub(crate) fn parse(args: &[String]) -> Result<Options, String> {

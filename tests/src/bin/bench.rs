@@ -123,8 +123,9 @@ fn print_table(rows: &[Row]) {
         };
         let ratio = row.ours.median() / row.floor.median();
         let (target, verdict) = match row.target {
-            Some(t) => (format!("≤{t:.2}×"), if ratio <= t { "met" } else { "MISSED" }),
-            None => ("—".to_owned(), "—"),
+            Some(t) if ratio <= t => (format!("≤{t:.2}×"), "met".to_owned()),
+            Some(t) => (format!("≤{t:.2}×"), format!("MISSED by {:.2}×", ratio - t)),
+            None => ("—".to_owned(), "—".to_owned()),
         };
         println!(
             "{:<44} {:>26} {:>26} {:>5.2}×  {:>7}  {verdict}",
@@ -237,6 +238,21 @@ fn pidfile_rows(config: &Config, dir: &Path, label: &str, rows: &mut Vec<Row>) {
 fn write_lines(bytes: u64) -> ! {
     let mut line = [b'x'; 100];
     line[99] = b'\n';
+    // The syslog floor: the same lines sent by the program itself, one non-blocking datagram
+    // each (what syslog(3) would do, but never waiting, as the supervisor never does).
+    if let Some(path) = std::env::var_os("BENCH_SYSLOG_SOCKET") {
+        let socket = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let mut datagram = format!("<29>bench[{}]: ", std::process::id()).into_bytes();
+        datagram.extend_from_slice(&line[..99]);
+        for _ in 0..bytes / 100 {
+            let _ = socket.send_to(&datagram, &path);
+        }
+        if let Some(path) = std::env::var_os("BENCH_CPU_FILE") {
+            std::fs::write(path, own_cpu(libc::RUSAGE_SELF).as_nanos().to_string()).unwrap();
+        }
+        std::process::exit(0)
+    }
     let block: Vec<u8> = line.iter().copied().cycle().take(65_500).collect();
     let mut left = bytes;
     while left > 0 {
@@ -328,7 +344,7 @@ fn main() {
     let config = match parse() {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("bench: {e}\nusage: bench [--reps N] [--iters N] [--starts N] [--dir DIR] [--relay-mib N] [--only create|kill|running|read|start|supervise|relay]");
+            eprintln!("bench: {e}\nusage: bench [--reps N] [--iters N] [--starts N] [--dir DIR] [--relay-mib N] [--only create|kill|running|read|start|supervise|alternatives|relay]");
             std::process::exit(2);
         }
     };
@@ -366,7 +382,14 @@ fn main() {
             |_| assert_eq!(pidfile::running_pid(&held).unwrap(), Some(me)),
             |_| floor_probe(&held, true),
         );
-        rows.push(Row { operation: "running_pid (held file) vs open+flock+read".into(), ours, floor, target: None });
+        // No target in the issues: a guard against regressions, at the last published ratio
+        // plus noise (the extra calls decide who holds the file: see the README).
+        rows.push(Row {
+            operation: "running_pid (held file) vs open+flock+read".into(),
+            ours,
+            floor,
+            target: Some(2.5),
+        });
     }
     if wanted("read") {
         let (ours, floor) = interleaved(
@@ -375,7 +398,8 @@ fn main() {
             |_| assert_eq!(pidfile::read_pid(&held).unwrap(), me),
             |_| floor_probe(&held, false),
         );
-        rows.push(Row { operation: "read_pid vs open+read".into(), ours, floor, target: None });
+        // As above.
+        rows.push(Row { operation: "read_pid vs open+read".into(), ours, floor, target: Some(1.7) });
     }
     guard.remove().unwrap();
 
@@ -385,6 +409,10 @@ fn main() {
     #[cfg(target_os = "linux")]
     if wanted("supervise") {
         supervisor::rows(&config, &tmpfs, &mut rows);
+    }
+    #[cfg(target_os = "linux")]
+    if wanted("alternatives") {
+        supervisor::alternatives_rows(&config, &tmpfs, &mut rows);
     }
     #[cfg(target_os = "linux")]
     if wanted("relay") {
@@ -638,7 +666,8 @@ fn daemon_rows(config: &Config, dir: &Path, rows: &mut Vec<Row>) {
     let high = raise_nofile(1 << 20);
     let low = set_soft_nofile(1024);
     measure(format!("daemon start vs fork+setsid+fork+pipe (NOFILE {low})"), rows, Some(1.3), false);
-    measure(format!("  same vs the rules floor (NOFILE {low})"), rows, None, true);
+    // Copy-on-write faults after the forks make the difference (counted below).
+    measure(format!("  same vs the rules floor (NOFILE {low})"), rows, Some(1.2), true);
     let high = set_soft_nofile(high);
     measure(format!("daemon start vs fork+setsid+fork+pipe (NOFILE {high})"), rows, Some(1.3), false);
 
@@ -834,7 +863,7 @@ mod supervisor {
             operation: "`daemonic start`: supervised vs --no-supervise".into(),
             ours: Samples(supervised),
             floor: Samples(unsupervised),
-            target: Some(1.3),
+            target: Some(1.2),
         });
 
         let mut latencies: Vec<Duration> = (0..config.starts)
@@ -897,6 +926,9 @@ mod supervisor {
             let mut command = Command::new(&program);
             let file = std::fs::OpenOptions::new().append(true).create(true).open(log).unwrap();
             command.stdout(file);
+            if let Some(socket) = syslog {
+                command.env("BENCH_SYSLOG_SOCKET", socket);
+            }
             command
         };
         command.args(["--write-lines", &bytes.to_string()]).env("BENCH_CPU_FILE", &cpu_file);
@@ -980,11 +1012,12 @@ mod supervisor {
             target: Some(1.0 / 0.9),
         });
 
-        // Syslog: lines through the supervisor against PROGRAM writing them to a file (the
-        // floor of getting them out of PROGRAM at all).
+        // Syslog: lines through the supervisor against PROGRAM sending them itself, one
+        // non-blocking datagram per line.
         let socket = tmpfs.join(format!("bench-syslog-{}.sock", std::process::id()));
         let lines = (bytes / 100).min(1_000_000);
-        let (mut ours, mut floor, mut cpu, mut delivered) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut ours, mut floor, mut cpu) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut delivered, mut floor_delivered) = (Vec::new(), Vec::new());
         for rep in 0..reps {
             for supervised in if rep % 2 == 0 { [true, false] } else { [false, true] } {
                 if supervised {
@@ -995,7 +1028,10 @@ mod supervisor {
                     ours.push(elapsed.as_nanos() as f64 / lines as f64);
                     cpu.push(supervisor_cpu.as_nanos() as f64 / lines as f64);
                 } else {
-                    let (elapsed, _) = relay_run(&log, &pidfile, lines * 100, false, None);
+                    let (listener, done) = syslog_listener(&socket);
+                    let (elapsed, _) = relay_run(&log, &pidfile, lines * 100, false, Some(&socket));
+                    done.store(true, std::sync::atomic::Ordering::Relaxed);
+                    floor_delivered.push(listener.join().unwrap() as f64);
                     floor.push(elapsed.as_nanos() as f64 / lines as f64);
                 }
             }
@@ -1004,11 +1040,166 @@ mod supervisor {
         let (ours, floor) = (Samples(ours), Samples(floor));
         println!(
             "syslog relay, {lines} lines: {:.0} lines/s through the supervisor ({:.1} % delivered, \
-             the rest counted as dropped); supervisor CPU {} per line",
+             the rest counted as dropped); {:.0} lines/s sent by the program itself ({:.1} % \
+             delivered); supervisor CPU {} per line",
             1e9 / ours.median(),
             Samples(delivered).median() * 100.0 / lines as f64,
+            1e9 / floor.median(),
+            Samples(floor_delivered).median() * 100.0 / lines as f64,
             super::fmt_ns(Samples(cpu).median())
         );
-        rows.push(Row { operation: "syslog relay per line vs direct write".into(), ours, floor, target: None });
+        rows.push(Row {
+            operation: "syslog relay vs the program's own sends (per line)".into(),
+            ours,
+            floor,
+            target: Some(1.5),
+        });
+    }
+
+    /// Waits (bounded) until `pidfile` names a process, and returns it.
+    fn wait_for_pid(pidfile: &Path) -> u32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(pid) = pidfile::read_pid(pidfile) {
+                return pid.get();
+            }
+            assert!(Instant::now() < deadline, "{} never named a process", pidfile.display());
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// Runs a tool's command line; `false` if it could not run or failed.
+    fn run(argv: &[&str]) -> bool {
+        Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// One start and stop of `sleep 1000` with a tool: `start`, then (once the PID file names
+    /// the process, and `ready` exists if given) `stop`, until the process the PID file named
+    /// is gone — reaped here as soon as it exits (the benchmark is the subreaper), since a
+    /// tool that polls for the exit would otherwise wait for a zombie. `None` if the tool
+    /// failed, or its process was still there 5 s after `stop` (then KILLed).
+    fn start_stop(start: &[&str], stop: &[&str], pidfile: &Path, ready: Option<&Path>) -> Option<Duration> {
+        let begin = Instant::now();
+        if !run(start) {
+            return None;
+        }
+        let pid = wait_for_pid(pidfile);
+        if let Some(ready) = ready {
+            wait_for_pid(ready);
+        }
+        let (done, gone) = std::sync::mpsc::channel();
+        let reaper = std::thread::spawn(move || {
+            let _ = rustix::process::waitpid(Pid::from_raw(pid as i32), rustix::process::WaitOptions::empty());
+            let _ = done.send(());
+        });
+        let stopped = run(stop) && gone.recv_timeout(Duration::from_secs(5)).is_ok();
+        let elapsed = begin.elapsed();
+        if !stopped {
+            let _ = rustix::process::kill_process(Pid::from_raw(pid as i32).unwrap(), rustix::process::Signal::KILL);
+        }
+        reaper.join().unwrap();
+        let _ = std::fs::remove_file(pidfile);
+        reap_all();
+        stopped.then_some(elapsed)
+    }
+
+    /// `daemonic start` + `stop` beside what users would pick instead: Debian's
+    /// `start-stop-daemon` and libslack's `daemon`, each where installed (a row is skipped,
+    /// saying why, without it).
+    pub(super) fn alternatives_rows(config: &super::Config, dir: &Path, rows: &mut Vec<Row>) {
+        let sleep = ["/usr/bin/sleep", "/bin/sleep"].into_iter().find(|p| Path::new(p).exists()).unwrap_or("sleep");
+        let ours_pidfile = dir.join(format!("bench-alt-ours-{}.pid", std::process::id()));
+        let ours = ours_pidfile.to_str().unwrap().to_owned();
+        let cli = cli();
+        let cli = cli.to_str().unwrap();
+        let ours_start = [cli, "start", "--pidfile", &ours, "--", sleep, "1000"];
+        let ours_stop = [cli, "stop", "--pidfile", &ours];
+        let ssd_pidfile = dir.join(format!("bench-alt-ssd-{}.pid", std::process::id()));
+        let ssd = ssd_pidfile.to_str().unwrap().to_owned();
+        let libslack_dir = dir.join(format!("bench-alt-daemon-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&libslack_dir);
+        let libslack = libslack_dir.to_str().unwrap().to_owned();
+        // Label, the tool's program, its start and stop command lines, the PID file it writes,
+        // and a file that exists once it has started the program (if it writes one).
+        type Tool<'a> = (&'a str, &'a str, Vec<&'a str>, Vec<&'a str>, PathBuf, Option<PathBuf>);
+        let tools: [Tool<'_>; 2] = [
+            (
+                "start-stop-daemon",
+                "start-stop-daemon",
+                vec![
+                    "start-stop-daemon",
+                    "--start",
+                    "--background",
+                    "--make-pidfile",
+                    "--pidfile",
+                    &ssd,
+                    "--exec",
+                    sleep,
+                    "--",
+                    "1000",
+                ],
+                vec!["start-stop-daemon", "--stop", "--pidfile", &ssd, "--retry", "TERM/5", "--remove-pidfile"],
+                ssd_pidfile.clone(),
+                None,
+            ),
+            (
+                "libslack daemon",
+                "daemon",
+                vec!["daemon", "--name", "bench", "--pidfiles", &libslack, "--", sleep, "1000"],
+                vec!["daemon", "--name", "bench", "--pidfiles", &libslack, "--stop"],
+                libslack_dir.join("bench.pid"),
+                // Its client's pid: written once `sleep` runs (a stop before that is lost).
+                Some(libslack_dir.join("bench.clientpid")),
+            ),
+        ];
+        for (label, program, start, stop, pidfile, ready) in &tools {
+            let installed = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .chain([PathBuf::from("/sbin"), PathBuf::from("/usr/sbin")])
+                .any(|dir| dir.join(program).exists());
+            if !installed {
+                println!("start + stop vs {label}: skipped, `{program}` is not installed");
+                continue;
+            }
+            if start_stop(start, stop, pidfile, ready.as_deref()).is_none() {
+                println!("start + stop vs {label}: skipped, `{program}` failed to start or stop `sleep`");
+                continue;
+            }
+            let (mut a, mut b, mut failures) = (Vec::new(), Vec::new(), 0);
+            let starts = (config.starts / 4).max(1);
+            for _ in 0..config.reps {
+                let (mut ours_total, mut theirs_total) = (Duration::ZERO, Duration::ZERO);
+                for i in 0..starts {
+                    for with_ours in if i % 2 == 0 { [true, false] } else { [false, true] } {
+                        if with_ours {
+                            ours_total +=
+                                start_stop(&ours_start, &ours_stop, &ours_pidfile, None).expect("daemonic start/stop");
+                        } else {
+                            match start_stop(start, stop, pidfile, ready.as_deref()) {
+                                Some(elapsed) => theirs_total += elapsed,
+                                None => failures += 1,
+                            }
+                        }
+                    }
+                }
+                a.push(ours_total.as_nanos() as f64 / f64::from(starts));
+                b.push(theirs_total.as_nanos() as f64 / f64::from(starts));
+            }
+            if failures > 0 {
+                println!("start + stop vs {label}: {failures} of its runs failed or did not stop (left out)");
+            }
+            rows.push(Row {
+                operation: format!("`daemonic start`+`stop` vs {label}"),
+                ours: Samples(a),
+                floor: Samples(b),
+                target: Some(1.0),
+            });
+        }
+        let _ = std::fs::remove_dir_all(&libslack_dir);
     }
 }

@@ -2,7 +2,7 @@
 //! supervisor writes them to the log files (which it can reopen for rotation: `daemonic reopen`,
 //! SIGHUP) and, with `--syslog`, to syslog, one datagram per line.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use std::path::PathBuf;
@@ -16,6 +16,9 @@ use crate::report::os_message;
 /// Longest message part of one syslog datagram: a longer line is sent in parts of at most this
 /// many bytes (RFC 3164 allows 1024 bytes per datagram, header included).
 pub(crate) const SYSLOG_LINE: usize = 960;
+
+/// Syslog datagrams per `sendmmsg` (Linux), at most.
+const SYSLOG_BATCH: usize = 64;
 
 /// Reads (or splices) per pipe per wake-up, at most (see [`Relay::drain`]).
 const DRAIN_CHUNKS: usize = 8;
@@ -151,6 +154,9 @@ pub(crate) struct Relay {
     outputs: [Output; 2],
     /// Where reads from the pipes land (allocated at the first read that needs it).
     buffer: Vec<u8>,
+    /// Syslog datagrams waiting to be sent: their bytes, one after the other, and where each
+    /// ends.
+    queued: (Vec<u8>, Vec<usize>),
 }
 
 impl Relay {
@@ -189,6 +195,7 @@ impl Relay {
             file_dropped: [(0, None); 2],
             outputs: [Output::of(rustix::stdio::stdout()), Output::of(rustix::stdio::stderr())],
             buffer: Vec::new(),
+            queued: (Vec::new(), Vec::new()),
         })
     }
 
@@ -282,6 +289,7 @@ impl Relay {
                 pending.drain(..cut);
             }
             self.pipes[index].pending = pending;
+            self.send_queued();
         }
     }
 
@@ -335,19 +343,40 @@ impl Relay {
         self.write(index, format!("{line}\n").as_bytes());
     }
 
-    /// One syslog datagram, `<PRI>TAG[PID]: MESSAGE`, in parts of at most [`SYSLOG_LINE`] bytes.
-    /// Never blocks: a part the socket does not take (a syslog daemon that is full, or not
-    /// running) is dropped and counted, and the count is sent (as journald and rsyslog report
-    /// suppressed messages) before the next part it takes.
+    /// One syslog datagram, `<PRI>TAG[PID]: MESSAGE`, in parts of at most [`SYSLOG_LINE`] bytes,
+    /// queued for [`send_queued`](Relay::send_queued).
     fn send(&mut self, line: &[u8]) {
-        let Some((socket, address, options, tag)) = &self.syslog else { return };
+        let Some((_, _, options, tag)) = &self.syslog else { return };
         let priority = options.facility * 8 + options.priority;
         let mut rest = line;
         loop {
             let cut = utf8_boundary(rest, SYSLOG_LINE);
+            let _ = write!(self.queued.0, "<{priority}>{tag}[{}]: ", self.pid);
+            self.queued.0.extend_from_slice(&rest[..cut]);
+            self.queued.1.push(self.queued.0.len());
+            rest = &rest[cut..];
+            if rest.is_empty() {
+                break;
+            }
+        }
+    }
+
+    /// Sends the queued datagrams, many per system call (`sendmmsg` on Linux). Never blocks: a
+    /// datagram the socket does not take (a syslog daemon that is full, or not running) is
+    /// dropped and counted, and the count is sent (as journald and rsyslog report suppressed
+    /// messages) before the next datagram it takes — while a count is waiting, one datagram
+    /// at a time, so that it goes first.
+    fn send_queued(&mut self) {
+        let (bytes, ends) = std::mem::take(&mut self.queued);
+        let Some((socket, address, options, tag)) = &self.syslog else { return };
+        let datagrams: Vec<&[u8]> =
+            ends.iter().scan(0, |start, &end| Some(&bytes[std::mem::replace(start, end)..end])).collect();
+        let mut next = 0;
+        while next < datagrams.len() {
             if self.syslog_dropped > 0 {
                 let notice = format!(
-                    "<{priority}>{tag}[{}]: daemonic: {} message{} dropped: the syslog socket did not take them",
+                    "<{}>{tag}[{}]: daemonic: {} message{} dropped: the syslog socket did not take them",
+                    options.facility * 8 + options.priority,
                     self.pid,
                     self.syslog_dropped,
                     if self.syslog_dropped == 1 { " was" } else { "s were" }
@@ -356,16 +385,18 @@ impl Relay {
                     self.syslog_dropped = 0;
                 }
             }
-            let mut datagram = format!("<{priority}>{tag}[{}]: ", self.pid).into_bytes();
-            datagram.extend_from_slice(&rest[..cut]);
-            if rustix::net::sendto(socket, &datagram, SendFlags::DONTWAIT, address).is_err() {
-                self.syslog_dropped += 1;
-            }
-            rest = &rest[cut..];
-            if rest.is_empty() {
-                break;
+            let batch = if self.syslog_dropped > 0 { 1 } else { SYSLOG_BATCH };
+            match send_datagrams(socket, address, &datagrams[next..datagrams.len().min(next + batch)]) {
+                Ok(sent) if sent > 0 => next += sent,
+                _ => {
+                    self.syslog_dropped += 1;
+                    next += 1;
+                }
             }
         }
+        self.queued = (bytes, ends);
+        self.queued.0.clear();
+        self.queued.1.clear();
     }
 
     /// Log rotation: reopens `--stdout`/`--stderr` by path (the same checks as at start) and
@@ -404,6 +435,7 @@ impl Relay {
                 self.send(&pending);
             }
         }
+        self.send_queued();
     }
 }
 
@@ -444,6 +476,28 @@ fn write_parts(fd: BorrowedFd<'_>, mut bytes: &[u8], poll_first: bool) -> Result
         }
     }
     Ok(())
+}
+
+/// Sends `datagrams` to `address` without waiting, in order, one `sendmmsg` for all of them:
+/// how many the socket took (those first), or the error of the first. Elsewhere one `sendto`.
+#[cfg(target_os = "linux")]
+fn send_datagrams(socket: &OwnedFd, address: &SocketAddrUnix, datagrams: &[&[u8]]) -> rustix::io::Result<usize> {
+    use rustix::net::addr::SocketAddrArg as _;
+    use rustix::net::{MMsgHdr, SendAncillaryBuffer};
+    let address = address.as_any();
+    let iovs: Vec<[io::IoSlice<'_>; 1]> = datagrams.iter().map(|d| [io::IoSlice::new(d)]).collect();
+    let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> = datagrams.iter().map(|_| Default::default()).collect();
+    let mut messages: Vec<MMsgHdr<'_>> = iovs
+        .iter()
+        .zip(controls.iter_mut())
+        .map(|(iov, control)| MMsgHdr::new_with_addr(&address, iov, control))
+        .collect();
+    rustix::net::sendmmsg(socket, &mut messages, SendFlags::DONTWAIT)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_datagrams(socket: &OwnedFd, address: &SocketAddrUnix, datagrams: &[&[u8]]) -> rustix::io::Result<usize> {
+    rustix::net::sendto(socket, datagrams[0], SendFlags::DONTWAIT, address).map(|_| 1)
 }
 
 /// Whether a datagram socket listens at `path` (`connect` succeeds: it exists, is a socket, is

@@ -176,7 +176,7 @@ struct ProcFacts {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn proc_stat(pid: u32) -> Option<ProcFacts> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = read_proc(&format!("/proc/{pid}/stat"))?;
     // Fields counted after the last ')': the command name may hold spaces and parentheses.
     let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
     // After ')': state, ppid, pgrp, session (index 3), ..., starttime (index 19).
@@ -193,7 +193,26 @@ fn proc_stat(_pid: u32) -> Option<ProcFacts> {
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn boot_id() -> Option<String> {
-    Some(std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?.trim().to_owned())
+    Some(read_proc("/proc/sys/kernel/random/boot_id")?.trim().to_owned())
+}
+
+/// A small `/proc` file whole: one `read` into a page-sized buffer, and the one that says end
+/// of file. (`read_to_string` starts at 32 bytes and doubles: six reads for
+/// `/proc/PID/stat`, on the way to every start.) `None` if it is larger than a page.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn read_proc(path: &str) -> Option<String> {
+    use rustix::fs::{Mode, OFlags};
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    let (mut buf, mut len) = ([0u8; 4096], 0);
+    loop {
+        match rustix::io::read(&fd, &mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) if len + n < buf.len() => len += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Ok(_) | Err(_) => return None,
+        }
+    }
+    String::from_utf8(buf[..len].to_vec()).ok()
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
