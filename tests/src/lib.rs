@@ -287,6 +287,8 @@ impl Drop for StopOnDrop {
         use rustix::process::{kill_process, waitpid, Signal, WaitOptions};
         let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) else { return };
         let _ = kill_process(pid, Signal::TERM);
+        // A stopped process acts on TERM only once continued.
+        let _ = kill_process(pid, Signal::CONT);
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(10) {
             match waitpid(Some(pid), WaitOptions::NOHANG) {

@@ -200,9 +200,14 @@ fn oknodo_gives_init_scripts_their_exit_codes() {
 fn retry_follows_the_schedule() {
     let s = Service::new();
     let pidfile = s.pidfile();
-    let script = s.script("stubborn.sh", "trap '' TERM\nwhile :; do sleep 1; done");
+    // The marker says the trap is set: a TERM before it would end the script (`start` returns
+    // once the shell is exec'd, before it ran its first line).
+    let marker = s.path("trapped");
+    let body = format!("trap '' TERM\n: > {}\nwhile :; do sleep 1; done", marker.display());
+    let script = s.script("stubborn.sh", &body);
     let supervisor = started_pid(&s.cli(&["start", "--pidfile", &pidfile, "--timeout", "600", "--", &script]));
     let _stop = StopOnDrop(supervisor);
+    wait_until("the script's trap", || marker.exists());
     let started = std::time::Instant::now();
     let (status, out) = s.cli(&["stop", "--pidfile", &pidfile, "--retry", "TERM/0.5/KILL/5"]);
     assert_eq!(status.code(), Some(0), "{out}");
@@ -212,8 +217,10 @@ fn retry_follows_the_schedule() {
     let _ = reap(supervisor);
 
     // Without KILL in the schedule, it is still running at the end: 1.
+    std::fs::remove_file(&marker).unwrap();
     let supervisor = started_pid(&s.cli(&["start", "--pidfile", &pidfile, "--timeout", "600", "--", &script]));
     let _stop2 = StopOnDrop(supervisor);
+    wait_until("the script's trap", || marker.exists());
     let (status, out) = s.cli(&["stop", "--pidfile", &pidfile, "--retry", "-TERM/0.2/-15/0.2"]);
     assert_eq!(status.code(), Some(1), "{out}");
     assert!(out.contains("still running at the end of the schedule TERM/0.2/TERM/0.2"), "{out}");

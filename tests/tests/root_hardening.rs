@@ -251,18 +251,8 @@ impl Drop for Supervisor {
         if self.reaped || !self.seen.is_same() {
             return;
         }
-        let Some(pid) = Pid::from_raw(self.seen.pid as i32) else { return };
-        let _ = kill_process(pid, Signal::TERM);
-        let _ = kill_process(pid, Signal::CONT);
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            match waitpid(Some(pid), WaitOptions::NOHANG) {
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                _ => return,
-            }
-        }
-        let _ = kill_process(pid, Signal::KILL);
-        let _ = waitpid(Some(pid), WaitOptions::empty());
+        // TERM (and CONT), KILL ten seconds later, reaped either way.
+        drop(daemonic_tests::StopOnDrop(self.seen.pid));
     }
 }
 

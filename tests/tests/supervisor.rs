@@ -487,12 +487,18 @@ fn restart_takes_the_stop_options() {
     let pidfile = s.pidfile();
     let pidfile = pidfile.to_str().unwrap();
     // Stops on INT only.
-    let int_only = s.script("int.sh", "trap '' TERM\ntrap 'exit 0' INT\nwhile :; do sleep 0.05; done");
+    // The marker says the traps are set (a signal before them would end the script).
+    let marker = s.path("trapped");
+    let body = format!("trap '' TERM\ntrap 'exit 0' INT\n: > {}\nwhile :; do sleep 0.05; done", marker.display());
+    let int_only = s.script("int.sh", &body);
     let first = started_pid(&s.start(&["--timeout", "60"], &[&int_only]));
     let _first = StopOnDrop(first);
+    wait_until("the script's traps", || marker.exists());
+    std::fs::remove_file(&marker).unwrap();
     let (status, said) = s.cli(&["restart", "--pidfile", pidfile, "--signal", "INT", "--", &int_only]);
     let second = started_pid(&(status, said.clone()));
     let _second = StopOnDrop(second);
+    wait_until("the script's traps", || marker.exists());
     assert!(said.contains(&format!("stopped (pid {first})")), "{said}");
     reap(first);
     // TERM is ignored and the supervisor waits 60 s before KILL: only --kill ends it in time,

@@ -212,6 +212,14 @@ fn program_ignoring_sigterm_is_killed_after_the_timeout() {
     let t = Test::new();
     let pid = started_pid(&t.start(&[], &["sh", "-c", "trap '' TERM; exec sleep 1000"]));
     let _reaped = Reaped(pid);
+    // `start` returns once the shell is exec'd: a TERM before its trap would end it. Once it
+    // runs `sleep`, the trap was set (and its ignored TERM is inherited).
+    let program = program_of(pid);
+    let start = Instant::now();
+    while comm(program) != "sleep" {
+        assert!(start.elapsed() < TIMEOUT, "PROGRAM never ran sleep");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let out = t.stop(&["--timeout", "1"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("still running after"), "{}", text(&out));

@@ -146,3 +146,23 @@ pub(crate) fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
     name.push(suffix);
     name.into()
 }
+
+/// Writes `content` beside the PID file, as its name plus `suffix` (`app.pid.tree`), in the
+/// directory `pidfile` keeps open (never through a second walk of the path); removed when the
+/// returned file is dropped.
+pub(crate) fn write_beside(pidfile: &pidfile::PidFile, suffix: &str, content: &[u8]) -> io::Result<WrittenFile> {
+    let Some(dir) = pidfile.parent_dir() else {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "the PID file's directory was closed"));
+    };
+    let mut name = dir.name().to_owned();
+    name.push(suffix);
+    WrittenFile::write_in(dir.as_fd(), &name, content)
+}
+
+/// The first `limit` bytes of the file beside the PID file whose directory is `dir` (its name
+/// plus `suffix`), if it is one only the caller could have written ([`read_own`]).
+pub(crate) fn read_beside(dir: &ParentDir, suffix: &str, limit: usize) -> Option<OwnFile> {
+    let mut name = dir.name().to_owned();
+    name.push(suffix);
+    read_own(dir.as_fd(), &name, limit).ok()?
+}

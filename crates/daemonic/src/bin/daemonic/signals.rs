@@ -18,29 +18,19 @@ static OWNER: AtomicI32 = AtomicI32::new(0);
 /// readable and the supervisor will look): bit N for signal N, taken with the pipe's bytes.
 static UNWRITTEN: AtomicU64 = AtomicU64::new(0);
 
-/// The signals the supervisor handles; every other one keeps its default action.
+/// The signals the supervisor handles besides [`PASSED_ON`]; every other one keeps its default
+/// action.
 ///
-/// Every signal `daemonic signal` may send to a supervisor is here ([`PASSED_ON`], and
+/// Every signal `daemonic signal` may send to a supervisor is handled ([`PASSED_ON`], and
 /// [`KILL_REQUEST`] for KILL), so none of them can end or stop the supervisor by its default
 /// action and leave PROGRAM's processes without it. SIGXFSZ is handled only so that a log file
 /// over the supervisor's file-size limit makes `write` fail (EFBIG) instead of ending it.
-pub(crate) const HANDLED: [libc::c_int; 16] = [
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGHUP,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGCONT,
-    libc::SIGALRM,
-    libc::SIGTSTP,
-    libc::SIGTTIN,
-    libc::SIGTTOU,
+const ALSO_HANDLED: [libc::c_int; 4] = [
     libc::SIGCHLD,
     // `daemonic reopen`: reopen the log files, tell PROGRAM nothing. Otherwise only sent for
     // out-of-band socket data, which the supervisor never receives.
     libc::SIGURG,
+    // KILL_REQUEST.
     libc::SIGVTALRM,
     libc::SIGXFSZ,
 ];
@@ -83,7 +73,7 @@ impl SignalPipe {
         use std::os::fd::AsRawFd as _;
         WRITE_END.store(write_end.as_raw_fd(), Ordering::SeqCst);
         OWNER.store(rustix::process::getpid().as_raw_nonzero().get(), Ordering::SeqCst);
-        for signal in HANDLED {
+        for signal in PASSED_ON.into_iter().chain(ALSO_HANDLED) {
             // SAFETY: a zeroed `sigaction` is a valid value to fill in; `on_signal` is
             // async-signal-safe (see there).
             unsafe {

@@ -6,10 +6,9 @@
 //! it and it names the PID file's inode.
 
 use std::io;
-use std::os::fd::AsFd;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::files::{read_own, OwnFile, WrittenFile};
+use crate::files::{read_beside, write_beside, OwnFile, WrittenFile};
 
 /// The record's suffix, after the PID file's name.
 const SUFFIX: &str = ".state";
@@ -44,20 +43,13 @@ pub(crate) fn now() -> u64 {
 impl State {
     /// Writes it next to the PID file, in the directory `pidfile` keeps open.
     pub(crate) fn write(&self, pidfile: &pidfile::PidFile) -> io::Result<WrittenFile> {
-        let Some(dir) = pidfile.parent_dir() else {
-            return Err(io::Error::new(io::ErrorKind::NotFound, "the PID file's directory was closed"));
-        };
-        let mut name = dir.name().to_owned();
-        name.push(SUFFIX);
-        WrittenFile::write_in(dir.as_fd(), &name, self.encode().as_bytes())
+        write_beside(pidfile, SUFFIX, self.encode().as_bytes())
     }
 
     /// The record next to the PID file whose directory is `dir`, if there is one to believe for
     /// the PID file `identity`; with the file, to remove it.
     pub(crate) fn read(dir: &pidfile::ParentDir, identity: (u64, u64)) -> Option<(State, OwnFile)> {
-        let mut name = dir.name().to_owned();
-        name.push(SUFFIX);
-        let file = read_own(dir.as_fd(), &name, 1024).ok()??;
+        let file = read_beside(dir, SUFFIX, 1024)?;
         let state = State::decode(std::str::from_utf8(&file.content).ok()?)?;
         (state.pidfile == identity).then_some((state, file))
     }

@@ -22,7 +22,7 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::files::{read_own, with_suffix, OwnFile, WrittenFile};
+use crate::files::{read_beside, with_suffix, write_beside, OwnFile, WrittenFile};
 
 /// The record's suffix, after the PID file's name.
 const SUFFIX: &str = ".tree";
@@ -72,23 +72,16 @@ impl Record {
         })
     }
 
-    /// Writes it next to the PID file, in the directory `pidfile` keeps open (never through
-    /// a second walk of the path); removed when the returned file is dropped.
+    /// Writes it next to the PID file (`files::write_beside`); removed when the returned file
+    /// is dropped.
     pub(crate) fn write(&self, pidfile: &pidfile::PidFile) -> io::Result<WrittenFile> {
-        let Some(dir) = pidfile.parent_dir() else {
-            return Err(io::Error::new(io::ErrorKind::NotFound, "the PID file's directory was closed"));
-        };
-        let mut name = dir.name().to_owned();
-        name.push(SUFFIX);
-        WrittenFile::write_in(dir.as_fd(), &name, self.encode().as_bytes())
+        write_beside(pidfile, SUFFIX, self.encode().as_bytes())
     }
 
     /// The record next to the PID file whose directory is `dir` (the descriptor the PID file
     /// was opened through), if there is one to believe for the PID file `identity`.
     pub(crate) fn read(dir: &pidfile::ParentDir, identity: (u64, u64)) -> Option<Record> {
-        let mut name = dir.name().to_owned();
-        name.push(SUFFIX);
-        let file = read_own(dir.as_fd(), &name, 512).ok()??;
+        let file = read_beside(dir, SUFFIX, 512)?;
         let record = Record::decode(std::str::from_utf8(&file.content).ok()?)?;
         (record.pidfile == identity).then_some(Record { file: Some(file), ..record })
     }
