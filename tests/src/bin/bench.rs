@@ -1093,6 +1093,8 @@ mod supervisor {
         if let Some(ready) = ready {
             wait_for_pid(ready);
         }
+        // Its session, read while it runs: what it leaves behind is found there afterwards.
+        let session = session_of(pid);
         let (done, gone) = std::sync::mpsc::channel();
         let reaper = std::thread::spawn(move || {
             let _ = rustix::process::waitpid(Pid::from_raw(pid as i32), rustix::process::WaitOptions::empty());
@@ -1104,6 +1106,11 @@ mod supervisor {
             let _ = rustix::process::kill_process(Pid::from_raw(pid as i32).unwrap(), rustix::process::Signal::KILL);
         }
         reaper.join().unwrap();
+        // What a tool left behind (libslack's `daemon` KILLed above leaves its client): every
+        // process still in the session the tool started for it.
+        if let Some(session) = session {
+            kill_session(session);
+        }
         let _ = std::fs::remove_file(pidfile);
         if let Some(ready) = ready {
             // Left behind by a tool that does not remove it; the next run must wait for its own.
@@ -1111,6 +1118,29 @@ mod supervisor {
         }
         reap_all();
         stopped.then_some(elapsed)
+    }
+
+    /// The session of process `pid`, from `/proc/PID/stat`.
+    fn session_of(pid: u32) -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat[stat.rfind(')')? + 1..].split_whitespace().nth(3)?.parse().ok()
+    }
+
+    /// KILLs every process in `session` (the tools start their daemons in a new session, so
+    /// nothing else is in it), so that no run leaves a process behind; never the bench's own
+    /// session (a tool that did not start a new one).
+    fn kill_session(session: u32) {
+        let me = std::process::id();
+        if session_of(me) == Some(session) {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir("/proc") else { return };
+        for other in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+            if other != me && session_of(other) == Some(session) {
+                let _ =
+                    rustix::process::kill_process(Pid::from_raw(other as i32).unwrap(), rustix::process::Signal::KILL);
+            }
+        }
     }
 
     /// `daemonic start` + `stop` beside what users would pick instead: Debian's
