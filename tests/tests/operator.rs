@@ -449,8 +449,11 @@ fn listen_fds_are_what_sd_listen_fds_expects() {
     let script = s.script(
         "activated.sh",
         &format!(
-            "echo \"$LISTEN_PID $$ $LISTEN_FDS $LISTEN_FDNAMES $(readlink /proc/$$/fd/3) $(readlink /proc/$$/fd/4) \
-             $(test -e /proc/$$/fd/7 && echo seven-open)\" > {}\nexec sleep 600",
+            // Descriptor 7 is looked at first, before a command substitution's pipe could
+            // take that number in the shell.
+            "seven=; if [ -e /proc/$$/fd/7 ]; then seven=seven-open; fi\n\
+             echo \"$LISTEN_PID $$ $LISTEN_FDS $LISTEN_FDNAMES $(readlink /proc/$$/fd/3) $(readlink /proc/$$/fd/4) \
+             $seven\" > {}\nexec sleep 600",
             seen.display()
         ),
     );
