@@ -321,3 +321,63 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
     }
     tree
 }
+
+/// The uid and gid of `nobody`, the attacker of the root-only tests.
+pub const NOBODY: u32 = 65534;
+
+/// Makes `command` run as `nobody` (std's `uid`/`gid`: the fork is std's, never in a test).
+/// As root, std also clears the supplementary groups (`setgroups(0)`) when a uid is set.
+pub fn as_nobody(command: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    command.uid(NOBODY).gid(NOBODY)
+}
+
+/// Runs a shell script as `nobody` (a real process of that user); it must succeed.
+pub fn nobody_sh(script: &str) {
+    let mut command = Command::new("sh");
+    as_nobody(command.arg("-c").arg(script));
+    let (status, out, err) = run(command);
+    assert!(status.success(), "nobody's `{script}` failed: {out}{err}");
+}
+
+/// [`run`], with stdout and stderr joined (stdout first): what an operator reads.
+pub fn run_joined(command: Command) -> (std::process::ExitStatus, String) {
+    let (status, out, err) = run(command);
+    (status, format!("{out}{err}"))
+}
+
+/// The supervisor's pid from `daemonic start`'s `daemonic: started (pid N)` line; the start
+/// must have succeeded.
+pub fn started_pid(output: &(std::process::ExitStatus, String)) -> u32 {
+    assert!(output.0.success(), "start failed: {}", output.1);
+    output
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("daemonic: started (pid ")?.strip_suffix(')')?.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {:?}", output.1))
+}
+
+/// PROGRAM: the supervisor's only child, once it has one.
+pub fn program_of(supervisor: u32) -> u32 {
+    let mut program = 0;
+    wait_until("the supervisor's child", || match children_of(supervisor)[..] {
+        [pid] => {
+            program = pid;
+            true
+        }
+        _ => false,
+    });
+    program
+}
+
+/// `/proc/PID/comm` (empty when the process is gone).
+pub fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned()
+}
+
+/// `/proc/PID/cmdline` with spaces for the NULs (empty when the process is gone).
+pub fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " ").trim_end().to_owned())
+        .unwrap_or_default()
+}

@@ -6,17 +6,17 @@
 #![cfg(target_os = "linux")]
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 
-use daemonic_tests::{become_subreaper, is_root, run, KillOnDrop, SharedBinary};
+use daemonic_tests::{
+    as_nobody, become_subreaper, is_root, nobody_sh, run, run_joined, KillOnDrop, SharedBinary, NOBODY,
+};
 use pidfile::{Holder, PidFile, PidFileError, Refusal};
 
 const CLI: &str = env!("CARGO_BIN_EXE_daemonic-command");
 const FIXTURE: &str = env!("CARGO_BIN_EXE_pidfile-fixture");
 const DAEMON_FIXTURE: &str = env!("CARGO_BIN_EXE_daemon-fixture");
-const NOBODY: u32 = 65534;
 
 /// A sticky, world-writable directory (like `/tmp`) for the attacker and root to share.
 struct World {
@@ -45,8 +45,7 @@ impl World {
     fn cli(&self, args: &[&str]) -> (ExitStatus, String) {
         let mut command = Command::new(CLI);
         command.args(args);
-        let (status, out, err) = run(command);
-        (status, format!("{out}{err}"))
+        run_joined(command)
     }
     fn start(&self, extra: &[&str], program: &[&str]) -> (ExitStatus, String) {
         let pidfile = self.pidfile();
@@ -62,19 +61,6 @@ impl World {
     fn status(&self) -> (ExitStatus, String) {
         self.cli(&["status", "--pidfile", self.pidfile().to_str().unwrap()])
     }
-}
-
-fn as_nobody(command: &mut Command) -> &mut Command {
-    // As root, std clears the supplementary groups (`setgroups(0)`) when a uid is set.
-    command.uid(NOBODY).gid(NOBODY)
-}
-
-/// Runs a shell script as `nobody`; it must succeed.
-fn nobody_sh(script: &str) {
-    let mut command = Command::new("sh");
-    as_nobody(command.arg("-c").arg(script));
-    let (status, out, err) = run(command);
-    assert!(status.success(), "nobody's `{script}` failed: {out}{err}");
 }
 
 /// A process of root's that an attacker would like root to kill.

@@ -8,7 +8,9 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 
-use daemonic_tests::{become_subreaper, is_root, reap, run, wait_until, StopOnDrop};
+use daemonic_tests::{
+    become_subreaper, is_root, program_of, reap, run, run_joined, started_pid, wait_until, StopOnDrop,
+};
 
 const CLI: &str = env!("CARGO_BIN_EXE_daemonic-command");
 
@@ -43,8 +45,7 @@ impl Service {
         if let Some(uid) = uid {
             command.uid(uid).gid(uid);
         }
-        let (status, out, err) = run(command);
-        (status, format!("{out}{err}"))
+        run_joined(command)
     }
     fn script(&self, name: &str, body: &str) -> String {
         let path = self.path(name);
@@ -52,15 +53,6 @@ impl Service {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path.to_string_lossy().into_owned()
     }
-}
-
-fn started_pid(output: &(ExitStatus, String)) -> u32 {
-    assert!(output.0.success(), "start failed: {}", output.1);
-    output
-        .1
-        .lines()
-        .find_map(|l| l.strip_prefix("daemonic: started (pid ")?.strip_suffix(')')?.parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {:?}", output.1))
 }
 
 /// A step between fork and exec that fails is named: the privilege drop, the nice value, the
@@ -277,19 +269,6 @@ fn foreground_keeps_the_callers_working_directory() {
         let (status, out) = s.cli(&args);
         assert_eq!(status.code(), Some(4), "{command}: {out}");
     }
-}
-
-/// PROGRAM's child: the supervisor's only child.
-fn program_of(supervisor: u32) -> u32 {
-    let mut program = 0;
-    wait_until("the supervisor's child", || match daemonic_tests::children_of(supervisor)[..] {
-        [pid] => {
-            program = pid;
-            true
-        }
-        _ => false,
-    });
-    program
 }
 
 /// `--limit`, `--ionice`, `--oom-score-adj` and `--no-new-privileges` reach PROGRAM (and only

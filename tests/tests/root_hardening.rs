@@ -15,19 +15,19 @@
 
 use std::cell::RefCell;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use daemonic_tests::{
-    become_subreaper, children_of, is_root, proc_stat_field, proc_status, process_exists, process_tree,
-    processes_mentioning, run, wait_until, TIMEOUT,
+    as_nobody, become_subreaper, children_of, cmdline, comm, is_root, nobody_sh, proc_stat_field, proc_status,
+    process_exists, process_tree, processes_mentioning, program_of, run, run_joined, sleeping, started_pid, wait_until,
+    NOBODY, TIMEOUT,
 };
 use rustix::process::{kill_process, waitpid, Pid, Signal, WaitOptions, WaitStatus};
 
 const CLI: &str = env!("CARGO_BIN_EXE_daemonic-command");
-const NOBODY: u32 = 65534;
 
 /// The programs the tests run, linked into the test's directory so that their command lines
 /// name it.
@@ -108,8 +108,7 @@ impl World {
     fn cli(&self, args: &[&str]) -> (ExitStatus, String) {
         let mut command = Command::new(CLI);
         command.args(args);
-        let (status, out, err) = run(command);
-        (status, format!("{out}{err}"))
+        run_joined(command)
     }
     fn start(&self, extra: &[&str], program: &[&str]) -> (ExitStatus, String) {
         let pidfile = self.pidfile_arg();
@@ -276,56 +275,6 @@ impl Drop for Victim {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn as_nobody(command: &mut Command) -> &mut Command {
-    // As root, std clears the supplementary groups (`setgroups(0)`) when a uid is set.
-    command.uid(NOBODY).gid(NOBODY)
-}
-
-/// Runs a shell script as `nobody` (a real process of that user); it must succeed.
-fn nobody_sh(script: &str) {
-    let mut command = Command::new("sh");
-    as_nobody(command.arg("-c").arg(script));
-    let (status, out, err) = run(command);
-    assert!(status.success(), "nobody's `{script}` failed: {out}{err}");
-}
-
-fn started_pid(output: &(ExitStatus, String)) -> u32 {
-    assert!(output.0.success(), "start failed: {}", output.1);
-    output
-        .1
-        .lines()
-        .find_map(|l| l.strip_prefix("daemonic: started (pid ")?.strip_suffix(')')?.parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {:?}", output.1))
-}
-
-/// PROGRAM: the supervisor's only child.
-fn program_of(supervisor: u32) -> u32 {
-    let mut program = 0;
-    wait_until("the supervisor's child", || match children_of(supervisor)[..] {
-        [pid] => {
-            program = pid;
-            true
-        }
-        _ => false,
-    });
-    program
-}
-
-fn comm(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned()
-}
-
-fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " ").trim_end().to_owned())
-        .unwrap_or_default()
-}
-
-/// Whether `pid` waits in `nanosleep` (a `sleep` past its start-up).
-fn sleeping(pid: u32) -> bool {
-    daemonic_tests::sleeping(pid)
 }
 
 /// Gone, or a zombie (dead, not yet reaped by the test, its subreaper).

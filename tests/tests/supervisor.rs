@@ -10,8 +10,9 @@ use std::process::{Command, ExitStatus};
 use std::time::Instant;
 
 use daemonic_tests::{
-    become_subreaper, children_of, is_root, open_fds, proc_stat_field, proc_status, process_exists, process_tree,
-    processes_mentioning, reap, run, sleeping, wait_until, SharedBinary, StopOnDrop, TIMEOUT,
+    become_subreaper, comm, is_root, open_fds, proc_stat_field, proc_status, process_exists, process_tree,
+    processes_mentioning, program_of, reap, run, run_joined, sleeping, started_pid, wait_until, SharedBinary,
+    StopOnDrop, TIMEOUT,
 };
 
 const CLI: &str = env!("CARGO_BIN_EXE_daemonic-command");
@@ -42,8 +43,7 @@ impl Service {
     fn cli(&self, args: &[&str]) -> (ExitStatus, String) {
         let mut command = Command::new(CLI);
         command.args(args);
-        let (status, out, err) = run(command);
-        (status, format!("{out}{err}"))
+        run_joined(command)
     }
     fn start(&self, extra: &[&str], program: &[&str]) -> (ExitStatus, String) {
         let (pidfile, log) = (self.pidfile(), self.path("service.log"));
@@ -63,32 +63,6 @@ impl Service {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path.to_string_lossy().into_owned()
     }
-}
-
-fn started_pid(output: &(ExitStatus, String)) -> u32 {
-    assert!(output.0.success(), "start failed: {}", output.1);
-    output
-        .1
-        .lines()
-        .find_map(|l| l.strip_prefix("daemonic: started (pid ")?.strip_suffix(')')?.parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {:?}", output.1))
-}
-
-/// PROGRAM: the supervisor's only child.
-fn program_of(supervisor: u32) -> u32 {
-    let mut program = 0;
-    wait_until("the supervisor's child", || match children_of(supervisor)[..] {
-        [pid] => {
-            program = pid;
-            true
-        }
-        _ => false,
-    });
-    program
-}
-
-fn comm(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned()
 }
 
 /// Gone, or a zombie (a leftover its supervisor no longer reaps).
