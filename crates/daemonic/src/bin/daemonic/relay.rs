@@ -521,8 +521,10 @@ pub(crate) fn syslog_messages(pending: &mut Vec<u8>, bytes: &[u8], mut message: 
         start += end + 1;
     }
     pending.drain(..start);
-    // A line longer than a datagram goes in parts, none lost.
-    while pending.len() >= SYSLOG_LINE {
+    // A line longer than a datagram goes in parts, none lost; a cut is made only once the byte
+    // after it is there, so that it never splits a character whose other bytes are still
+    // coming, and a line of exactly SYSLOG_LINE bytes waits for its newline.
+    while pending.len() > SYSLOG_LINE {
         let cut = utf8_boundary(pending, SYSLOG_LINE);
         message(&pending[..cut]);
         pending.drain(..cut);
