@@ -18,6 +18,7 @@ use crate::options::{parse_fd, parse_seconds, parse_signal, signal_name};
 use crate::relay::{parse_facility, parse_priority, syslog_messages, syslog_parts, SYSLOG_LINE};
 use crate::retry::{Item, Schedule};
 use crate::start_options::{self, Command};
+use crate::state::{self, State};
 
 /// `cases` cases, unless `PROPTEST_CASES` says otherwise.
 fn config(cases: u32) -> ProptestConfig {
@@ -446,6 +447,85 @@ proptest! {
             }
         }
         let _ = crate::stop::parse(args);
+    }
+}
+
+/// Reads a JSON string literal as `state::json_string` writes them (the escapes it uses).
+fn json_unquote(literal: &str) -> Option<String> {
+    let mut chars = literal.strip_prefix('"')?.strip_suffix('"')?.chars();
+    let mut text = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return None,
+            c if (c as u32) < 0x20 => return None,
+            '\\' => text.push(match chars.next()? {
+                '"' => '"',
+                '\\' => '\\',
+                'n' => '\n',
+                'r' => '\r',
+                't' => '\t',
+                'u' => char::from_u32(u32::from_str_radix(&chars.by_ref().take(4).collect::<String>(), 16).ok()?)?,
+                _ => return None,
+            }),
+            c => text.push(c),
+        }
+    }
+    Some(text)
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// `--restart-limit N/SECS`: N above 0 and SECS above 0 read back; anything else is a usage
+    /// error.
+    #[test]
+    fn restart_limits(restarts in 0u32..1000, millis in 0u64..100_000_000, text in "[0-9./a-z]{0,10}") {
+        let start = |value: String| {
+            let args = ["--pidfile", "/run/x.pid", "--restart-limit", &value, "--", "prog"].map(OsString::from).to_vec();
+            start_options::parse(args, start_options::USAGE, Command::Start).ok().flatten().map(|parsed| parsed.restart_limit)
+        };
+        let interval = Duration::from_millis(millis);
+        let read = start(format!("{restarts}/{}", interval.as_secs_f64()));
+        match read {
+            Some(limit) => {
+                prop_assert!(restarts > 0 && millis > 0);
+                prop_assert_eq!(limit.restarts, restarts);
+                prop_assert!(limit.interval.abs_diff(interval) < Duration::from_micros(1));
+            }
+            None => prop_assert!(restarts == 0 || millis == 0),
+        }
+        if let Some(limit) = start(text) {
+            prop_assert!(limit.restarts > 0 && !limit.interval.is_zero() && limit.interval <= YEAR);
+        }
+    }
+
+    /// The state record `status` reads beside a PID file: what the supervisor writes reads
+    /// back; any text is a state or nothing, never a panic; its times and `--json` strings
+    /// print for any value.
+    #[test]
+    fn state_records(
+        pidfile in any::<(u64, u64)>(),
+        program in proptest::option::of(any::<u32>()),
+        since in proptest::option::of(any::<u64>()),
+        restarts in any::<u32>(),
+        last in proptest::option::of("[ -~]{0,30}"),
+        gave_up in proptest::option::of(any::<u64>()),
+        text in "(#[a-z ]{0,5}\n|(pidfile|restarts|program|since|last|gave_up|x)=[0-9:a-z -]{0,12}\n){0,6}",
+        any_text in any::<String>(),
+    ) {
+        let written = State { pidfile, program, since, restarts, last, gave_up };
+        prop_assert_eq!(State::decode(&written.encode()), Some(written));
+        if let Some(read) = State::decode(&text) {
+            prop_assert!(text.contains("pidfile="));
+            prop_assert!(read.last.is_none_or(|last| !last.contains('\n')));
+        }
+        let _ = State::decode(&any_text);
+        for seconds in [since.unwrap_or_default(), gave_up.unwrap_or(u64::MAX)] {
+            let utc = state::utc(seconds);
+            prop_assert!(utc.ends_with(" UTC") && utc.is_ascii(), "{}", utc);
+            prop_assert!(!state::duration(seconds).is_empty());
+        }
+        prop_assert_eq!(json_unquote(&state::json_string(&any_text)), Some(any_text));
     }
 }
 
