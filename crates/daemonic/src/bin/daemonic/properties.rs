@@ -328,6 +328,13 @@ proptest! {
         prop_assert_eq!(parse_signal(&number.to_string(), "--signal").ok(), Signal::from_named_raw(number));
     }
 
+    /// A schedule with any signal given by number prints (`describe`) as one that reads back.
+    #[test]
+    fn retry_schedules_by_number(number in 1..=64i32, wait in 1..100u64) {
+        let Ok(schedule) = Schedule::parse(&format!("-{number}/{wait}"), Signal::TERM) else { return Ok(()) };
+        prop_assert_eq!(Schedule::parse(&schedule.describe(), Signal::TERM), Ok(schedule));
+    }
+
     /// `--retry`: any text gives a schedule that ends or waits while it repeats, or an error;
     /// a schedule printed in a message (`describe`) reads back as the same schedule.
     #[test]
@@ -526,6 +533,20 @@ proptest! {
             prop_assert!(!state::duration(seconds).is_empty());
         }
         prop_assert_eq!(json_unquote(&state::json_string(&any_text)), Some(any_text));
+    }
+}
+
+/// Found by the fuzz target: `signal_name` printed names (`SIGABRT`, `SIGSEGV`, …) that
+/// `parse_signal` refused, so `--retry -6/5` was described as `ABRT/5`, which `stop` refused.
+#[test]
+fn every_printed_signal_name_reads_back() {
+    for raw in 1..=64 {
+        let name = signal_name(raw);
+        if let Some(bare) = name.strip_prefix("SIG") {
+            for name in [name.as_str(), bare] {
+                assert_eq!(parse_signal(name, "--signal").map(|s| s.as_raw()), Ok(raw), "{name}");
+            }
+        }
     }
 }
 
