@@ -3,12 +3,14 @@
 //! `cargo xtask model` — the lock protocol, model-checked with Spin.
 //! `cargo xtask faults [...]` — the `daemonic` command under injected system-call failures.
 //! `cargo xtask man --out DIR` — the `daemonic` command's manual pages and completions.
+//! `cargo xtask fuzz [...]` — every cargo-fuzz target in `fuzz/` in turn (nightly).
 //!
 //! std only: this must build before anything else works.
 
 mod bench;
 mod ci;
 mod faults;
+mod fuzz;
 mod man;
 mod model;
 
@@ -47,6 +49,10 @@ commands:
                   --syscall NAME   only this system call
                   --keep-going     list every violation (default: stop at the first)
                   --jobs N         runs at once, 1 or 2 (default 2)
+  fuzz [--time SECONDS] [--only TARGET]...
+                  every cargo-fuzz target in fuzz/ in turn (nightly and cargo-fuzz; SKIPPED
+                  without them), each for SECONDS (default 60), then the executions and
+                  crashes per target; fails when one crashed (the input is in fuzz/artifacts)
   help            this text
 ";
 
@@ -84,6 +90,13 @@ fn main() -> ExitCode {
             Ok(options) => faults::run(&options),
             Err(e) => {
                 eprintln!("xtask faults: {e}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
+        Some("fuzz") => match fuzz::Options::parse(&args[1..]) {
+            Ok(options) => fuzz::run(&options),
+            Err(e) => {
+                eprintln!("xtask fuzz: {e}\n\n{USAGE}");
                 ExitCode::from(2)
             }
         },

@@ -12,6 +12,8 @@ mod guard;
 mod notify;
 mod output;
 mod privileges;
+#[cfg(test)]
+mod properties;
 mod readiness;
 mod signals;
 mod sys;

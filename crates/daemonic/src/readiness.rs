@@ -148,7 +148,7 @@ const MAX_TRANSIENT: u32 = 100;
 const TRANSIENT_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Interprets the records so far; `None` while the outcome is still open.
-fn parse(mut buf: &[u8], eof: bool) -> Option<Report> {
+pub(crate) fn parse(mut buf: &[u8], eof: bool) -> Option<Report> {
     let mut pid = None;
     let mut exec_pending = false;
     let mut outcome = None;
@@ -168,14 +168,15 @@ fn parse(mut buf: &[u8], eof: bool) -> Option<Report> {
                 let arg = u32::from_le_bytes(rest[1..5].try_into().ok()?);
                 let errno = i32::from_le_bytes(rest[5..9].try_into().ok()?);
                 let len = u16::from_le_bytes(rest[9..11].try_into().ok()?) as usize;
-                let path = rest.get(11..11 + len)?;
+                let Some(path) = rest.get(11..11 + len) else { break };
                 let path = PathBuf::from(std::ffi::OsString::from_vec(path.to_vec()));
                 outcome.get_or_insert(Report::Error { pid, step: decode_step(code, arg, path), errno });
                 buf = &rest[11 + len..];
             }
             b'F' if rest.len() >= 2 => {
                 let len = u16::from_le_bytes(rest[..2].try_into().ok()?) as usize;
-                let message = String::from_utf8_lossy(rest.get(2..2 + len)?).into_owned();
+                let Some(message) = rest.get(2..2 + len) else { break };
+                let message = String::from_utf8_lossy(message).into_owned();
                 outcome.get_or_insert(Report::Failed { pid, message });
                 buf = &rest[2 + len..];
             }
@@ -188,7 +189,9 @@ fn parse(mut buf: &[u8], eof: bool) -> Option<Report> {
     }
     Some(match outcome {
         Some(report) => report,
-        None if exec_pending => Report::Ready { pid },
+        // After `X` the daemon writes nothing but a failure: one cut short (the daemon killed
+        // while writing it) is not "ready".
+        None if exec_pending && buf.is_empty() => Report::Ready { pid },
         None => Report::Exited { pid },
     })
 }
@@ -294,5 +297,21 @@ mod tests {
             round_trip(|r| r.failed("cannot bind 0.0.0.0:80")),
             Report::Failed { pid: None, message: "cannot bind 0.0.0.0:80".into() }
         );
+    }
+
+    /// Found by the property tests: a record cut short at end of file made `parse` return
+    /// `None`, so the launcher reported "exited" without the pid it had read.
+    #[test]
+    fn a_record_cut_short_keeps_the_pid_and_is_not_ready() {
+        let pid = Pid::new(4321);
+        let mut bytes = vec![b'P'];
+        bytes.extend_from_slice(&4321u32.to_le_bytes());
+        bytes.push(b'X');
+        for cut_short in [&b"E\x04\0\0\0\0\x02\0\0\0\x09\0/srv"[..], b"F\x10\0cannot", b"E\x04", b"?"] {
+            let buf = [&bytes[..], cut_short].concat();
+            assert_eq!(parse(&buf, false), None, "{cut_short:?}: wait for more");
+            assert_eq!(parse(&buf, true), Some(Report::Exited { pid }), "{cut_short:?}");
+        }
+        assert_eq!(parse(&bytes, true), Some(Report::Ready { pid }), "X, then end of file: exec succeeded");
     }
 }

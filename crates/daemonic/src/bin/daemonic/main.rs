@@ -10,6 +10,8 @@ mod manual;
 mod notify_socket;
 mod options;
 mod program;
+#[cfg(test)]
+mod properties;
 mod relay;
 mod report;
 mod restart;

@@ -138,7 +138,7 @@ impl Drop for NotifySocket {
 }
 
 /// `sd_notify` assignments, one per line; unknown ones are only passed on.
-fn parse(text: &str) -> Message {
+pub(crate) fn parse(text: &str) -> Message {
     let mut message = Message::default();
     let mut passed_on = Vec::new();
     for line in text.lines() {

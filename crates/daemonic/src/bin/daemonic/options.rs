@@ -60,7 +60,8 @@ pub(crate) fn parse_seconds(value: &str, option: &str) -> Result<Duration, Strin
         .ok_or(format!("{option} {value:?}: not a number of seconds from 0 to 31622400"))
 }
 
-/// A signal name (`TERM`, `SIGHUP`, case-insensitive) or number.
+/// A signal name (`TERM`, `SIGHUP`, case-insensitive) or number: every name [`signal_name`]
+/// prints reads back (a `--retry` schedule in a message, `ABRT/5`, is one `stop` takes).
 pub(crate) fn parse_signal(name: &str, option: &str) -> Result<Signal, String> {
     let unknown = || format!("{option} {name:?}: unknown signal");
     if let Ok(number) = name.parse::<i32>() {
@@ -71,7 +72,15 @@ pub(crate) fn parse_signal(name: &str, option: &str) -> Result<Signal, String> {
         "HUP" => libc::SIGHUP,
         "INT" => libc::SIGINT,
         "QUIT" => libc::SIGQUIT,
+        "ILL" => libc::SIGILL,
+        "ABRT" => libc::SIGABRT,
+        "FPE" => libc::SIGFPE,
         "KILL" => libc::SIGKILL,
+        "SEGV" => libc::SIGSEGV,
+        "PIPE" => libc::SIGPIPE,
+        "BUS" => libc::SIGBUS,
+        "VTALRM" => libc::SIGVTALRM,
+        "XFSZ" => libc::SIGXFSZ,
         "USR1" => libc::SIGUSR1,
         "USR2" => libc::SIGUSR2,
         "ALRM" => libc::SIGALRM,

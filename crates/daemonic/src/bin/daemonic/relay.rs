@@ -275,19 +275,7 @@ impl Relay {
         }
         if self.syslog.is_some() {
             let mut pending = std::mem::take(&mut self.pipes[index].pending);
-            pending.extend_from_slice(bytes);
-            let mut start = 0;
-            while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
-                self.send(&pending[start..start + end]);
-                start += end + 1;
-            }
-            pending.drain(..start);
-            // A line longer than a datagram goes in parts, none lost.
-            while pending.len() >= SYSLOG_LINE {
-                let cut = utf8_boundary(&pending, SYSLOG_LINE);
-                self.send(&pending[..cut]);
-                pending.drain(..cut);
-            }
+            syslog_messages(&mut pending, bytes, |message| self.send(message));
             self.pipes[index].pending = pending;
             self.send_queued();
         }
@@ -348,16 +336,10 @@ impl Relay {
     fn send(&mut self, line: &[u8]) {
         let Some((_, _, options, tag)) = &self.syslog else { return };
         let priority = options.facility * 8 + options.priority;
-        let mut rest = line;
-        loop {
-            let cut = utf8_boundary(rest, SYSLOG_LINE);
+        for part in syslog_parts(line) {
             let _ = write!(self.queued.0, "<{priority}>{tag}[{}]: ", self.pid);
-            self.queued.0.extend_from_slice(&rest[..cut]);
+            self.queued.0.extend_from_slice(part);
             self.queued.1.push(self.queued.0.len());
-            rest = &rest[cut..];
-            if rest.is_empty() {
-                break;
-            }
         }
     }
 
@@ -525,6 +507,40 @@ fn pipe(stream: Stream, large: bool) -> io::Result<Pipe> {
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     let _ = large;
     Ok(Pipe { stream, read, write, pending: Vec::new() })
+}
+
+/// The syslog messages in `bytes`, which follow `pending` (PROGRAM's unterminated line so far),
+/// passed to `message`: each complete line without its `\n`, and of a line longer than a
+/// datagram its first [`SYSLOG_LINE`] bytes (cut between characters) once they are there; what
+/// is left stays in `pending`.
+pub(crate) fn syslog_messages(pending: &mut Vec<u8>, bytes: &[u8], mut message: impl FnMut(&[u8])) {
+    pending.extend_from_slice(bytes);
+    let mut start = 0;
+    while let Some(end) = pending[start..].iter().position(|&b| b == b'\n') {
+        message(&pending[start..start + end]);
+        start += end + 1;
+    }
+    pending.drain(..start);
+    // A line longer than a datagram goes in parts, none lost; a cut is made only once the byte
+    // after it is there, so that it never splits a character whose other bytes are still
+    // coming, and a line of exactly SYSLOG_LINE bytes waits for its newline.
+    while pending.len() > SYSLOG_LINE {
+        let cut = utf8_boundary(pending, SYSLOG_LINE);
+        message(&pending[..cut]);
+        pending.drain(..cut);
+    }
+}
+
+/// One message's datagram parts: at most [`SYSLOG_LINE`] bytes each, cut between characters;
+/// an empty message is one empty part.
+pub(crate) fn syslog_parts(message: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(message);
+    std::iter::from_fn(move || {
+        let left = rest?;
+        let cut = utf8_boundary(left, SYSLOG_LINE);
+        rest = Some(&left[cut..]).filter(|r| !r.is_empty());
+        Some(&left[..cut])
+    })
 }
 
 /// The largest cut at most `max` bytes into `bytes` that does not split a UTF-8 character

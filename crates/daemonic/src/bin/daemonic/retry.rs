@@ -88,13 +88,17 @@ impl Schedule {
         self.items.iter().copied().chain(again.into_iter().flat_map(|items| items.iter().copied().cycle()))
     }
 
-    /// For messages: `TERM/10/KILL/10`.
+    /// For messages: `TERM/10/KILL/10`, a signal without a name as its number (`-24`); it
+    /// reads back as the same schedule.
     pub(crate) fn describe(&self) -> String {
         let mut parts: Vec<String> = self
             .items
             .iter()
             .map(|item| match item {
-                Item::Signal(signal) => signal_name(signal.as_raw()).trim_start_matches("SIG").to_owned(),
+                Item::Signal(signal) => match signal_name(signal.as_raw()).strip_prefix("SIG") {
+                    Some(name) => name.to_owned(),
+                    None => format!("-{}", signal.as_raw()),
+                },
                 Item::Wait(duration) => duration.as_secs_f64().to_string(),
             })
             .collect();

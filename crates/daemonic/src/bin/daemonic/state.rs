@@ -54,7 +54,7 @@ impl State {
         (state.pidfile == identity).then_some((state, file))
     }
 
-    fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut text = String::from("# daemonic: the state of the service whose PID file is beside this one\n");
         text.push_str(&format!("pidfile={}:{}\nrestarts={}\n", self.pidfile.0, self.pidfile.1, self.restarts));
         if let Some(program) = self.program {
@@ -72,7 +72,7 @@ impl State {
         text
     }
 
-    fn decode(text: &str) -> Option<State> {
+    pub(crate) fn decode(text: &str) -> Option<State> {
         let mut state = State::default();
         let mut pidfile = None;
         for line in text.lines().filter(|line| !line.starts_with('#')) {
