@@ -13,6 +13,7 @@ mod program;
 mod relay;
 mod report;
 mod restart;
+mod restart_policy;
 mod retry;
 mod run;
 mod signal;
