@@ -544,3 +544,84 @@ fn unsupervised_program_holds_the_lock_read_only() {
         assert!(text(&out).contains("needs the supervisor"), "{}", text(&out));
     }
 }
+
+/// `--limit`, `--ionice`, `--oom-score-adj`, `--no-new-privileges`: what PROGRAM got, as
+/// it reads it itself; and a limit the kernel refuses is reported, naming it.
+#[test]
+fn program_settings_are_applied_to_the_program() {
+    let t = Test::new();
+    let report = "grep 'open files' /proc/self/limits; grep 'core file' /proc/self/limits; \
+                  cat /proc/self/oom_score_adj; grep NoNewPrivs /proc/self/status; ionice -p $$";
+    let out = t.daemonic(&[
+        "run",
+        "--limit=nofile=100:200",
+        "--limit=core=unlimited",
+        "--oom-score-adj=517",
+        "--ionice=be:6",
+        "--no-new-privileges",
+        "--",
+        "sh",
+        "-c",
+        report,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Vec<&str>> = said.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[0][3..5], ["100", "200"], "{said}");
+    assert_eq!(lines[1][4..6], ["unlimited", "unlimited"], "{said}");
+    assert_eq!(lines[2], ["517"], "{said}");
+    assert_eq!(lines[3], ["NoNewPrivs:", "1"], "{said}");
+    assert_eq!(lines[4], ["best-effort:", "prio", "6"], "{said}");
+
+    let out =
+        t.daemonic(&["run", "--ionice=idle", "--", "sh", "-c", "ionice -p $$; grep NoNewPrivs /proc/self/status"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "idle\nNoNewPrivs:\t0\n", "{}", text(&out));
+
+    // Above the kernel's fs.nr_open: refused even for root.
+    let out = t.daemonic(&["run", "--limit=nofile=1:18446744073709551614", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("cannot set --limit nofile=1:18446744073709551614: "), "{}", text(&out));
+}
+
+/// `--env-file` is read when root or the caller owns it (here the caller is `nobody`), and
+/// refused when another user does.
+#[test]
+fn env_files_of_root_or_the_caller_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("needs root; skipped");
+        return;
+    }
+    let t = Test::new();
+    std::fs::set_permissions(t.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run_as_nobody = |file: &Path| {
+        Command::new(DAEMONIC)
+            .args(["run", "--env-file", file.to_str().unwrap(), "--", "sh", "-c", "echo \"[$FROM]\""])
+            .uid(65534)
+            .gid(65534)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for (name, owner, expect) in
+        [("root.env", 0, Some("[root]")), ("nobody.env", 65534, Some("[nobody]")), ("other.env", 4242, None)]
+    {
+        let file = t.path(name);
+        std::fs::write(&file, format!("FROM={}\n", name.trim_end_matches(".env"))).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::chown(&file, Some(owner), None).unwrap();
+        let out = run_as_nobody(&file);
+        match expect {
+            Some(value) => assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), value, "{}", text(&out)),
+            None => {
+                assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+                assert!(
+                    text(&out).contains("owned by uid 4242, neither root nor the caller; refused"),
+                    "{}",
+                    text(&out)
+                );
+            }
+        }
+    }
+}
