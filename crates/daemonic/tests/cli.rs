@@ -625,3 +625,89 @@ fn env_files_of_root_or_the_caller_only() {
         }
     }
 }
+
+/// Datagrams waiting on `socket`, as text, until none came for a while.
+fn datagrams(socket: &std::os::unix::net::UnixDatagram) -> Vec<String> {
+    socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while let Ok(n) = socket.recv(&mut buffer) {
+        received.push(String::from_utf8(buffer[..n].to_vec()).expect("whole UTF-8 characters"));
+    }
+    received
+}
+
+/// The relay: one syslog message per line (a long line in parts cut between characters), an
+/// unterminated last line sent as a message of its own, and the supervisor's own line on a line
+/// of its own, in the file and in syslog.
+#[test]
+fn the_relay_sends_lines_and_keeps_the_supervisors_own_apart() {
+    let t = Test::new();
+    let socket_path = t.path("log.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    let log = t.path("out.log");
+    let long = "é".repeat(1000);
+    let script = format!("printf 'one\\ntwo\\n\\n{long}\\npart'; echo $$ > {}; exit 3", t.path("pid").display());
+    let out = t.daemonic(&[
+        "run",
+        "--stdout",
+        log.to_str().unwrap(),
+        "--syslog-socket",
+        socket_path.to_str().unwrap(),
+        "--syslog-tag=web",
+        "--syslog-facility=local3",
+        "--syslog-priority=info",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let program = std::fs::read_to_string(t.path("pid")).unwrap().trim().to_owned();
+    let written = std::fs::read_to_string(&log).unwrap();
+    let (before, own) = written.rsplit_once("part\n").unwrap_or_else(|| panic!("{written:?}"));
+    assert_eq!(before, format!("one\ntwo\n\n{long}\n"));
+    assert!(own.starts_with("daemonic[") && own.ends_with("]: sh exited with status 3\n"), "{own:?}");
+    // local3 (19) * 8 + info (6)
+    let head = format!("<158>web[{program}]: ");
+    let received = datagrams(&socket);
+    let (first, second) = (&long[..960], &long[960..1920]);
+    let expected: Vec<String> = ["one", "two", "", first, second, &long[1920..], "part", own.trim_end()]
+        .iter()
+        .map(|line| format!("{head}{line}"))
+        .collect();
+    assert_eq!(received, expected);
+}
+
+/// What the syslog socket did not take is counted, and the count goes before the next
+/// message it takes.
+#[test]
+fn the_relay_reports_what_syslog_dropped() {
+    let t = Test::new();
+    let socket_path = t.path("log.sock");
+    let log = t.path("out.log");
+    let ready = t.path("ready");
+    let script =
+        format!("printf 'lost 1\\nlost 2\\n'; while [ ! -e {} ]; do sleep 0.01; done; echo found", ready.display());
+    let mut child = Command::new(DAEMONIC)
+        .args(["run", "--stdout", log.to_str().unwrap(), "--syslog-socket", socket_path.to_str().unwrap()])
+        .args(["--syslog-tag=t", "--", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _reaped = Reaped(child.id());
+    wait_for(|| std::fs::read_to_string(&log).unwrap_or_default() == "lost 1\nlost 2\n", &log);
+    std::thread::sleep(Duration::from_millis(100));
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    std::fs::write(&ready, "").unwrap();
+    assert!(child.wait().unwrap().success());
+    let received = datagrams(&socket);
+    assert_eq!(received.len(), 3, "{received:?}");
+    // daemon (3) * 8 + notice (5)
+    assert!(received[0].starts_with("<29>t["), "{received:?}");
+    assert!(received[0].ends_with("]: daemonic: 2 messages were dropped: the syslog socket did not take them"));
+    assert!(received[1].starts_with("<29>t[") && received[1].ends_with("]: found"), "{received:?}");
+    assert!(received[2].ends_with("]: sh exited with status 0"), "{received:?}");
+}
