@@ -711,3 +711,78 @@ fn the_relay_reports_what_syslog_dropped() {
     assert!(received[1].starts_with("<29>t[") && received[1].ends_with("]: found"), "{received:?}");
     assert!(received[2].ends_with("]: sh exited with status 0"), "{received:?}");
 }
+
+/// `daemonic signal`: what a supervisor passes on reaches PROGRAM; what would end or stop the
+/// supervisor is refused; KILL ends the service; a program without a supervisor gets the
+/// signal itself; and nothing running is LSB 7.
+#[test]
+fn signal_sends_what_the_supervisor_passes_on() {
+    let t = Test::new();
+    let got = t.path("got");
+    let script = format!(
+        "trap 'echo HUP >> {0}' HUP; trap 'echo USR1 >> {0}' USR1; echo ready >> {0}; while :; do sleep 0.05; done",
+        got.display()
+    );
+    let pid = started_pid(&t.start(&[], &["sh", "-c", &script]));
+    let _reaped = Reaped(pid);
+    let program = program_of(pid);
+    wait_for(|| std::fs::read_to_string(&got).unwrap_or_default() == "ready\n", &got);
+    let pidfile = t.pidfile();
+    let signal = |sig: &str| t.daemonic(&["signal", "--pidfile", pidfile.to_str().unwrap(), sig]);
+    let out = signal("HUP");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out), format!("daemonic: sent SIGHUP to pid {pid} (passed on to the program)\n"));
+    wait_for(|| std::fs::read_to_string(&got).unwrap_or_default() == "ready\nHUP\n", &got);
+    assert!(signal("10").status.success(), "by number: USR1");
+    wait_for(|| std::fs::read_to_string(&got).unwrap_or_default() == "ready\nHUP\nUSR1\n", &got);
+
+    let out = signal("STOP");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out)
+        .starts_with(&format!("daemonic: refusing to send SIGSTOP: it would stop the supervisor (pid {pid})")));
+    let out = signal("13");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out)
+        .starts_with(&format!("daemonic: refusing to send SIGPIPE: the supervisor (pid {pid}) does not pass it on")));
+    assert!(text(&out).contains("; it passes on SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, "), "{}", text(&out));
+    let out = signal("URG");
+    assert_eq!(text(&out), format!("daemonic: asked pid {pid} to reopen its log files\n"));
+    assert!(!exited(pid) && !exited(program), "nothing was stopped");
+    let state = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(!state(pid).is_empty() && !state(program).contains(") T "), "neither is stopped");
+
+    let out = signal("KILL");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out), format!("daemonic: asked the supervisor (pid {pid}) to KILL the service\n"));
+    reap(pid);
+    assert!(exited(program));
+    let out = signal("HUP");
+    assert_eq!((out.status.code(), text(&out)), (Some(7), "daemonic: not running\n".to_owned()));
+
+    // Without a supervisor, the program itself is signalled, with whatever is asked.
+    let pid = started_pid(&t.start(&["--no-supervise"], &["sleep", "1000"]));
+    let _reaped = Reaped(pid);
+    let out = signal("13");
+    assert_eq!(text(&out), format!("daemonic: sent SIGPIPE to pid {pid}\n"));
+    reap(pid);
+    assert!(exited(pid), "PIPE ended sleep");
+    let out = signal("HUP");
+    assert_eq!(out.status.code(), Some(7), "stale: not running; {}", text(&out));
+
+    for (args, message) in [
+        (&["signal", "--pidfile", "p"][..], "a signal to send is required (e.g. HUP)"),
+        (&["signal", "HUP"], "--pidfile FILE is required"),
+        (&["signal", "--pidfile", "p", "HUP", "TERM"], "unexpected argument"),
+        (&["signal", "--pidfile", "p", "BOGUS"], "signal \"BOGUS\": unknown signal"),
+        (&["signal", "--pidfile", "", "HUP"], "--pidfile needs a path"),
+        (&["reopen"], "--pidfile FILE is required"),
+    ] {
+        let out = t.daemonic(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with(&format!("daemonic: {message}")), "{}", text(&out));
+    }
+    let out = t.daemonic(&["signal", "--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("usage: daemonic signal --pidfile FILE SIG\n"));
+    let out = t.daemonic(&["reopen", "--pidfile", pidfile.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+}
