@@ -537,7 +537,8 @@ fn utf8_boundary(bytes: &[u8], max: usize) -> usize {
     while cut > max.saturating_sub(3) && cut > 0 && bytes[cut] & 0xC0 == 0x80 {
         cut -= 1;
     }
-    if cut == 0 {
+    // Still inside a character 3 bytes back (or at the start): not UTF-8 there.
+    if cut == 0 || bytes[cut] & 0xC0 == 0x80 {
         max
     } else {
         cut
@@ -566,5 +567,44 @@ mod tests {
         let cut = utf8_boundary(text.as_bytes(), SYSLOG_LINE);
         assert!(cut <= SYSLOG_LINE && std::str::from_utf8(&text.as_bytes()[..cut]).is_ok());
         assert_eq!(utf8_boundary(b"short", SYSLOG_LINE), 5);
+    }
+
+    #[test]
+    fn every_facility_and_priority() {
+        let facilities =
+            ["kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp"];
+        for (code, name) in facilities.iter().enumerate() {
+            assert_eq!(parse_facility(name), Some(code as u8), "{name}");
+        }
+        for n in 0..=7u8 {
+            assert_eq!(parse_facility(&format!("local{n}")), Some(16 + n));
+        }
+        for bad in ["", "local", "localx", "local-1", "Daemon", "security"] {
+            assert_eq!(parse_facility(bad), None, "{bad}");
+        }
+        let priorities = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+        for (code, name) in priorities.iter().enumerate() {
+            assert_eq!(parse_priority(name), Some(code as u8), "{name}");
+        }
+        assert_eq!(parse_priority("warn"), Some(4));
+        assert_eq!(parse_priority(""), None);
+        assert_eq!(
+            SyslogOptions::default(),
+            SyslogOptions { tag: None, facility: 3, priority: 5, socket: PathBuf::from("/dev/log") }
+        );
+    }
+
+    #[test]
+    fn cuts_fall_before_a_character_never_inside_one() {
+        // "aé€😀": 1, 2, 3 and 4 bytes.
+        let text = "aé€😀".as_bytes();
+        let cuts: Vec<usize> = (1..=10).map(|max| utf8_boundary(text, max)).collect();
+        assert_eq!(cuts, [1, 1, 3, 3, 3, 6, 6, 6, 6, 10]);
+        assert_eq!(utf8_boundary(b"abc", 3), 3);
+        assert_eq!(utf8_boundary(b"abcd", 3), 3);
+        // Not UTF-8 there (continuation bytes only): cut at `max`.
+        assert_eq!(utf8_boundary(&[0x80; 10], 8), 8);
+        assert_eq!(utf8_boundary(&[0xA9, 0xA9, 0xA9], 2), 2);
+        assert_eq!(utf8_boundary(b"", 0), 0);
     }
 }
