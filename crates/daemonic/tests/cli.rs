@@ -786,3 +786,33 @@ fn signal_sends_what_the_supervisor_passes_on() {
     let out = t.daemonic(&["reopen", "--pidfile", pidfile.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
 }
+
+/// In the foreground (`run`), PROGRAM's standard output stays the caller's when only its
+/// standard error goes to a file, or when its lines also go to syslog; its standard error and
+/// the supervisor's own line stay on the caller's standard error.
+#[test]
+fn in_the_foreground_standard_output_stays_the_callers() {
+    let t = Test::new();
+    let errors = t.path("err.log");
+    let program = ["sh", "-c", "echo out; echo err >&2; exit 4"];
+    let mut args = vec!["run", "--stderr", errors.to_str().unwrap(), "--"];
+    args.extend_from_slice(&program);
+    let out = t.daemonic(&args);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    let logged = std::fs::read_to_string(&errors).unwrap();
+    assert!(logged.starts_with("err\ndaemonic[") && logged.ends_with("]: sh exited with status 4\n"), "{logged}");
+
+    let socket_path = t.path("log.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    let mut args = vec!["run", "--syslog-socket", socket_path.to_str().unwrap(), "--syslog-tag=t", "--"];
+    args.extend_from_slice(&program);
+    let out = t.daemonic(&args);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.starts_with("err\ndaemonic[") && said.ends_with("]: sh exited with status 4\n"), "{said}");
+    let received = datagrams(&socket);
+    assert_eq!(received.len(), 3, "{received:?}");
+    assert!(received[..2].iter().any(|d| d.ends_with("]: out")) && received[..2].iter().any(|d| d.ends_with("]: err")));
+}

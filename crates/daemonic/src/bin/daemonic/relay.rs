@@ -142,6 +142,10 @@ pub(crate) struct Relay {
     syslog: Option<(OwnedFd, SocketAddrUnix, SyslogOptions, String)>,
     stdout_path: Option<PathBuf>,
     stderr_path: Option<PathBuf>,
+    /// Whether PROGRAM's standard output goes to the supervisor's descriptor 1: a `--stdout`
+    /// file, or in `--foreground` the caller's standard output. (Daemonized without
+    /// `--stdout`, descriptor 1 is `/dev/null`, and the lines go to syslog only.)
+    stdout_written: bool,
     service_user: Option<Credentials>,
     /// PROGRAM's pid, for syslog's `TAG[PID]`.
     pub(crate) pid: u32,
@@ -160,21 +164,24 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
-    /// The pipes (one, or two with a separate `--stderr`) and the syslog socket.
+    /// The pipes (one, or two with a separate `--stderr`, or in `--foreground` without
+    /// `--stdout`, where standard error does not follow standard output) and the syslog socket.
     pub(crate) fn new(
         stdout_path: Option<PathBuf>,
         stderr_path: Option<PathBuf>,
         syslog: Option<(SyslogOptions, String)>,
         service_user: Option<Credentials>,
+        foreground: bool,
     ) -> io::Result<Relay> {
         // Large pipes only for files: ahead of syslog, a megabyte of lines (half a million
         // datagrams) would only delay every later line behind a syslog daemon that cannot keep
         // up, and be dropped anyway.
         let large = syslog.is_none();
         let mut pipes = vec![pipe(Stream::Out, large)?];
-        if stderr_path.is_some() {
+        if stderr_path.is_some() || (foreground && stdout_path.is_none()) {
             pipes.push(pipe(Stream::Err, large)?);
         }
+        let stdout_written = stdout_path.is_some() || foreground;
         let syslog = match syslog {
             None => None,
             Some((options, tag)) => {
@@ -189,6 +196,7 @@ impl Relay {
             syslog,
             stdout_path,
             stderr_path,
+            stdout_written,
             service_user,
             pid: 0,
             syslog_dropped: 0,
@@ -247,7 +255,7 @@ impl Relay {
         use rustix::pipe::SpliceFlags;
         let stream = self.pipes[index].stream;
         let slot = usize::from(stream == Stream::Err);
-        let to_file = stream == Stream::Err || self.stdout_path.is_some();
+        let to_file = stream == Stream::Err || self.stdout_written;
         let fd = self.outputs[slot].positioned.as_ref().filter(|_| to_file && self.syslog.is_none())?;
         if self.file_dropped[slot].0 > 0 {
             return None;
@@ -270,7 +278,7 @@ impl Relay {
 
     fn write(&mut self, index: usize, bytes: &[u8]) {
         let stream = self.pipes[index].stream;
-        if (stream == Stream::Out && self.stdout_path.is_some()) || stream == Stream::Err {
+        if (stream == Stream::Out && self.stdout_written) || stream == Stream::Err {
             self.write_file(stream, bytes);
         }
         if self.syslog.is_some() {
@@ -332,7 +340,7 @@ impl Relay {
         let index = self.pipes.len() - 1;
         let stream = self.pipes[index].stream;
         let slot = usize::from(stream == Stream::Err);
-        let to_file = (stream == Stream::Out && self.stdout_path.is_some()) || stream == Stream::Err;
+        let to_file = (stream == Stream::Out && self.stdout_written) || stream == Stream::Err;
         if to_file && self.outputs[slot].last_byte.is_some_and(|b| b != b'\n') {
             self.write_file(stream, b"\n");
         }
