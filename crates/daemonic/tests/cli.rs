@@ -816,3 +816,87 @@ fn in_the_foreground_standard_output_stays_the_callers() {
     assert_eq!(received.len(), 3, "{received:?}");
     assert!(received[..2].iter().any(|d| d.ends_with("]: out")) && received[..2].iter().any(|d| d.ends_with("]: err")));
 }
+
+/// An output that takes nothing (a pipe nobody reads, in the foreground) never stalls the
+/// supervisor: what it did not take is counted and reported in it once it takes writes again.
+#[test]
+fn output_not_taken_is_counted_and_reported() {
+    use std::io::Read as _;
+    let t = Test::new();
+    let (wrote, ready) = (t.path("wrote"), t.path("ready"));
+    let script = format!(
+        "head -c 200000 /dev/zero | tr '\\0' x; echo; touch {}; while [ ! -e {} ]; do sleep 0.01; done; echo after",
+        wrote.display(),
+        ready.display()
+    );
+    let socket = t.path("none.sock");
+    let mut child = Command::new(DAEMONIC)
+        .args(["run", "--syslog-socket", socket.to_str().unwrap(), "--", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _reaped = Reaped(child.id());
+    wait_for(|| wrote.exists(), &wrote);
+    // Read what the pipe holds, and only then let PROGRAM write again.
+    let mut stdout = child.stdout.take().unwrap();
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = std::thread::spawn({
+        let read = read.clone();
+        move || {
+            let (mut all, mut buffer) = (Vec::new(), [0u8; 4096]);
+            loop {
+                match stdout.read(&mut buffer).unwrap() {
+                    0 => return all,
+                    n => all.extend_from_slice(&buffer[..n]),
+                }
+                read.store(all.len(), std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    });
+    wait_for(|| read.load(std::sync::atomic::Ordering::SeqCst) >= 60_000, &wrote);
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(&ready, "").unwrap();
+    assert!(child.wait().unwrap().success());
+    let all = String::from_utf8(reader.join().unwrap()).unwrap();
+    let at = all.find("daemonic[").unwrap_or_else(|| panic!("no notice in {} bytes", all.len()));
+    let (before, notice) = all.split_at(at);
+    let (notice, after) = notice.split_once('\n').unwrap();
+    let lost: usize = notice
+        .split_once("]: ")
+        .and_then(|(_, rest)| rest.strip_suffix(" bytes of output were lost (not taken in time)"))
+        .unwrap_or_else(|| panic!("{notice}"))
+        .parse()
+        .unwrap();
+    assert!(lost >= 200_000 - 2 * 65_536, "{lost}");
+    let relayed = format!("{before}{after}");
+    assert_eq!(relayed.len() + lost, 200_001 + "after\n".len(), "every byte either arrived or was counted");
+    assert!(
+        relayed.ends_with("after\n") && relayed.trim_end_matches("after\n").bytes().all(|b| b == b'x' || b == b'\n')
+    );
+}
+
+/// `--quiet`: the informational messages are gone, errors stay.
+#[test]
+fn quiet_prints_errors_only() {
+    let t = Test::new();
+    let pidfile = t.pidfile();
+    let pidfile = pidfile.to_str().unwrap();
+    let out = t.daemonic(&["start", "--quiet", "--pidfile", pidfile, "--", "sleep", "1000"]);
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{}", text(&out));
+    let pid: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let _reaped = Reaped(pid);
+    for args in [&["signal", "-q", "--pidfile", pidfile, "WINCH"][..], &["reopen", "--quiet", "--pidfile", pidfile]] {
+        let out = t.daemonic(args);
+        assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{args:?}: {}", text(&out));
+    }
+    let out = t.daemonic(&["signal", "-q", "--pidfile", pidfile, "STOP"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("daemonic: refusing to send SIGSTOP"), "{}", text(&out));
+    let out = t.daemonic(&["stop", "-q", "--pidfile", pidfile]);
+    assert!(out.status.success() && out.stdout.is_empty(), "{}", text(&out));
+    reap(pid);
+    let out = t.daemonic(&["reopen", "-q", "--pidfile", pidfile]);
+    assert_eq!((out.status.code(), out.stdout.is_empty()), (Some(7), true), "{}", text(&out));
+}
