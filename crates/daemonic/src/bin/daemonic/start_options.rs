@@ -707,7 +707,10 @@ mod tests {
         assert!(message.contains("as 3..4, other descriptors must be above 4"), "{message}");
         assert_eq!(start(&["--pidfile=p", "--listen-fd=8", "--listen-fd=9", "--keep-fd=5", "x"]).keep_fds, [5]);
         // Nor may a kept descriptor be one that is moved.
-        assert!(refused(&["--pidfile=p", "--listen-fd=8", "--keep-fd=8", "x"]).starts_with("--keep-fd 8:"));
+        assert_eq!(
+            refused(&["--pidfile=p", "--listen-fd=8", "--keep-fd=8", "x"]),
+            "--keep-fd 8: with 1 --listen-fd descriptor(s), which PROGRAM gets as 3..3, other descriptors must be above 3"
+        );
         assert!(refused(&["--pidfile=p", "--listen-fd=8", "--notify-fd=3", "x"]).starts_with("--notify-fd 3:"));
         assert_eq!(start(&["--pidfile=p", "--listen-fd=8", "--notify-fd=4", "x"]).notify_fd, Some(4));
     }
