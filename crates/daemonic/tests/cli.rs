@@ -885,7 +885,7 @@ fn quiet_prints_errors_only() {
     let pidfile = pidfile.to_str().unwrap();
     let out = t.daemonic(&["start", "--quiet", "--pidfile", pidfile, "--", "sleep", "1000"]);
     assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{}", text(&out));
-    let pid: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let pid: u32 = std::fs::read_to_string(pidfile).unwrap().trim().parse().unwrap();
     let _reaped = Reaped(pid);
     for args in [&["signal", "-q", "--pidfile", pidfile, "WINCH"][..], &["reopen", "--quiet", "--pidfile", pidfile]] {
         let out = t.daemonic(args);

@@ -161,6 +161,7 @@ mod tests {
     /// A real process's wait status: `sh -c SCRIPT` spawned (never forked in the harness),
     /// then reaped by `waitpid`.
     fn wait_status(script: &str) -> WaitStatus {
+        #[allow(clippy::zombie_processes)] // reaped by `waitpid`, which gives the wait status
         let child = std::process::Command::new("sh").args(["-c", script]).spawn().unwrap();
         let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
         rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()).unwrap().unwrap().1

@@ -596,7 +596,7 @@ mod tests {
         assert_eq!(start(&["--pidfile=p", "--restart=always", "x"]).restart, Restart::Always);
         assert_eq!(start(&["--pidfile=p", "--restart=on-failure", "--restart=no", "x"]).restart, Restart::No);
         assert_eq!(start(&["--pidfile=p", "--syslog", "x"]).syslog, Some(crate::relay::SyslogOptions::default()));
-        assert_eq!(start(&["--pidfile=p", "--no-supervise", "x"]).supervise, false);
+        assert!(!start(&["--pidfile=p", "--no-supervise", "x"]).supervise);
     }
 
     #[test]
