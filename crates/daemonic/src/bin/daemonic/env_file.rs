@@ -316,6 +316,15 @@ mod tests {
         let sub = dir.path().join("sub");
         std::fs::create_dir(&sub).unwrap();
         assert_eq!(read_err(&sub), "not a regular file");
+        // A FIFO is refused at once: its open does not wait for a writer.
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || sender.send(read(&path)));
+        let judged =
+            receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("no answer: waiting for a writer");
+        assert_eq!(judged, Err(format!("--env-file {}: not a regular file", fifo.display())));
         if rustix::process::geteuid().is_root() {
             let foreign = write(dir.path(), "foreign", b"A=1", 0o600);
             std::os::unix::fs::chown(&foreign, Some(65534), None).unwrap();
