@@ -794,14 +794,16 @@ fn signal_sends_what_the_supervisor_passes_on() {
 fn in_the_foreground_standard_output_stays_the_callers() {
     let t = Test::new();
     let errors = t.path("err.log");
-    let program = ["sh", "-c", "echo out; echo err >&2; exit 4"];
-    let mut args = vec!["run", "--stderr", errors.to_str().unwrap(), "--"];
-    args.extend_from_slice(&program);
+    // An unterminated last line of standard error is ended before the supervisor's own.
+    let mut args =
+        vec!["run", "--stderr", errors.to_str().unwrap(), "--", "sh", "-c", "echo out; printf err >&2; exit 4"];
     let out = t.daemonic(&args);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
     let logged = std::fs::read_to_string(&errors).unwrap();
     assert!(logged.starts_with("err\ndaemonic[") && logged.ends_with("]: sh exited with status 4\n"), "{logged}");
+    args.clear();
+    let program = ["sh", "-c", "echo out; echo err >&2; exit 4"];
 
     let socket_path = t.path("log.sock");
     let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
@@ -899,4 +901,29 @@ fn quiet_prints_errors_only() {
     reap(pid);
     let out = t.daemonic(&["reopen", "-q", "--pidfile", pidfile]);
     assert_eq!((out.status.code(), out.stdout.is_empty()), (Some(7), true), "{}", text(&out));
+}
+
+/// A stopped service's last, unterminated line still reaches syslog (the relay's flush): no
+/// line of the supervisor's own follows a stop to carry it out.
+#[test]
+fn the_last_partial_line_is_sent_when_the_service_stops() {
+    let t = Test::new();
+    let socket_path = t.path("log.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    let log = t.path("out.log");
+    let script = "printf 'whole\\npartial'; trap 'exit 0' TERM; while :; do sleep 0.05; done";
+    let mut child = Command::new(DAEMONIC)
+        .args(["run", "--stdout", log.to_str().unwrap(), "--syslog-socket", socket_path.to_str().unwrap()])
+        .args(["--syslog-tag=t", "--", "sh", "-c", script])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _reaped = Reaped(child.id());
+    wait_for(|| std::fs::read_to_string(&log).unwrap_or_default() == "whole\npartial", &log);
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "PROGRAM's own status: it exited 0 on TERM");
+    let received = datagrams(&socket);
+    let lines: Vec<&str> = received.iter().map(|d| d.split_once("]: ").unwrap().1).collect();
+    assert_eq!(lines, ["whole", "partial"], "{received:?}");
 }
