@@ -616,6 +616,7 @@ mod tests {
         let run = parsed(Command::Run, &["prog"]);
         assert!(run.run && run.foreground && run.pidfile.is_none());
         assert!(start(&["--foreground", "prog"]).pidfile.is_none());
+        assert!(refused_by(Command::Restart, &["--foreground", "prog"]).contains("--pidfile FILE is required"));
         assert!(refused_by(Command::Run, &["--no-supervise", "prog"]).contains("run is the supervisor"));
     }
 
