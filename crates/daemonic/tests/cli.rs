@@ -783,6 +783,11 @@ fn signal_sends_what_the_supervisor_passes_on() {
     }
     let out = t.daemonic(&["signal", "--help"]);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("usage: daemonic signal --pidfile FILE SIG\n"));
+    for args in [&["reopen", "--help"][..], &["reopen", "-h"], &["run", "-h"]] {
+        let out = t.daemonic(args);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && said.starts_with(&format!("usage: daemonic {} ", args[0])), "{said}");
+    }
     let out = t.daemonic(&["reopen", "--pidfile", pidfile.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
 }

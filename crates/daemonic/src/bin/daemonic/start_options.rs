@@ -600,12 +600,6 @@ mod tests {
     }
 
     #[test]
-    fn help_is_printed_and_nothing_runs() {
-        assert!(matches!(parse(args(&["--help"]), USAGE, Command::Start), Ok(None)));
-        assert!(matches!(parse(args(&["-h"]), USAGE, Command::Run), Ok(None)));
-    }
-
-    #[test]
     fn a_pid_file_and_a_program_are_required() {
         assert!(refused(&["--", "prog"]).contains("--pidfile FILE is required"));
         assert!(refused_by(Command::Restart, &["prog"]).contains("--pidfile FILE is required"));
