@@ -244,6 +244,7 @@ mod tests {
         assert_eq!(pairs("export\tA=1\nexport  B=2"), [pair("A", "1"), pair("B", "2")]);
         assert_eq!(pairs("A\t=\t x\t \r\n"), [pair("A", "x")]);
         assert_eq!(pairs("A=x\r\nB=y\r\n"), [pair("A", "x"), pair("B", "y")]);
+        assert_eq!(pairs("A=a\rb\r\n"), [pair("A", "a\rb")], "a carriage return alone ends no line");
         assert_eq!(pairs("A=a b\tc  \n"), [pair("A", "a b\tc")]);
         assert_eq!(pairs("A_1=v\n_B=w\nz9=q"), [pair("A_1", "v"), pair("_B", "w"), pair("z9", "q")]);
         assert_eq!(pairs("A=\\ x\\ "), [pair("A", " x ")], "escaped spaces are kept");
