@@ -265,6 +265,8 @@ mod tests {
         assert_eq!(parse(b"A=1\r\n-").unwrap_err().0, 2);
         assert_eq!(parse(b"A=1\nB=\"open").unwrap_err(), (2, "an unterminated \" quote".into()));
         assert_eq!(parse(b"A='open").unwrap_err(), (1, "an unterminated ' quote".into()));
+        assert_eq!(parse(b"A=\"x\\").unwrap_err(), (1, "an unterminated \" quote".into()), "a backslash last");
+        assert_eq!(parse(b"A='a\n'\n-").unwrap_err().0, 3, "a newline just before the closing quote counts");
         assert_eq!(parse(b"A=\"\\\"").unwrap_err(), (1, "an unterminated \" quote".into()), "an escaped quote");
         assert_eq!(parse(b"A 1").unwrap_err(), (1, "expected NAME=VALUE".into()));
         assert_eq!(parse(b"=1").unwrap_err(), (1, "expected NAME=VALUE (a name of letters, digits and _)".into()));
