@@ -544,3 +544,391 @@ fn unsupervised_program_holds_the_lock_read_only() {
         assert!(text(&out).contains("needs the supervisor"), "{}", text(&out));
     }
 }
+
+/// `--limit`, `--ionice`, `--oom-score-adj`, `--no-new-privileges`: what PROGRAM got, as
+/// it reads it itself; and a limit the kernel refuses is reported, naming it.
+#[test]
+fn program_settings_are_applied_to_the_program() {
+    let t = Test::new();
+    let report = "grep 'open files' /proc/self/limits; grep 'core file' /proc/self/limits; \
+                  cat /proc/self/oom_score_adj; grep NoNewPrivs /proc/self/status; ionice -p $$";
+    let out = t.daemonic(&[
+        "run",
+        "--limit=nofile=100:200",
+        "--limit=core=unlimited",
+        "--oom-score-adj=517",
+        "--ionice=be:6",
+        "--no-new-privileges",
+        "--",
+        "sh",
+        "-c",
+        report,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Vec<&str>> = said.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[0][3..5], ["100", "200"], "{said}");
+    assert_eq!(lines[1][4..6], ["unlimited", "unlimited"], "{said}");
+    assert_eq!(lines[2], ["517"], "{said}");
+    assert_eq!(lines[3], ["NoNewPrivs:", "1"], "{said}");
+    assert_eq!(lines[4], ["best-effort:", "prio", "6"], "{said}");
+
+    let out =
+        t.daemonic(&["run", "--ionice=idle", "--", "sh", "-c", "ionice -p $$; grep NoNewPrivs /proc/self/status"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "idle\nNoNewPrivs:\t0\n", "{}", text(&out));
+
+    // Above the kernel's fs.nr_open: refused even for root.
+    let out = t.daemonic(&["run", "--limit=nofile=1:18446744073709551614", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("cannot set --limit nofile=1:18446744073709551614: "), "{}", text(&out));
+}
+
+/// `--env-file` is read when root or the caller owns it (here the caller is `nobody`), and
+/// refused when another user does.
+#[test]
+fn env_files_of_root_or_the_caller_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("needs root; skipped");
+        return;
+    }
+    let t = Test::new();
+    std::fs::set_permissions(t.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run_as_nobody = |file: &Path| {
+        Command::new(DAEMONIC)
+            .args(["run", "--env-file", file.to_str().unwrap(), "--", "sh", "-c", "echo \"[$FROM]\""])
+            .uid(65534)
+            .gid(65534)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for (name, owner, expect) in
+        [("root.env", 0, Some("[root]")), ("nobody.env", 65534, Some("[nobody]")), ("other.env", 4242, None)]
+    {
+        let file = t.path(name);
+        std::fs::write(&file, format!("FROM={}\n", name.trim_end_matches(".env"))).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::chown(&file, Some(owner), None).unwrap();
+        let out = run_as_nobody(&file);
+        match expect {
+            Some(value) => assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), value, "{}", text(&out)),
+            None => {
+                assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+                assert!(
+                    text(&out).contains("owned by uid 4242, neither root nor the caller; refused"),
+                    "{}",
+                    text(&out)
+                );
+            }
+        }
+    }
+}
+
+/// Datagrams waiting on `socket`, as text, until none came for a while.
+fn datagrams(socket: &std::os::unix::net::UnixDatagram) -> Vec<String> {
+    socket.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while let Ok(n) = socket.recv(&mut buffer) {
+        received.push(String::from_utf8(buffer[..n].to_vec()).expect("whole UTF-8 characters"));
+    }
+    received
+}
+
+/// The relay: one syslog message per line (a long line in parts cut between characters), an
+/// unterminated last line sent as a message of its own, and the supervisor's own line on a line
+/// of its own, in the file and in syslog.
+#[test]
+fn the_relay_sends_lines_and_keeps_the_supervisors_own_apart() {
+    let t = Test::new();
+    let socket_path = t.path("log.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    let log = t.path("out.log");
+    let long = "é".repeat(1000);
+    let script = format!("printf 'one\\ntwo\\n\\n{long}\\npart'; echo $$ > {}; exit 3", t.path("pid").display());
+    let out = t.daemonic(&[
+        "run",
+        "--stdout",
+        log.to_str().unwrap(),
+        "--syslog-socket",
+        socket_path.to_str().unwrap(),
+        "--syslog-tag=web",
+        "--syslog-facility=local3",
+        "--syslog-priority=info",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let program = std::fs::read_to_string(t.path("pid")).unwrap().trim().to_owned();
+    let written = std::fs::read_to_string(&log).unwrap();
+    let (before, own) = written.rsplit_once("part\n").unwrap_or_else(|| panic!("{written:?}"));
+    assert_eq!(before, format!("one\ntwo\n\n{long}\n"));
+    assert!(own.starts_with("daemonic[") && own.ends_with("]: sh exited with status 3\n"), "{own:?}");
+    // local3 (19) * 8 + info (6)
+    let head = format!("<158>web[{program}]: ");
+    let received = datagrams(&socket);
+    let (first, second) = (&long[..960], &long[960..1920]);
+    let expected: Vec<String> = ["one", "two", "", first, second, &long[1920..], "part", own.trim_end()]
+        .iter()
+        .map(|line| format!("{head}{line}"))
+        .collect();
+    assert_eq!(received, expected);
+}
+
+/// What the syslog socket did not take is counted, and the count goes before the next
+/// message it takes.
+#[test]
+fn the_relay_reports_what_syslog_dropped() {
+    let t = Test::new();
+    let socket_path = t.path("log.sock");
+    let log = t.path("out.log");
+    let ready = t.path("ready");
+    let script =
+        format!("printf 'lost 1\\nlost 2\\n'; while [ ! -e {} ]; do sleep 0.01; done; echo found", ready.display());
+    let mut child = Command::new(DAEMONIC)
+        .args(["run", "--stdout", log.to_str().unwrap(), "--syslog-socket", socket_path.to_str().unwrap()])
+        .args(["--syslog-tag=t", "--", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _reaped = Reaped(child.id());
+    wait_for(|| std::fs::read_to_string(&log).unwrap_or_default() == "lost 1\nlost 2\n", &log);
+    std::thread::sleep(Duration::from_millis(100));
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    std::fs::write(&ready, "").unwrap();
+    assert!(child.wait().unwrap().success());
+    let received = datagrams(&socket);
+    assert_eq!(received.len(), 3, "{received:?}");
+    // daemon (3) * 8 + notice (5)
+    assert!(received[0].starts_with("<29>t["), "{received:?}");
+    assert!(received[0].ends_with("]: daemonic: 2 messages were dropped: the syslog socket did not take them"));
+    assert!(received[1].starts_with("<29>t[") && received[1].ends_with("]: found"), "{received:?}");
+    assert!(received[2].ends_with("]: sh exited with status 0"), "{received:?}");
+}
+
+/// `daemonic signal`: what a supervisor passes on reaches PROGRAM; what would end or stop the
+/// supervisor is refused; KILL ends the service; a program without a supervisor gets the
+/// signal itself; and nothing running is LSB 7.
+#[test]
+fn signal_sends_what_the_supervisor_passes_on() {
+    let t = Test::new();
+    let got = t.path("got");
+    let script = format!(
+        "trap 'echo HUP >> {0}' HUP; trap 'echo USR1 >> {0}' USR1; echo ready >> {0}; while :; do sleep 0.05; done",
+        got.display()
+    );
+    let pid = started_pid(&t.start(&[], &["sh", "-c", &script]));
+    let _reaped = Reaped(pid);
+    let program = program_of(pid);
+    wait_for(|| std::fs::read_to_string(&got).unwrap_or_default() == "ready\n", &got);
+    let pidfile = t.pidfile();
+    let signal = |sig: &str| t.daemonic(&["signal", "--pidfile", pidfile.to_str().unwrap(), sig]);
+    let out = signal("HUP");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out), format!("daemonic: sent SIGHUP to pid {pid} (passed on to the program)\n"));
+    wait_for(|| std::fs::read_to_string(&got).unwrap_or_default() == "ready\nHUP\n", &got);
+    assert!(signal("10").status.success(), "by number: USR1");
+    wait_for(|| std::fs::read_to_string(&got).unwrap_or_default() == "ready\nHUP\nUSR1\n", &got);
+
+    let out = signal("STOP");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out)
+        .starts_with(&format!("daemonic: refusing to send SIGSTOP: it would stop the supervisor (pid {pid})")));
+    let out = signal("13");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out)
+        .starts_with(&format!("daemonic: refusing to send SIGPIPE: the supervisor (pid {pid}) does not pass it on")));
+    assert!(text(&out).contains("; it passes on SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, "), "{}", text(&out));
+    let out = signal("URG");
+    assert_eq!(text(&out), format!("daemonic: asked pid {pid} to reopen its log files\n"));
+    assert!(!exited(pid) && !exited(program), "nothing was stopped");
+    let state = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(!state(pid).is_empty() && !state(program).contains(") T "), "neither is stopped");
+
+    let out = signal("KILL");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out), format!("daemonic: asked the supervisor (pid {pid}) to KILL the service\n"));
+    reap(pid);
+    assert!(exited(program));
+    let out = signal("HUP");
+    assert_eq!((out.status.code(), text(&out)), (Some(7), "daemonic: not running\n".to_owned()));
+
+    // Without a supervisor, the program itself is signalled, with whatever is asked.
+    let pid = started_pid(&t.start(&["--no-supervise"], &["sleep", "1000"]));
+    let _reaped = Reaped(pid);
+    let out = signal("13");
+    assert_eq!(text(&out), format!("daemonic: sent SIGPIPE to pid {pid}\n"));
+    reap(pid);
+    assert!(exited(pid), "PIPE ended sleep");
+    let out = signal("HUP");
+    assert_eq!(out.status.code(), Some(7), "stale: not running; {}", text(&out));
+
+    for (args, message) in [
+        (&["signal", "--pidfile", "p"][..], "a signal to send is required (e.g. HUP)"),
+        (&["signal", "HUP"], "--pidfile FILE is required"),
+        (&["signal", "--pidfile", "p", "HUP", "TERM"], "unexpected argument"),
+        (&["signal", "--pidfile", "p", "BOGUS"], "signal \"BOGUS\": unknown signal"),
+        (&["signal", "--pidfile", "", "HUP"], "--pidfile needs a path"),
+        (&["reopen"], "--pidfile FILE is required"),
+    ] {
+        let out = t.daemonic(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with(&format!("daemonic: {message}")), "{}", text(&out));
+    }
+    let out = t.daemonic(&["signal", "--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("usage: daemonic signal --pidfile FILE SIG\n"));
+    for args in [&["reopen", "--help"][..], &["reopen", "-h"], &["run", "-h"]] {
+        let out = t.daemonic(args);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && said.starts_with(&format!("usage: daemonic {} ", args[0])), "{said}");
+    }
+    let out = t.daemonic(&["reopen", "--pidfile", pidfile.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+}
+
+/// In the foreground (`run`), PROGRAM's standard output stays the caller's when only its
+/// standard error goes to a file, or when its lines also go to syslog; its standard error and
+/// the supervisor's own line stay on the caller's standard error.
+#[test]
+fn in_the_foreground_standard_output_stays_the_callers() {
+    let t = Test::new();
+    let errors = t.path("err.log");
+    // An unterminated last line of standard error is ended before the supervisor's own.
+    let mut args =
+        vec!["run", "--stderr", errors.to_str().unwrap(), "--", "sh", "-c", "echo out; printf err >&2; exit 4"];
+    let out = t.daemonic(&args);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    let logged = std::fs::read_to_string(&errors).unwrap();
+    assert!(logged.starts_with("err\ndaemonic[") && logged.ends_with("]: sh exited with status 4\n"), "{logged}");
+    args.clear();
+    let program = ["sh", "-c", "echo out; echo err >&2; exit 4"];
+
+    let socket_path = t.path("log.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    let mut args = vec!["run", "--syslog-socket", socket_path.to_str().unwrap(), "--syslog-tag=t", "--"];
+    args.extend_from_slice(&program);
+    let out = t.daemonic(&args);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.starts_with("err\ndaemonic[") && said.ends_with("]: sh exited with status 4\n"), "{said}");
+    let received = datagrams(&socket);
+    assert_eq!(received.len(), 3, "{received:?}");
+    assert!(received[..2].iter().any(|d| d.ends_with("]: out")) && received[..2].iter().any(|d| d.ends_with("]: err")));
+}
+
+/// An output that takes nothing (a pipe nobody reads, in the foreground) never stalls the
+/// supervisor: what it did not take is counted and reported in it once it takes writes again.
+#[test]
+fn output_not_taken_is_counted_and_reported() {
+    use std::io::Read as _;
+    let t = Test::new();
+    let (wrote, ready) = (t.path("wrote"), t.path("ready"));
+    let script = format!(
+        "head -c 200000 /dev/zero | tr '\\0' x; echo; touch {}; while [ ! -e {} ]; do sleep 0.01; done; echo after",
+        wrote.display(),
+        ready.display()
+    );
+    let socket = t.path("none.sock");
+    let mut child = Command::new(DAEMONIC)
+        .args(["run", "--syslog-socket", socket.to_str().unwrap(), "--", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _reaped = Reaped(child.id());
+    wait_for(|| wrote.exists(), &wrote);
+    // Read what the pipe holds, and only then let PROGRAM write again.
+    let mut stdout = child.stdout.take().unwrap();
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = std::thread::spawn({
+        let read = read.clone();
+        move || {
+            let (mut all, mut buffer) = (Vec::new(), [0u8; 4096]);
+            loop {
+                match stdout.read(&mut buffer).unwrap() {
+                    0 => return all,
+                    n => all.extend_from_slice(&buffer[..n]),
+                }
+                read.store(all.len(), std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    });
+    wait_for(|| read.load(std::sync::atomic::Ordering::SeqCst) >= 60_000, &wrote);
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::write(&ready, "").unwrap();
+    assert!(child.wait().unwrap().success());
+    let all = String::from_utf8(reader.join().unwrap()).unwrap();
+    let at = all.find("daemonic[").unwrap_or_else(|| panic!("no notice in {} bytes", all.len()));
+    let (before, notice) = all.split_at(at);
+    let (notice, after) = notice.split_once('\n').unwrap();
+    let lost: usize = notice
+        .split_once("]: ")
+        .and_then(|(_, rest)| rest.strip_suffix(" bytes of output were lost (not taken in time)"))
+        .unwrap_or_else(|| panic!("{notice}"))
+        .parse()
+        .unwrap();
+    assert!(lost >= 200_000 - 2 * 65_536, "{lost}");
+    let relayed = format!("{before}{after}");
+    assert_eq!(relayed.len() + lost, 200_001 + "after\n".len(), "every byte either arrived or was counted");
+    assert!(
+        relayed.ends_with("after\n") && relayed.trim_end_matches("after\n").bytes().all(|b| b == b'x' || b == b'\n')
+    );
+}
+
+/// `--quiet`: the informational messages are gone, errors stay.
+#[test]
+fn quiet_prints_errors_only() {
+    let t = Test::new();
+    let pidfile = t.pidfile();
+    let pidfile = pidfile.to_str().unwrap();
+    let out = t.daemonic(&["start", "--quiet", "--pidfile", pidfile, "--", "sleep", "1000"]);
+    assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{}", text(&out));
+    let pid: u32 = std::fs::read_to_string(pidfile).unwrap().trim().parse().unwrap();
+    let _reaped = Reaped(pid);
+    for args in [&["signal", "-q", "--pidfile", pidfile, "WINCH"][..], &["reopen", "--quiet", "--pidfile", pidfile]] {
+        let out = t.daemonic(args);
+        assert!(out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(), "{args:?}: {}", text(&out));
+    }
+    let out = t.daemonic(&["signal", "-q", "--pidfile", pidfile, "STOP"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("daemonic: refusing to send SIGSTOP"), "{}", text(&out));
+    let out = t.daemonic(&["stop", "-q", "--pidfile", pidfile]);
+    assert!(out.status.success() && out.stdout.is_empty(), "{}", text(&out));
+    reap(pid);
+    let out = t.daemonic(&["reopen", "-q", "--pidfile", pidfile]);
+    assert_eq!((out.status.code(), out.stdout.is_empty()), (Some(7), true), "{}", text(&out));
+}
+
+/// A stopped service's last, unterminated line still reaches syslog (the relay's flush): no
+/// line of the supervisor's own follows a stop to carry it out.
+#[test]
+fn the_last_partial_line_is_sent_when_the_service_stops() {
+    let t = Test::new();
+    let socket_path = t.path("log.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    let log = t.path("out.log");
+    let script = "printf 'whole\\npartial'; trap 'exit 0' TERM; while :; do sleep 0.05; done";
+    let mut child = Command::new(DAEMONIC)
+        .args(["run", "--stdout", log.to_str().unwrap(), "--syslog-socket", socket_path.to_str().unwrap()])
+        .args(["--syslog-tag=t", "--", "sh", "-c", script])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _reaped = Reaped(child.id());
+    wait_for(|| std::fs::read_to_string(&log).unwrap_or_default() == "whole\npartial", &log);
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "PROGRAM's own status: it exited 0 on TERM");
+    let received = datagrams(&socket);
+    let lines: Vec<&str> = received.iter().map(|d| d.split_once("]: ").unwrap().1).collect();
+    assert_eq!(lines, ["whole", "partial"], "{received:?}");
+}

@@ -235,4 +235,115 @@ mod tests {
         assert_eq!(parse(b"1A=x").unwrap_err().0, 1);
         assert_eq!(parse(b"A=\"x\ny\"\nB").unwrap_err().0, 3);
     }
+
+    #[test]
+    fn comments_blanks_and_whitespace() {
+        assert_eq!(pairs("  # indented comment\n\t; too\n \t \r\nA=1"), [pair("A", "1")]);
+        assert_eq!(pairs("#last comment without newline"), []);
+        assert_eq!(pairs("A=1\n#c\nB=2\n"), [pair("A", "1"), pair("B", "2")]);
+        assert_eq!(pairs("export\tA=1\nexport  B=2"), [pair("A", "1"), pair("B", "2")]);
+        assert_eq!(pairs("A\t=\t x\t \r\n"), [pair("A", "x")]);
+        assert_eq!(pairs("A=x\r\nB=y\r\n"), [pair("A", "x"), pair("B", "y")]);
+        assert_eq!(pairs("A=a\rb\r\n"), [pair("A", "a\rb")], "a carriage return alone ends no line");
+        assert_eq!(pairs("A=a b\tc  \n"), [pair("A", "a b\tc")]);
+        assert_eq!(pairs("A_1=v\n_B=w\nz9=q"), [pair("A_1", "v"), pair("_B", "w"), pair("z9", "q")]);
+        assert_eq!(pairs("A=\\ x\\ "), [pair("A", " x ")], "escaped spaces are kept");
+        assert_eq!(pairs("A=' x ' "), [pair("A", " x ")], "quoted spaces are kept, trailing ones not");
+        assert_eq!(pairs("A=\" y \"z "), [pair("A", " y z")]);
+        assert_eq!(pairs("A='a\nb'\nB=2"), [pair("A", "a\nb"), pair("B", "2")]);
+        assert_eq!(pairs("A=\"a\\\nb\"\nB=2"), [pair("A", "ab"), pair("B", "2")]);
+        assert_eq!(pairs("A=x\\"), [pair("A", "x\\")], "a lone backslash at the end");
+        assert_eq!(pairs("A=\"x\\\"\""), [pair("A", "x\"")]);
+    }
+
+    #[test]
+    fn line_numbers_count_every_kind_of_line() {
+        // Comments, blank lines, continuations and quoted newlines all count.
+        assert_eq!(parse(b"#c\n;c\n\nA=1\n!").unwrap_err().0, 5);
+        assert_eq!(parse(b"A=a\\\nb\nB=\"x\ny\"\nC='p\nq'\n-").unwrap_err().0, 7);
+        assert_eq!(parse(b"A=\"a\\\nb\"\n-").unwrap_err().0, 3);
+        assert_eq!(parse(b"A=1\r\n-").unwrap_err().0, 2);
+        assert_eq!(parse(b"A=1\nB=\"open").unwrap_err(), (2, "an unterminated \" quote".into()));
+        assert_eq!(parse(b"A='open").unwrap_err(), (1, "an unterminated ' quote".into()));
+        assert_eq!(parse(b"A=\"x\\").unwrap_err(), (1, "an unterminated \" quote".into()), "a backslash last");
+        assert_eq!(parse(b"A='a\n'\n-").unwrap_err().0, 3, "a newline just before the closing quote counts");
+        assert_eq!(parse(b"A=\"\\\"").unwrap_err(), (1, "an unterminated \" quote".into()), "an escaped quote");
+        assert_eq!(parse(b"A 1").unwrap_err(), (1, "expected NAME=VALUE".into()));
+        assert_eq!(parse(b"=1").unwrap_err(), (1, "expected NAME=VALUE (a name of letters, digits and _)".into()));
+        assert_eq!(parse(b"A=a\0b").unwrap_err(), (1, "a NUL byte".into()));
+        assert_eq!(parse(b"A=1\nB='\0'").unwrap_err(), (2, "a NUL byte".into()));
+    }
+
+    fn write(dir: &Path, name: &str, content: &[u8], mode: u32) -> std::path::PathBuf {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    fn read_err(path: &Path) -> String {
+        let message = read(path).unwrap_err();
+        let prefix = format!("--env-file {}: ", path.display());
+        assert!(message.starts_with(&prefix), "{message}");
+        message[prefix.len()..].to_owned()
+    }
+
+    #[test]
+    fn a_file_only_its_owner_can_write_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = write(dir.path(), "good", b"A=1\nB='two'\n", 0o600);
+        let values: Vec<(OsString, OsString)> = vec![("A".into(), "1".into()), ("B".into(), "two".into())];
+        assert_eq!(read(&good), Ok(values));
+        assert_eq!(read(&write(dir.path(), "readable", b"C=3", 0o644)), Ok(vec![("C".into(), "3".into())]));
+        assert_eq!(read_err(&write(dir.path(), "bad", b"A=1\nnope\n", 0o600)), "line 2: expected NAME=VALUE");
+        let missing = dir.path().join("missing");
+        assert!(read_err(&missing).contains("No such file"), "{}", read_err(&missing));
+    }
+
+    #[test]
+    fn files_others_could_have_written_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in [0o620, 0o602, 0o660, 0o666] {
+            let path = write(dir.path(), &format!("mode{mode:o}"), b"A=1", mode);
+            assert_eq!(read_err(&path), format!("writable by its group or others (mode {mode:o}); refused"));
+        }
+        let target = write(dir.path(), "target", b"A=1", 0o600);
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert_eq!(read_err(&link), "a symbolic link; refused");
+        let hard = dir.path().join("hard");
+        std::fs::hard_link(&target, &hard).unwrap();
+        assert_eq!(read_err(&hard), "hard-linked; refused");
+        assert_eq!(read_err(&target), "hard-linked; refused");
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert_eq!(read_err(&sub), "not a regular file");
+        // A FIFO is refused at once: its open does not wait for a writer.
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || sender.send(read(&path)));
+        let judged =
+            receiver.recv_timeout(std::time::Duration::from_secs(10)).expect("no answer: waiting for a writer");
+        assert_eq!(judged, Err(format!("--env-file {}: not a regular file", fifo.display())));
+        if rustix::process::geteuid().is_root() {
+            let foreign = write(dir.path(), "foreign", b"A=1", 0o600);
+            std::os::unix::fs::chown(&foreign, Some(65534), None).unwrap();
+            assert_eq!(read_err(&foreign), "owned by uid 65534, neither root nor the caller; refused");
+        }
+    }
+
+    #[test]
+    fn at_most_a_mebibyte_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut content = b"A=".to_vec();
+        content.resize(LONGEST - 1, b'x');
+        content.push(b'\n');
+        let read_whole = read(&write(dir.path(), "whole", &content, 0o600)).unwrap();
+        assert_eq!(read_whole[0].1.len(), LONGEST - 3, "exactly 1 MiB is read whole");
+        content.push(b'B');
+        assert_eq!(read_err(&write(dir.path(), "long", &content, 0o600)), "longer than 1 MiB");
+    }
 }

@@ -113,3 +113,192 @@ fn untrusted_directory(inspection: &Inspection) -> Option<String> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::BufRead as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// A process of the test's own, ended (and reaped) when dropped.
+    struct Process(Child);
+
+    impl Process {
+        fn pid(&self) -> u32 {
+            self.0.id()
+        }
+    }
+
+    impl Drop for Process {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// `sleep`, started before the PID file naming it is written.
+    fn sleeper() -> Process {
+        Process(Command::new("sleep").arg("100").stdin(Stdio::null()).spawn().unwrap())
+    }
+
+    /// A process that locks `path` (`flock(1)` on a descriptor it keeps across its `exec` of
+    /// `sleep`), then is named by it.
+    fn locker(path: &Path) -> Process {
+        let script = r#"exec 9<"$0"; flock -x 9; echo locked; exec sleep 100"#;
+        let mut child = Command::new("sh")
+            .args(["-c", script, path.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert_eq!(line, "locked\n");
+        Process(child)
+    }
+
+    fn pid_file(dir: &Path, content: &str) -> PathBuf {
+        let path = dir.join("app.pid");
+        std::fs::write(&path, content).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        path
+    }
+
+    /// The pid of a running holder, and whether it is a supervisor.
+    fn running(judged: Result<Judged, String>) -> (u32, bool) {
+        match judged {
+            Ok(Judged::Running(service)) => (service.pid.get(), service.is_supervisor()),
+            Ok(Judged::Missing) => panic!("missing"),
+            Ok(Judged::Stale(_)) => panic!("stale"),
+            Err(e) => panic!("refused: {e}"),
+        }
+    }
+
+    fn stale(judged: Result<Judged, String>) -> bool {
+        matches!(judged, Ok(Judged::Stale(_)))
+    }
+
+    fn refused(judged: Result<Judged, String>) -> String {
+        match judged {
+            Err(e) => e,
+            Ok(_) => panic!("not refused"),
+        }
+    }
+
+    fn is_root() -> bool {
+        rustix::process::geteuid().is_root()
+    }
+
+    #[test]
+    fn missing_and_stale_files() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(judge(&dir.path().join("none.pid")), Ok(Judged::Missing)));
+        assert!(stale(judge(&pid_file(dir.path(), ""))));
+        let mut dead = Command::new("true").spawn().unwrap();
+        dead.wait().unwrap();
+        assert!(stale(judge(&pid_file(dir.path(), &format!("{}\n", dead.id())))));
+        let inside = pid_file(dir.path(), "1\n").join("x.pid");
+        let reason = refused(judge(&inside));
+        assert!(reason.starts_with("cannot tell who holds the PID file: "), "{reason}");
+    }
+
+    #[test]
+    fn a_locked_file_is_judged_by_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = pid_file(dir.path(), "");
+        let holder = locker(&path);
+        std::fs::write(&path, format!("{}\n", holder.pid())).unwrap();
+        assert_eq!(running(judge(&path)), (holder.pid(), false));
+        if is_root() {
+            // Locked: proven by its lock, whoever can write its directory.
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+            assert_eq!(running(judge(&path)), (holder.pid(), false));
+        }
+        // Its own tree record (written by a supervisor) makes it a supervisor.
+        let identity = tree::identity(std::fs::File::open(&path).unwrap()).unwrap();
+        let record = dir.path().join("app.pid.tree");
+        std::fs::write(&record, format!("supervisor={}\npidfile={}:{}\n", holder.pid(), identity.0, identity.1))
+            .unwrap();
+        std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(running(judge(&path)), (holder.pid(), true));
+        std::fs::write(&record, format!("supervisor={}\npidfile={}:{}\n", holder.pid() + 1, identity.0, identity.1))
+            .unwrap();
+        assert_eq!(running(judge(&path)), (holder.pid(), false), "a record of another process");
+
+        // Locked, but naming a process that does not have it open: never signalled.
+        std::fs::write(&path, "1\n").unwrap();
+        let reason = refused(judge(&path));
+        assert!(reason.starts_with("refusing to signal: "), "{reason}");
+    }
+
+    #[test]
+    fn an_unlocked_file_naming_a_live_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = sleeper();
+        let path = pid_file(dir.path(), &format!("{}\n", writer.pid()));
+        assert_eq!(running(judge(&path)), (writer.pid(), false));
+        if !is_root() {
+            return;
+        }
+        // As root, only in a directory no other user can write.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(
+            refused(judge(&path)),
+            format!(
+                "refusing to act on {}: it is not locked, and its directory is writable by others (mode 0777), \
+                 so any file could have been moved there",
+                path.display()
+            )
+        );
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o720)).unwrap();
+        assert!(refused(judge(&path)).contains("its directory is writable by others (mode 0720)"));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(running(judge(&path)), (writer.pid(), false));
+        std::os::unix::fs::chown(dir.path(), Some(65534), None).unwrap();
+        assert!(refused(judge(&path)).contains("it is not locked, and its directory belongs to uid 65534"));
+    }
+
+    #[test]
+    fn never_pid_1_nor_the_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = pid_file(dir.path(), "1\n");
+        assert_eq!(refused(judge(&path)), format!("refusing to signal PID 1 (named by {})", path.display()));
+        // Unlocked, a file naming the caller is stale; locked by the caller, it is refused.
+        let path = pid_file(dir.path(), &format!("{}\n", std::process::id()));
+        assert!(stale(judge(&path)));
+        std::fs::remove_file(&path).unwrap();
+        let mine = pidfile::PidFile::create(&path).unwrap();
+        assert_eq!(refused(judge(&path)), format!("refusing to signal myself (named by {})", path.display()));
+        mine.remove().unwrap();
+    }
+
+    #[test]
+    fn a_file_others_could_have_written_is_refused() {
+        if !is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let writer = sleeper();
+        let path = pid_file(dir.path(), &format!("{}\n", writer.pid()));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let reason = refused(judge(&path));
+        assert!(reason.starts_with(&format!("refusing to act on {}: ", path.display())), "{reason}");
+    }
+
+    #[test]
+    fn a_refusal_is_settled_for_half_a_second_and_an_answer_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = pid_file(dir.path(), "1\n");
+        let start = Instant::now();
+        assert!(refused(judge_settled(&path)).contains("PID 1"));
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(500) && waited < Duration::from_secs(5), "{waited:?}");
+        let start = Instant::now();
+        assert!(stale(judge_settled(&pid_file(dir.path(), ""))));
+        assert!(start.elapsed() < Duration::from_millis(500));
+    }
+}

@@ -279,4 +279,86 @@ mod tests {
         assert_eq!(parse_oom_score_adj("-1000"), Ok(-1000));
         assert!(parse_oom_score_adj("1001").is_err());
     }
+
+    #[test]
+    fn every_resource_by_its_name() {
+        for (name, resource) in RESOURCES {
+            let limit = parse_limit(&format!("{name}=5")).unwrap();
+            assert_eq!((limit.resource, limit.name), (*resource, *name));
+            assert_eq!(parse_limit(&format!("RLIMIT_{}=5", name.to_uppercase())).unwrap().resource, *resource);
+        }
+        let limit = parse_limit("nofile=infinity:infinity").unwrap();
+        assert_eq!((limit.soft, limit.hard), (None, None));
+        let limit = parse_limit("nofile=0:18446744073709551615").unwrap();
+        assert_eq!((limit.soft, limit.hard), (Some(0), Some(u64::MAX)));
+        assert_eq!(parse_limit("nofile=7:7").map(|l| (l.soft, l.hard)), Ok((Some(7), Some(7))));
+    }
+
+    #[test]
+    fn limit_errors_say_what_is_wrong() {
+        let error = |value: &str| parse_limit(value).unwrap_err();
+        assert_eq!(error("nofile"), "--limit \"nofile\": expected RESOURCE=SOFT[:HARD]");
+        assert!(error("files=1").starts_with("--limit \"files=1\": unknown resource (expected one of cpu, fsize, "));
+        assert_eq!(error("nofile=x"), "--limit \"nofile=x\": \"x\" is not a number or unlimited");
+        assert_eq!(error("nofile=1:"), "--limit \"nofile=1:\": \"\" is not a number or unlimited");
+        assert_eq!(error("nofile=+1"), "--limit \"nofile=+1\": \"+1\" is not a number or unlimited");
+        assert_eq!(
+            error("nofile=18446744073709551616"),
+            "--limit \"nofile=18446744073709551616\": \"18446744073709551616\" is too large"
+        );
+        assert_eq!(error("nofile=9:8"), "--limit \"nofile=9:8\": the soft limit is above the hard one");
+        assert_eq!(
+            error("nofile=unlimited:8"),
+            "--limit \"nofile=unlimited:8\": an unlimited soft limit needs an unlimited hard one"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn ionice_by_name_alias_or_number() {
+        for (value, class, level) in [
+            ("realtime:0", 1, 0),
+            ("rt:7", 1, 7),
+            ("1", 1, 4),
+            ("best-effort", 2, 4),
+            ("be:3", 2, 3),
+            ("2:0", 2, 0),
+            ("3", 3, 0),
+        ] {
+            assert_eq!(parse_ionice(value), Ok(IoPriority { class, level }), "{value}");
+        }
+        for bad in ["4", "0", "idle:0", "rt:", "be:x", "Idle"] {
+            assert_eq!(
+                parse_ionice(bad),
+                Err(format!("--ionice {bad:?}: expected realtime, best-effort or idle, with :0 .. :7"))
+            );
+        }
+        assert_eq!(parse_oom_score_adj("1000"), Ok(1000));
+        assert_eq!(parse_oom_score_adj("0"), Ok(0));
+        for bad in ["-1001", "x", ""] {
+            assert_eq!(
+                parse_oom_score_adj(bad),
+                Err(format!("--oom-score-adj {bad:?}: not a number from -1000 to 1000"))
+            );
+        }
+        assert_eq!(check_no_new_privileges(), Ok(()));
+    }
+
+    #[test]
+    fn what_failed_is_told() {
+        let settings = ProgramSettings {
+            limits: vec![parse_limit("nofile=10:20").unwrap(), parse_limit("core=unlimited").unwrap()],
+            ionice: None,
+            oom_score_adj: Some(-500),
+            no_new_privileges: true,
+        };
+        assert_eq!(settings.describe(Failed::Limit(0)), "cannot set --limit nofile=10:20");
+        assert_eq!(settings.describe(Failed::Limit(1)), "cannot set --limit core=unlimited:unlimited");
+        assert_eq!(settings.describe(Failed::Limit(2)), "cannot set a --limit");
+        assert_eq!(settings.describe(Failed::Ionice), "cannot set --ionice");
+        assert_eq!(settings.describe(Failed::OomScoreAdj), "cannot set --oom-score-adj -500");
+        assert_eq!(settings.describe(Failed::NoNewPrivileges), "cannot set --no-new-privileges");
+        assert_eq!(settings.oom_text(), Some(b"-500\n".to_vec()));
+        assert_eq!(ProgramSettings::default().oom_text(), None);
+    }
 }

@@ -15,6 +15,7 @@ mod properties;
 mod relay;
 mod report;
 mod restart;
+mod restart_policy;
 mod retry;
 mod run;
 mod signal;

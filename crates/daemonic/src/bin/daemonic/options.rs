@@ -136,3 +136,119 @@ pub(crate) fn seconds(duration: Duration) -> String {
         format!("{}s", duration.as_secs_f64())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    /// The usage error's message, and that it is a usage error of `help`'s command.
+    fn usage_error<T>(result: Result<T, Failure>, help: &'static str) -> String {
+        match result {
+            Err(Failure::Usage(message, usage)) => {
+                assert_eq!(usage, help, "{message}");
+                message
+            }
+            Err(Failure::StatusUsage(message, _) | Failure::Error(message)) => panic!("not a usage error: {message}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    const HELP: &str = "usage: daemonic test --pidfile FILE\n";
+
+    #[test]
+    fn a_pidfile_alone() {
+        assert_eq!(parse_pidfile(args(&["--pidfile", "/run/x.pid"]), HELP).ok().flatten(), Some("/run/x.pid".into()));
+        assert_eq!(parse_pidfile(args(&["--pidfile=/run/y.pid"]), HELP).ok().flatten(), Some("/run/y.pid".into()));
+        assert!(parse_pidfile(args(&["--help"]), HELP).is_ok_and(|p| p.is_none()), "help: nothing to do");
+        assert!(parse_pidfile(args(&["-h"]), HELP).is_ok_and(|p| p.is_none()));
+        assert!(usage_error(parse_pidfile(args(&[]), HELP), HELP).contains("--pidfile FILE is required"));
+        assert!(usage_error(parse_pidfile(args(&["--pidfile", ""]), HELP), HELP).contains("not an empty string"));
+        assert!(usage_error(parse_pidfile(args(&["--pidfile", "a", "--bogus"]), HELP), HELP).contains("--bogus"));
+        assert!(usage_error(parse_pidfile(args(&["--pidfile", "a", "extra"]), HELP), HELP).contains("extra"));
+        let missing = usage_error(parse_pidfile(args(&["--pidfile"]), HELP), "");
+        assert!(missing.contains("--pidfile"), "{missing}");
+    }
+
+    #[test]
+    fn descriptors_are_3_or_more() {
+        assert_eq!(parse_fd("3", "--keep-fd"), Ok(3));
+        assert_eq!(parse_fd("1024", "--keep-fd"), Ok(1024));
+        for bad in ["2", "0", "-1", "x", "", "3.0"] {
+            let message = parse_fd(bad, "--keep-fd").unwrap_err();
+            assert!(message.starts_with("--keep-fd ") && message.contains(">= 3"), "{message}");
+        }
+    }
+
+    #[test]
+    fn seconds_from_zero_to_a_year() {
+        assert_eq!(parse_seconds("0", "--timeout"), Ok(Duration::ZERO));
+        assert_eq!(parse_seconds("0.25", "--timeout"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_seconds("10", "--timeout"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_seconds("31622400", "--timeout"), Ok(LONGEST));
+        for bad in ["-1", "-0.5", "x", "", "NaN", "inf", "31622400.5", "1e300"] {
+            let message = parse_seconds(bad, "--timeout").unwrap_err();
+            assert!(message.starts_with("--timeout ") && message.contains("31622400"), "{bad}: {message}");
+        }
+    }
+
+    #[test]
+    fn signals_by_name_or_number() {
+        let known = [
+            ("HUP", libc::SIGHUP),
+            ("INT", libc::SIGINT),
+            ("QUIT", libc::SIGQUIT),
+            ("KILL", libc::SIGKILL),
+            ("USR1", libc::SIGUSR1),
+            ("USR2", libc::SIGUSR2),
+            ("ALRM", libc::SIGALRM),
+            ("TERM", libc::SIGTERM),
+            ("CONT", libc::SIGCONT),
+            ("STOP", libc::SIGSTOP),
+            ("TSTP", libc::SIGTSTP),
+            ("TTIN", libc::SIGTTIN),
+            ("TTOU", libc::SIGTTOU),
+            ("URG", libc::SIGURG),
+            ("WINCH", libc::SIGWINCH),
+        ];
+        for (name, raw) in known {
+            assert_eq!(parse_signal(name, "--signal").map(Signal::as_raw), Ok(raw), "{name}");
+            assert_eq!(parse_signal(&format!("SIG{name}"), "--signal").map(Signal::as_raw), Ok(raw));
+            assert_eq!(parse_signal(&name.to_lowercase(), "--signal").map(Signal::as_raw), Ok(raw));
+            assert_eq!(parse_signal(&raw.to_string(), "--signal").map(Signal::as_raw), Ok(raw));
+            assert_eq!(signal_name(raw), format!("SIG{name}"));
+        }
+        for bad in ["BOGUS", "SIG", "", "0", "-9", "99999", "SIGSIGTERM"] {
+            assert_eq!(parse_signal(bad, "--signal"), Err(format!("--signal {bad:?}: unknown signal")));
+        }
+    }
+
+    #[test]
+    fn signal_names_for_messages() {
+        for (raw, name) in [
+            (libc::SIGILL, "SIGILL"),
+            (libc::SIGABRT, "SIGABRT"),
+            (libc::SIGFPE, "SIGFPE"),
+            (libc::SIGSEGV, "SIGSEGV"),
+            (libc::SIGPIPE, "SIGPIPE"),
+            (libc::SIGBUS, "SIGBUS"),
+            (libc::SIGVTALRM, "SIGVTALRM"),
+            (libc::SIGXFSZ, "SIGXFSZ"),
+        ] {
+            assert_eq!(signal_name(raw), name);
+        }
+        assert_eq!(signal_name(34), "signal 34");
+    }
+
+    #[test]
+    fn durations_for_messages() {
+        assert_eq!(seconds(Duration::from_millis(250)), "250ms");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(seconds(Duration::from_secs(1)), "1s");
+        assert_eq!(seconds(Duration::ZERO), "0s");
+        assert_eq!(seconds(Duration::from_secs(10)), "10s");
+    }
+}

@@ -142,6 +142,10 @@ pub(crate) struct Relay {
     syslog: Option<(OwnedFd, SocketAddrUnix, SyslogOptions, String)>,
     stdout_path: Option<PathBuf>,
     stderr_path: Option<PathBuf>,
+    /// Whether PROGRAM's standard output goes to the supervisor's descriptor 1: a `--stdout`
+    /// file, or in `--foreground` the caller's standard output. (Daemonized without
+    /// `--stdout`, descriptor 1 is `/dev/null`, and the lines go to syslog only.)
+    stdout_written: bool,
     service_user: Option<Credentials>,
     /// PROGRAM's pid, for syslog's `TAG[PID]`.
     pub(crate) pid: u32,
@@ -160,21 +164,24 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
-    /// The pipes (one, or two with a separate `--stderr`) and the syslog socket.
+    /// The pipes (one, or two with a separate `--stderr`, or in `--foreground` without
+    /// `--stdout`, where standard error does not follow standard output) and the syslog socket.
     pub(crate) fn new(
         stdout_path: Option<PathBuf>,
         stderr_path: Option<PathBuf>,
         syslog: Option<(SyslogOptions, String)>,
         service_user: Option<Credentials>,
+        foreground: bool,
     ) -> io::Result<Relay> {
         // Large pipes only for files: ahead of syslog, a megabyte of lines (half a million
         // datagrams) would only delay every later line behind a syslog daemon that cannot keep
         // up, and be dropped anyway.
         let large = syslog.is_none();
         let mut pipes = vec![pipe(Stream::Out, large)?];
-        if stderr_path.is_some() {
+        if stderr_path.is_some() || (foreground && stdout_path.is_none()) {
             pipes.push(pipe(Stream::Err, large)?);
         }
+        let stdout_written = stdout_path.is_some() || foreground;
         let syslog = match syslog {
             None => None,
             Some((options, tag)) => {
@@ -189,6 +196,7 @@ impl Relay {
             syslog,
             stdout_path,
             stderr_path,
+            stdout_written,
             service_user,
             pid: 0,
             syslog_dropped: 0,
@@ -247,7 +255,7 @@ impl Relay {
         use rustix::pipe::SpliceFlags;
         let stream = self.pipes[index].stream;
         let slot = usize::from(stream == Stream::Err);
-        let to_file = stream == Stream::Err || self.stdout_path.is_some();
+        let to_file = stream == Stream::Err || self.stdout_written;
         let fd = self.outputs[slot].positioned.as_ref().filter(|_| to_file && self.syslog.is_none())?;
         if self.file_dropped[slot].0 > 0 {
             return None;
@@ -270,7 +278,7 @@ impl Relay {
 
     fn write(&mut self, index: usize, bytes: &[u8]) {
         let stream = self.pipes[index].stream;
-        if (stream == Stream::Out && self.stdout_path.is_some()) || stream == Stream::Err {
+        if (stream == Stream::Out && self.stdout_written) || stream == Stream::Err {
             self.write_file(stream, bytes);
         }
         if self.syslog.is_some() {
@@ -320,7 +328,7 @@ impl Relay {
         let index = self.pipes.len() - 1;
         let stream = self.pipes[index].stream;
         let slot = usize::from(stream == Stream::Err);
-        let to_file = (stream == Stream::Out && self.stdout_path.is_some()) || stream == Stream::Err;
+        let to_file = (stream == Stream::Out && self.stdout_written) || stream == Stream::Err;
         if to_file && self.outputs[slot].last_byte.is_some_and(|b| b != b'\n') {
             self.write_file(stream, b"\n");
         }
@@ -553,7 +561,8 @@ fn utf8_boundary(bytes: &[u8], max: usize) -> usize {
     while cut > max.saturating_sub(3) && cut > 0 && bytes[cut] & 0xC0 == 0x80 {
         cut -= 1;
     }
-    if cut == 0 {
+    // Still inside a character 3 bytes back (or at the start): not UTF-8 there.
+    if cut == 0 || bytes[cut] & 0xC0 == 0x80 {
         max
     } else {
         cut
@@ -582,5 +591,44 @@ mod tests {
         let cut = utf8_boundary(text.as_bytes(), SYSLOG_LINE);
         assert!(cut <= SYSLOG_LINE && std::str::from_utf8(&text.as_bytes()[..cut]).is_ok());
         assert_eq!(utf8_boundary(b"short", SYSLOG_LINE), 5);
+    }
+
+    #[test]
+    fn every_facility_and_priority() {
+        let facilities =
+            ["kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp"];
+        for (code, name) in facilities.iter().enumerate() {
+            assert_eq!(parse_facility(name), Some(code as u8), "{name}");
+        }
+        for n in 0..=7u8 {
+            assert_eq!(parse_facility(&format!("local{n}")), Some(16 + n));
+        }
+        for bad in ["", "local", "localx", "local-1", "Daemon", "security"] {
+            assert_eq!(parse_facility(bad), None, "{bad}");
+        }
+        let priorities = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+        for (code, name) in priorities.iter().enumerate() {
+            assert_eq!(parse_priority(name), Some(code as u8), "{name}");
+        }
+        assert_eq!(parse_priority("warn"), Some(4));
+        assert_eq!(parse_priority(""), None);
+        assert_eq!(
+            SyslogOptions::default(),
+            SyslogOptions { tag: None, facility: 3, priority: 5, socket: PathBuf::from("/dev/log") }
+        );
+    }
+
+    #[test]
+    fn cuts_fall_before_a_character_never_inside_one() {
+        // "aé€😀": 1, 2, 3 and 4 bytes.
+        let text = "aé€😀".as_bytes();
+        let cuts: Vec<usize> = (1..=10).map(|max| utf8_boundary(text, max)).collect();
+        assert_eq!(cuts, [1, 1, 3, 3, 3, 6, 6, 6, 6, 10]);
+        assert_eq!(utf8_boundary(b"abc", 3), 3);
+        assert_eq!(utf8_boundary(b"abcd", 3), 3);
+        // Not UTF-8 there (continuation bytes only): cut at `max`.
+        assert_eq!(utf8_boundary(&[0x80; 10], 8), 8);
+        assert_eq!(utf8_boundary(&[0xA9, 0xA9, 0xA9], 2), 2);
+        assert_eq!(utf8_boundary(b"", 0), 0);
     }
 }

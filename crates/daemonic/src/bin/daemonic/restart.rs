@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::retry::stop_schedule;
 use crate::start_options::StartArgs;
-use crate::stop::{stop_holder, stop_schedule, StopArgs};
+use crate::stop::{stop_holder, StopArgs};
 use crate::Failure;
 
 pub(crate) const USAGE: &str = "\

@@ -109,6 +109,35 @@ impl Schedule {
     }
 }
 
+/// The stop schedule from `--signal`, `--timeout`, `--kill` and `--retry` (also `restart`'s):
+/// `--retry` says when to KILL and how long to wait, so it excludes `--kill` and `--timeout`
+/// (`restart` passes no timeout with `--retry`: its `--timeout` is also the new supervisor's,
+/// and stays allowed), and a full schedule names its signals, so it excludes `--signal` too.
+pub(crate) fn stop_schedule(
+    signal: Option<Signal>,
+    timeout: Option<Duration>,
+    kill: bool,
+    retry: Option<&str>,
+) -> Result<Schedule, String> {
+    let Some(retry) = retry else {
+        return Ok(Schedule::from_options(
+            signal.unwrap_or(Signal::TERM),
+            timeout.unwrap_or(Duration::from_secs(10)),
+            kill,
+        ));
+    };
+    if kill {
+        return Err("--retry and --kill cannot be combined: the schedule says when to KILL".into());
+    }
+    if timeout.is_some() {
+        return Err("--retry and --timeout cannot be combined: the schedule says how long to wait".into());
+    }
+    if signal.is_some() && retry.contains('/') {
+        return Err("--retry SCHEDULE and --signal cannot be combined: the schedule names its signals".into());
+    }
+    Schedule::parse(retry, signal.unwrap_or(Signal::TERM))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +214,73 @@ mod tests {
         let schedule = Schedule::from_options(Signal::TERM, Duration::from_secs(2), true);
         assert_eq!(schedule.items, [Item::Signal(Signal::TERM), secs(2), Item::Signal(Signal::KILL), secs(5)]);
         assert_eq!(Schedule::from_options(Signal::HUP, Duration::from_secs(9), false).describe(), "HUP/9");
+    }
+
+    #[test]
+    fn retry_excludes_the_options_it_replaces() {
+        let ten = Some(Duration::from_secs(10));
+        assert_eq!(stop_schedule(None, None, false, None), Ok(Schedule::from_options(Signal::TERM, secs_d(10), false)));
+        assert_eq!(
+            stop_schedule(Some(Signal::HUP), Some(secs_d(3)), true, None),
+            Ok(Schedule::from_options(Signal::HUP, secs_d(3), true))
+        );
+        assert_eq!(
+            stop_schedule(None, None, true, Some("TERM/5")),
+            Err("--retry and --kill cannot be combined: the schedule says when to KILL".into())
+        );
+        assert_eq!(
+            stop_schedule(None, ten, false, Some("TERM/5")),
+            Err("--retry and --timeout cannot be combined: the schedule says how long to wait".into())
+        );
+        assert_eq!(
+            stop_schedule(Some(Signal::HUP), None, false, Some("TERM/5")),
+            Err("--retry SCHEDULE and --signal cannot be combined: the schedule names its signals".into())
+        );
+        // A bare timeout takes --signal's signal.
+        assert_eq!(stop_schedule(Some(Signal::HUP), None, false, Some("3")).unwrap().describe(), "HUP/3/KILL/3");
+        assert_eq!(stop_schedule(None, None, false, Some("3")).unwrap().describe(), "TERM/3/KILL/3");
+        assert_eq!(stop_schedule(None, None, false, Some("INT/3")).unwrap().describe(), "INT/3");
+        assert!(stop_schedule(None, None, false, Some("x")).is_err());
+    }
+
+    fn secs_d(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let why = |value: &str| Schedule::parse(value, Signal::TERM).unwrap_err();
+        assert_eq!(why("x"), "--retry \"x\": expected a timeout in seconds or a schedule such as TERM/30/KILL/5");
+        assert_eq!(why("TERM/x"), "--retry \"TERM/x\": \"x\" is not a signal");
+        assert_eq!(why("TERM/5x"), "--retry \"TERM/5x\": \"5x\" is not a timeout");
+        assert_eq!(why("TERM/.x"), "--retry \"TERM/.x\": \".x\" is not a timeout");
+        assert_eq!(
+            why("TERM/forever/5/forever/5"),
+            "--retry \"TERM/forever/5/forever/5\": forever appears more than once"
+        );
+        assert_eq!(
+            why("forever/TERM"),
+            "--retry \"forever/TERM\": a schedule needs at least two items, e.g. TERM/30/KILL/5"
+        );
+        assert_eq!(why("TERM/5/forever"), "--retry \"TERM/5/forever\": forever must be followed by what to repeat");
+        assert_eq!(why("TERM/5/forever/HUP"), "--retry \"TERM/5/forever/HUP\": what forever repeats must wait a while");
+        // A wait before forever does not count for what it repeats.
+        assert!(Schedule::parse("TERM/5/forever/HUP/0", Signal::TERM).is_err());
+        assert!(Schedule::parse("TERM/forever/HUP/0/1", Signal::TERM).is_ok());
+    }
+
+    #[test]
+    fn forever_at_the_start_repeats_everything() {
+        let schedule = Schedule::parse("forever/TERM/0.5", Signal::TERM).unwrap();
+        assert_eq!(schedule.repeat, Some(0));
+        assert_eq!(schedule.describe(), "forever/TERM/0.5");
+        let steps: Vec<Item> = schedule.steps().take(5).collect();
+        let half = Item::Wait(Duration::from_millis(500));
+        assert_eq!(
+            steps,
+            [Item::Signal(Signal::TERM), half, Item::Signal(Signal::TERM), half, Item::Signal(Signal::TERM)]
+        );
+        // Numbered signals are named in messages; other signals by their number.
+        assert_eq!(Schedule::parse("-1/1/-5/1", Signal::TERM).unwrap().describe(), "HUP/1/signal 5/1");
     }
 }

@@ -463,3 +463,281 @@ impl StartArgs {
         (3..3 + self.listen_fds.len() as RawFd).chain(self.keep_fds.iter().copied()).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::IoPriority;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    fn parsed(command: Command, list: &[&str]) -> StartArgs {
+        match parse(args(list), USAGE, command) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => panic!("{list:?}: help"),
+            Err(Failure::Usage(message, _) | Failure::StatusUsage(message, _) | Failure::Error(message)) => {
+                panic!("{list:?}: {message}")
+            }
+        }
+    }
+
+    fn start(list: &[&str]) -> StartArgs {
+        parsed(Command::Start, list)
+    }
+
+    /// The usage error for `list` (start's, unless `command`).
+    fn refused_by(command: Command, list: &[&str]) -> String {
+        match parse(args(list), USAGE, command) {
+            Err(Failure::Usage(message, usage)) => {
+                assert!(usage == USAGE || usage.is_empty(), "{message}");
+                message
+            }
+            Err(Failure::StatusUsage(message, _) | Failure::Error(message)) => panic!("{list:?}: not usage: {message}"),
+            Ok(_) => panic!("{list:?}: accepted"),
+        }
+    }
+
+    fn refused(list: &[&str]) -> String {
+        refused_by(Command::Start, list)
+    }
+
+    #[test]
+    fn the_defaults() {
+        let a = start(&["--pidfile", "/run/p.pid", "--", "prog", "a", "--b"]);
+        assert_eq!(a.pidfile, Some(PathBuf::from("/run/p.pid")));
+        assert_eq!((a.program.as_os_str(), a.args.as_slice()), ("prog".as_ref(), &args(&["a", "--b"])[..]));
+        assert!(!a.run && !a.foreground && a.supervise && !a.append && !a.clear_env && !a.oknodo);
+        assert!(!a.notify_await && !a.timeout_given && !a.stop_kill);
+        assert_eq!((a.chdir, a.umask, a.pidfile_mode, a.nice), (None, None, None, None));
+        assert_eq!((a.stdout, a.stderr, a.child_pidfile, a.chroot), (None, None, None, None));
+        assert_eq!((a.user, a.group, a.notify_fd), (None, None, None));
+        assert_eq!(a.notify_timeout, Duration::from_secs(60));
+        assert_eq!(a.timeout, Duration::from_secs(5));
+        assert_eq!(a.restart, Restart::No);
+        assert_eq!(a.restart_delay, Duration::from_secs(1));
+        assert_eq!(a.restart_limit, RestartLimit { restarts: 5, interval: Duration::from_secs(60) });
+        assert!(a.keep_fds.is_empty() && a.listen_fds.is_empty() && a.env.is_empty() && a.file_env.is_empty());
+        assert!(a.settings.limits.is_empty() && a.settings.ionice.is_none() && a.settings.oom_score_adj.is_none());
+        assert!(!a.settings.no_new_privileges);
+        assert_eq!(a.syslog, None);
+        assert_eq!((a.stop_signal, a.stop_retry), (None, None));
+        // A program without `--`.
+        assert_eq!(start(&["--pidfile", "p", "prog", "--x"]).args, args(&["--x"]));
+    }
+
+    #[test]
+    fn every_option_is_taken() {
+        let a = start(&[
+            "--pidfile=p",
+            "--chdir=/srv",
+            "--pidfile-mode=644",
+            "--umask=027",
+            "--stdout=/o",
+            "--stderr=/e",
+            "--append",
+            "--user=nobody",
+            "--group=65534",
+            "--listen-fd=3:web",
+            "--listen-fd=4",
+            "--keep-fd=7",
+            "--notify-fd=8",
+            "--notify-await",
+            "--notify-timeout=2.5",
+            "--child-pidfile=/c.pid",
+            "--timeout=7",
+            "--restart=on-failure",
+            "--restart-delay=0.5",
+            "--restart-limit=3/10",
+            "--env=A=1=2",
+            "--env=B=",
+            "--clear-env",
+            "--nice=-5",
+            "--limit=nofile=10:20",
+            "--ionice=idle",
+            "--oom-score-adj=-17",
+            "--no-new-privileges",
+            "--chroot=/jail",
+            "--syslog-tag=web",
+            "--syslog-facility=local3",
+            "--syslog-priority=info",
+            "--syslog-socket=/s",
+            "--oknodo",
+            "--foreground",
+            "--",
+            "prog",
+        ]);
+        assert_eq!(a.chdir, Some("/srv".into()));
+        assert_eq!((a.pidfile_mode, a.umask), (Some(0o644), Some(0o027)));
+        assert_eq!((a.stdout, a.stderr, a.append), (Some("/o".into()), Some("/e".into()), true));
+        assert_eq!((a.user, a.group), (Some(Account::Name("nobody".into())), Some(Account::Id(65534))));
+        assert_eq!(a.listen_fds, [(3, Some("web".to_owned())), (4, None)]);
+        assert_eq!((a.keep_fds, a.notify_fd), (vec![7], Some(8)));
+        assert!(a.notify_await);
+        assert_eq!(a.notify_timeout, Duration::from_millis(2500));
+        assert_eq!(a.child_pidfile, Some("/c.pid".into()));
+        assert_eq!((a.timeout, a.timeout_given), (Duration::from_secs(7), true));
+        assert_eq!(a.restart, Restart::OnFailure);
+        assert_eq!(a.restart_delay, Duration::from_millis(500));
+        assert_eq!(a.restart_limit, RestartLimit { restarts: 3, interval: Duration::from_secs(10) });
+        assert_eq!(a.env, [("A".into(), "1=2".into()), ("B".into(), "".into())]);
+        assert!(a.clear_env);
+        assert_eq!(a.nice, Some(-5));
+        assert_eq!(a.settings.limits, [crate::limits::parse_limit("nofile=10:20").unwrap()]);
+        assert_eq!(a.settings.ionice, Some(IoPriority { class: 3, level: 0 }));
+        assert_eq!(a.settings.oom_score_adj, Some(-17));
+        assert!(a.settings.no_new_privileges);
+        assert_eq!(a.chroot, Some("/jail".into()));
+        let syslog = a.syslog.unwrap();
+        assert_eq!((syslog.tag.as_deref(), syslog.facility, syslog.priority), (Some("web"), 19, 6));
+        assert_eq!(syslog.socket, PathBuf::from("/s"));
+        assert!(a.oknodo && a.foreground && !a.run);
+        assert_eq!(start(&["--pidfile=p", "--restart=always", "x"]).restart, Restart::Always);
+        assert_eq!(start(&["--pidfile=p", "--restart=on-failure", "--restart=no", "x"]).restart, Restart::No);
+        assert_eq!(start(&["--pidfile=p", "--syslog", "x"]).syslog, Some(crate::relay::SyslogOptions::default()));
+        assert!(!start(&["--pidfile=p", "--no-supervise", "x"]).supervise);
+    }
+
+    #[test]
+    fn a_pid_file_and_a_program_are_required() {
+        assert!(refused(&["--", "prog"]).contains("--pidfile FILE is required"));
+        assert!(refused_by(Command::Restart, &["prog"]).contains("--pidfile FILE is required"));
+        assert!(refused(&["--pidfile", "p"]).contains("a PROGRAM to run is required"));
+        assert!(refused(&["--pidfile", "p", "--"]).contains("a PROGRAM to run is required"));
+        assert!(refused(&["--pidfile", "", "x"]).contains("--pidfile needs a path"));
+        // `run`, and `start --foreground`, need no PID file.
+        let run = parsed(Command::Run, &["prog"]);
+        assert!(run.run && run.foreground && run.pidfile.is_none());
+        assert!(start(&["--foreground", "prog"]).pidfile.is_none());
+        assert!(refused_by(Command::Restart, &["--foreground", "prog"]).contains("--pidfile FILE is required"));
+        assert!(refused_by(Command::Run, &["--no-supervise", "prog"]).contains("run is the supervisor"));
+    }
+
+    #[test]
+    fn bad_values_name_the_option() {
+        for (list, expected) in [
+            (&["--pidfile-mode=700"][..], "--pidfile-mode \"700\""),
+            (&["--pidfile-mode=400"], "--pidfile-mode \"400\""),
+            (&["--pidfile-mode=9"], "--pidfile-mode \"9\""),
+            (&["--umask=1000"], "--umask \"1000\""),
+            (&["--umask=8"], "--umask \"8\""),
+            (&["--listen-fd=2"], "--listen-fd \"2\""),
+            (&["--listen-fd=3:"], "--listen-fd \"3:\""),
+            (&["--listen-fd=3:a b"], "--listen-fd \"3:a b\""),
+            (&["--listen-fd=3:a:b"], "--listen-fd \"3:a:b\""),
+            (&["--keep-fd=1"], "--keep-fd \"1\""),
+            (&["--notify-fd=x"], "--notify-fd \"x\""),
+            (&["--notify-timeout=-1"], "--notify-timeout \"-1\""),
+            (&["--child-pidfile="], "--child-pidfile needs a path"),
+            (&["--timeout=x"], "--timeout \"x\""),
+            (&["--restart=sometimes"], "--restart \"sometimes\""),
+            (&["--restart-delay=soon"], "--restart-delay \"soon\""),
+            (&["--restart-limit=5"], "--restart-limit \"5\""),
+            (&["--restart-limit=0/60"], "--restart-limit \"0/60\""),
+            (&["--restart-limit=5/0"], "--restart-limit \"5/0\""),
+            (&["--restart-limit=x/60"], "--restart-limit \"x/60\""),
+            (&["--restart-limit=5/x"], "--restart-limit \"5/x\""),
+            (&["--env=A"], "--env \"A\""),
+            (&["--env==1"], "--env \"=1\""),
+            (&["--env-file="], "--env-file needs a path"),
+            (&["--nice=20"], "--nice \"20\""),
+            (&["--nice=-21"], "--nice \"-21\""),
+            (&["--limit=bogus=1"], "--limit \"bogus=1\""),
+            (&["--ionice=fast"], "--ionice \"fast\""),
+            (&["--oom-score-adj=1001"], "--oom-score-adj \"1001\""),
+            (&["--syslog-tag="], "--syslog-tag \"\""),
+            (&["--syslog-tag=a b"], "--syslog-tag \"a b\""),
+            (&["--syslog-tag=a[1]"], "--syslog-tag \"a[1]\""),
+            (&["--syslog-tag=a:"], "--syslog-tag \"a:\""),
+            (&["--syslog-facility=local8"], "--syslog-facility \"local8\""),
+            (&["--syslog-priority=loud"], "--syslog-priority \"loud\""),
+            (&["--bogus"], "--bogus"),
+        ] {
+            let mut all = vec!["--pidfile=p"];
+            all.extend_from_slice(list);
+            all.push("prog");
+            let message = refused(&all);
+            assert!(message.contains(expected), "{all:?}: {message}");
+        }
+        assert_eq!(start(&["--pidfile=p", "--pidfile-mode=600", "x"]).pidfile_mode, Some(0o600));
+        assert_eq!(start(&["--pidfile=p", "--pidfile-mode=666", "x"]).pidfile_mode, Some(0o666));
+        assert_eq!(start(&["--pidfile=p", "--umask=777", "x"]).umask, Some(0o777));
+        assert_eq!(start(&["--pidfile=p", "--nice=19", "x"]).nice, Some(19));
+        assert_eq!(start(&["--pidfile=p", "--nice=-20", "x"]).nice, Some(-20));
+        let name = "n".repeat(255);
+        assert_eq!(start(&["--pidfile=p", &format!("--listen-fd=3:{name}"), "x"]).listen_fds[0].1, Some(name.clone()));
+        assert!(refused(&["--pidfile=p", &format!("--listen-fd=3:{name}n"), "x"]).contains("a NAME is 1 to 255"));
+        assert!(refused(&["--pidfile=p", "--syslog-tag=a\tb", "x"]).contains("--syslog-tag"));
+    }
+
+    #[test]
+    fn options_that_need_the_supervisor_are_refused_without_it() {
+        for option in ["--notify-fd=5", "--notify-await", "--child-pidfile=c", "--restart=always", "--syslog"] {
+            let message = refused(&["--pidfile=p", "--no-supervise", option, "x"]);
+            let name = option.split('=').next().unwrap();
+            assert!(message.contains(&format!("{name} needs the supervisor")), "{message}");
+        }
+        for option in ["--syslog-tag=t", "--syslog-facility=user", "--syslog-priority=err", "--syslog-socket=/s"] {
+            assert!(refused(&["--pidfile=p", "--no-supervise", option, "x"]).contains("--syslog needs the supervisor"));
+        }
+        // `--restart no` is no restart: allowed.
+        assert!(!start(&["--pidfile=p", "--no-supervise", "--restart=no", "x"]).supervise);
+        // The first such option is named.
+        let message = refused(&["--pidfile=p", "--notify-await", "--syslog", "--no-supervise", "x"]);
+        assert!(message.starts_with("--notify-await needs"), "{message}");
+    }
+
+    #[test]
+    fn passed_descriptors_do_not_collide() {
+        let a = start(&["--pidfile=p", "--listen-fd=9", "--listen-fd=7:b", "--keep-fd=5", "--keep-fd=12", "x"]);
+        assert_eq!(a.passed_fds(), [3, 4, 5, 12]);
+        assert_eq!(start(&["--pidfile=p", "--keep-fd=3", "x"]).passed_fds(), [3]);
+        assert!(
+            refused(&["--pidfile=p", "--listen-fd=5", "--listen-fd=5:x", "x"]).contains("--listen-fd 5 is given twice")
+        );
+        // With two listened descriptors (3 and 4 for PROGRAM), 4 is taken, 5 is free.
+        let message = refused(&["--pidfile=p", "--listen-fd=8", "--listen-fd=9", "--keep-fd=4", "x"]);
+        assert!(message.starts_with("--keep-fd 4: with 2 --listen-fd descriptor(s)"), "{message}");
+        assert!(message.contains("as 3..4, other descriptors must be above 4"), "{message}");
+        assert_eq!(start(&["--pidfile=p", "--listen-fd=8", "--listen-fd=9", "--keep-fd=5", "x"]).keep_fds, [5]);
+        // Nor may a kept descriptor be one that is moved.
+        assert_eq!(
+            refused(&["--pidfile=p", "--listen-fd=8", "--keep-fd=8", "x"]),
+            "--keep-fd 8: with 1 --listen-fd descriptor(s), which PROGRAM gets as 3..3, other descriptors must be above 3"
+        );
+        assert!(refused(&["--pidfile=p", "--listen-fd=8", "--notify-fd=3", "x"]).starts_with("--notify-fd 3:"));
+        assert_eq!(start(&["--pidfile=p", "--listen-fd=8", "--notify-fd=4", "x"]).notify_fd, Some(4));
+    }
+
+    #[test]
+    fn stop_options_belong_to_restart_and_oknodo_to_start() {
+        let a = parsed(Command::Restart, &["--pidfile=p", "--signal=HUP", "--kill", "--retry=TERM/5", "x"]);
+        assert_eq!(a.stop_signal, Some(rustix::process::Signal::HUP));
+        assert!(a.stop_kill);
+        assert_eq!(a.stop_retry.as_deref(), Some("TERM/5"));
+        assert!(refused_by(Command::Restart, &["--pidfile=p", "--signal=BOGUS", "x"]).contains("--signal \"BOGUS\""));
+        for option in ["--signal=HUP", "--kill", "--retry=5"] {
+            assert!(refused(&["--pidfile=p", option, "x"]).contains(option.split('=').next().unwrap()));
+            assert!(refused_by(Command::Run, &[option, "x"]).contains(option.split('=').next().unwrap()));
+        }
+        assert!(refused_by(Command::Restart, &["--pidfile=p", "--oknodo", "x"]).contains("--oknodo"));
+        assert!(refused_by(Command::Run, &["--oknodo", "x"]).contains("--oknodo"));
+    }
+
+    #[test]
+    fn env_files_are_read_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (dir.path().join("a.env"), dir.path().join("b.env"));
+        std::fs::write(&first, "A=1\nB=2\n").unwrap();
+        std::fs::write(&second, "B=3\n").unwrap();
+        let a =
+            start(&["--pidfile=p", "--env-file", first.to_str().unwrap(), "--env-file", second.to_str().unwrap(), "x"]);
+        assert_eq!(a.file_env, [("A".into(), "1".into()), ("B".into(), "2".into()), ("B".into(), "3".into())]);
+        let missing = dir.path().join("missing.env");
+        match parse(args(&["--pidfile=p", "--env-file", missing.to_str().unwrap(), "x"]), USAGE, Command::Start) {
+            Err(Failure::Error(message)) => assert!(message.starts_with("--env-file "), "{message}"),
+            _ => panic!("a missing --env-file is an error, not a usage error"),
+        }
+    }
+}

@@ -175,4 +175,97 @@ mod tests {
     fn json_strings_are_escaped() {
         assert_eq!(json_string("a\"b\\c\nd\u{1}é"), "\"a\\\"b\\\\c\\nd\\u0001é\"");
     }
+
+    #[test]
+    fn the_record_as_written() {
+        let state = State {
+            pidfile: (8, 9),
+            program: Some(42),
+            since: Some(100),
+            restarts: 2,
+            last: Some("exit status 3\nsecond line".into()),
+            gave_up: Some(200),
+        };
+        assert_eq!(
+            state.encode(),
+            "# daemonic: the state of the service whose PID file is beside this one\n\
+             pidfile=8:9\nrestarts=2\nprogram=42\nsince=100\nlast=exit status 3 second line\ngave_up=200\n"
+        );
+        let bare = State { pidfile: (1, 2), ..State::default() };
+        assert_eq!(bare.encode().lines().skip(1).collect::<Vec<_>>(), ["pidfile=1:2", "restarts=0"]);
+        assert_eq!(State::decode(&bare.encode()), Some(bare));
+    }
+
+    #[test]
+    fn only_a_whole_record_is_believed() {
+        let decoded = State::decode("#x=y\npidfile=3:4\nfuture=1\nlast=a=b\nrestarts=7\n").unwrap();
+        assert_eq!(decoded, State { pidfile: (3, 4), restarts: 7, last: Some("a=b".into()), ..State::default() });
+        for bad in [
+            "pidfile=3:4\nno equals sign\n",
+            "pidfile=3\n",
+            "pidfile=x:4\n",
+            "pidfile=3:y\n",
+            "pidfile=3:4\nprogram=p\n",
+            "pidfile=3:4\nsince=-1\n",
+            "pidfile=3:4\ngave_up=later\n",
+            "",
+        ] {
+            assert_eq!(State::decode(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn written_beside_the_pid_file_and_read_back_for_that_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile_path = dir.path().join("app.pid");
+        let pidfile = pidfile::PidFile::create(&pidfile_path).unwrap();
+        assert_eq!(path(&pidfile_path), dir.path().join("app.pid.state"));
+        let identity = crate::tree::identity(&pidfile).unwrap();
+        let state = State { pidfile: identity, program: Some(7), restarts: 1, ..State::default() };
+        let written = state.write(&pidfile).unwrap();
+        let on_disk = std::fs::read_to_string(dir.path().join("app.pid.state")).unwrap();
+        assert!(on_disk.contains("program=7\n"), "{on_disk}");
+        let parent = pidfile::ParentDir::open(&pidfile_path).unwrap();
+        let (read, _file) = State::read(&parent, identity).unwrap();
+        assert_eq!(read, state);
+        assert!(State::read(&parent, (identity.0, identity.1 + 1)).is_none(), "another PID file's record");
+        drop(written);
+        assert!(State::read(&parent, identity).is_none(), "removed with its file");
+        pidfile.remove().unwrap();
+    }
+
+    #[test]
+    fn dates_across_months_years_and_centuries() {
+        assert_eq!(utc(86_399), "1970-01-01 23:59:59 UTC");
+        assert_eq!(utc(86_400), "1970-01-02 00:00:00 UTC");
+        assert_eq!(utc(2_678_400), "1970-02-01 00:00:00 UTC");
+        assert_eq!(utc(5_097_600), "1970-03-01 00:00:00 UTC");
+        assert_eq!(utc(946_684_799), "1999-12-31 23:59:59 UTC");
+        assert_eq!(utc(1_709_251_199), "2024-02-29 23:59:59 UTC");
+        assert_eq!(utc(1_709_251_200), "2024-03-01 00:00:00 UTC");
+        assert_eq!(utc(1_798_761_599), "2026-12-31 23:59:59 UTC");
+        assert_eq!(utc(4_107_542_400), "2100-03-01 00:00:00 UTC", "2100 is not a leap year");
+        assert_eq!(utc(4_107_542_399), "2100-02-28 23:59:59 UTC");
+        assert_eq!(utc(13_574_563_200), "2400-02-29 00:00:00 UTC", "2400 is");
+        assert_eq!(utc(1_785_001_385), "2026-07-25 17:43:05 UTC");
+        assert!(now() > 1_700_000_000, "now is after 2023");
+    }
+
+    #[test]
+    fn every_kind_of_duration() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(59), "59s");
+        assert_eq!(duration(60), "1m0s");
+        assert_eq!(duration(3599), "59m59s");
+        assert_eq!(duration(3600), "1h0m0s");
+        assert_eq!(duration(86_399), "23h59m59s");
+        assert_eq!(duration(86_400), "1d0h");
+        assert_eq!(duration(90_061), "1d1h");
+    }
+
+    #[test]
+    fn every_json_escape() {
+        assert_eq!(json_string(""), "\"\"");
+        assert_eq!(json_string("\r\t\u{1f}\u{7f} ~"), "\"\\r\\t\\u001f\\u007f ~\"");
+    }
 }

@@ -11,7 +11,7 @@ use rustix::process::Signal;
 use crate::holder::{judge, judge_settled, Judged, Service};
 use crate::options::{parse_seconds, parse_signal, path_value, seconds, signal_name};
 use crate::report::{chain, errno_message, inform, say};
-use crate::retry::{Item, Schedule};
+use crate::retry::{stop_schedule, Item, Schedule};
 use crate::signals::KILL_REQUEST;
 use crate::{usage, Failure};
 
@@ -89,35 +89,6 @@ pub(crate) fn parse(args: Vec<OsString>) -> Result<Option<StopArgs>, Failure> {
     let pidfile = pidfile.ok_or_else(|| bad("--pidfile FILE is required".into()))?;
     let schedule = stop_schedule(signal, timeout, kill, retry.as_deref()).map_err(&bad)?;
     Ok(Some(StopArgs { pidfile, schedule, timeout: timeout.unwrap_or(Duration::from_secs(10)) }))
-}
-
-/// The stop schedule from `--signal`, `--timeout`, `--kill` and `--retry` (also `restart`'s):
-/// `--retry` says when to KILL and how long to wait, so it excludes `--kill` and `--timeout`
-/// (`restart` passes no timeout with `--retry`: its `--timeout` is also the new supervisor's,
-/// and stays allowed), and a full schedule names its signals, so it excludes `--signal` too.
-pub(crate) fn stop_schedule(
-    signal: Option<Signal>,
-    timeout: Option<Duration>,
-    kill: bool,
-    retry: Option<&str>,
-) -> Result<Schedule, String> {
-    let Some(retry) = retry else {
-        return Ok(Schedule::from_options(
-            signal.unwrap_or(Signal::TERM),
-            timeout.unwrap_or(Duration::from_secs(10)),
-            kill,
-        ));
-    };
-    if kill {
-        return Err("--retry and --kill cannot be combined: the schedule says when to KILL".into());
-    }
-    if timeout.is_some() {
-        return Err("--retry and --timeout cannot be combined: the schedule says how long to wait".into());
-    }
-    if signal.is_some() && retry.contains('/') {
-        return Err("--retry SCHEDULE and --signal cannot be combined: the schedule names its signals".into());
-    }
-    Schedule::parse(retry, signal.unwrap_or(Signal::TERM))
 }
 
 pub(crate) fn run(args: &StopArgs) -> Result<ExitCode, Failure> {

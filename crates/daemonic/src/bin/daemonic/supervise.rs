@@ -5,7 +5,6 @@
 //! while a deadline runs (a restart delay, a kill timeout, the READY=1 timeout): an idle
 //! supervisor never wakes up.
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::os::fd::BorrowedFd;
 use std::process::ExitCode;
@@ -19,71 +18,17 @@ use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 use crate::descriptors::set_cloexec;
 use crate::files::WrittenFile;
 use crate::notify_socket::NotifySocket;
-use crate::options::{seconds, signal_name};
+use crate::options::seconds;
 use crate::program::SpawnError;
 use crate::relay::Relay;
 use crate::report::{chain, esay, os_message};
+use crate::restart_policy::{times, Decision, Ended, Restarts};
 use crate::signals::SignalPipe;
 use crate::spawn;
-use crate::start_options::{Restart, StartArgs};
+use crate::start_options::StartArgs;
 use crate::state::{self, State};
 use crate::sys;
 use crate::tree::{self, Record};
-
-/// The longest delay the backoff reaches (unless `--restart-delay` is longer).
-const LONGEST_BACKOFF: Duration = Duration::from_secs(60);
-
-/// How one run of PROGRAM ended.
-#[derive(Debug, Clone, Copy)]
-enum Ended {
-    Status(WaitStatus),
-    /// `fork` or `exec` failed (a restart after PROGRAM was removed, say).
-    NotExecuted,
-}
-
-impl Ended {
-    fn failed(self) -> bool {
-        match self {
-            Ended::Status(status) => status.exit_status() != Some(0),
-            Ended::NotExecuted => true,
-        }
-    }
-
-    /// The supervisor's exit code for it: the exit status, or 128 + the signal as a shell does.
-    fn code(self) -> u8 {
-        match self {
-            Ended::Status(status) => match (status.exit_status(), status.terminating_signal()) {
-                (Some(code), _) => code as u8,
-                (None, Some(signal)) => (128 + signal) as u8,
-                _ => 1,
-            },
-            Ended::NotExecuted => 127,
-        }
-    }
-
-    fn describe(self) -> String {
-        match self {
-            Ended::Status(status) => match (status.exit_status(), status.terminating_signal()) {
-                (Some(code), _) => format!("exited with status {code}"),
-                (None, Some(signal)) => format!("was killed by {}", signal_name(signal)),
-                _ => "ended".to_owned(),
-            },
-            Ended::NotExecuted => "could not be executed".to_owned(),
-        }
-    }
-
-    /// For the state record and `status`: `exit status 3`, `signal SIGSEGV`.
-    fn summary(self) -> String {
-        match self {
-            Ended::Status(status) => match (status.exit_status(), status.terminating_signal()) {
-                (Some(code), _) => format!("exit status {code}"),
-                (None, Some(signal)) => format!("signal {}", signal_name(signal)),
-                _ => "ended".to_owned(),
-            },
-            Ended::NotExecuted => "not executed".to_owned(),
-        }
-    }
-}
 
 struct Supervisor<'a> {
     args: &'a StartArgs,
@@ -150,7 +95,7 @@ pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
             let default = program.file_name().unwrap_or(program.as_os_str()).to_string_lossy().into_owned();
             (options.clone(), options.tag.clone().unwrap_or(default))
         });
-        match Relay::new(args.stdout.clone(), args.stderr.clone(), tag, guard.credentials().cloned()) {
+        match Relay::new(args.stdout.clone(), args.stderr.clone(), tag, guard.credentials().cloned(), args.foreground) {
             Ok(relay) => Some(std::cell::RefCell::new(relay)),
             Err(e) => return failed(guard, format!("cannot set up the log relay: {}", os_message(&e))),
         }
@@ -246,9 +191,7 @@ impl Supervisor<'_> {
 
     /// Runs PROGRAM, again and again as the policy says; returns the exit code.
     fn supervise(&mut self) -> u8 {
-        let policy = (self.args.restart, self.args.restart_limit);
-        let mut restarts: VecDeque<Instant> = VecDeque::new();
-        let mut delay = self.args.restart_delay;
+        let mut restarts = Restarts::new(self.args.restart, self.args.restart_limit, self.args.restart_delay);
         loop {
             let started = Instant::now();
             let ended = match self.spawn() {
@@ -285,52 +228,32 @@ impl Supervisor<'_> {
                 return if self.args.run { ended.code() } else { 0 };
             }
             self.write_state();
-            let restart = match policy.0 {
-                Restart::No => false,
-                Restart::OnFailure => ended.failed(),
-                Restart::Always => true,
-            };
-            if !restart {
-                self.log(&format!("{} {}", self.program(), ended.describe()));
-                return ended.code();
+            match restarts.decide(ended, started.elapsed(), Instant::now()) {
+                Decision::Exit(code) => {
+                    self.log(&format!("{} {}", self.program(), ended.describe()));
+                    return code;
+                }
+                Decision::GiveUp { code, restarts } => {
+                    self.log(&format!(
+                        "{} {}; restarted {} within {}: giving up",
+                        self.program(),
+                        ended.describe(),
+                        times(restarts),
+                        seconds(self.args.restart_limit.interval)
+                    ));
+                    self.state.gave_up = Some(state::now());
+                    self.write_state();
+                    self.gave_up = true;
+                    return code;
+                }
+                Decision::Restart { delay, nth } => {
+                    self.state.restarts += 1;
+                    self.log(&format!("{} {}; restart {nth} in {}", self.program(), ended.describe(), seconds(delay)));
+                    if !self.sleep(delay) {
+                        return 0;
+                    }
+                }
             }
-            let limit = policy.1;
-            if started.elapsed() >= limit.interval {
-                delay = self.args.restart_delay;
-            }
-            let now = Instant::now();
-            while restarts.front().is_some_and(|at| now.duration_since(*at) >= limit.interval) {
-                restarts.pop_front();
-            }
-            if restarts.len() >= limit.restarts as usize {
-                self.log(&format!(
-                    "{} {}; restarted {} within {}: giving up",
-                    self.program(),
-                    ended.describe(),
-                    times(restarts.len()),
-                    seconds(limit.interval)
-                ));
-                self.state.gave_up = Some(state::now());
-                self.write_state();
-                self.gave_up = true;
-                return match ended.code() {
-                    0 => 1,
-                    code => code,
-                };
-            }
-            restarts.push_back(now);
-            self.state.restarts += 1;
-            self.log(&format!(
-                "{} {}; restart {} in {}",
-                self.program(),
-                ended.describe(),
-                restarts.len(),
-                seconds(delay)
-            ));
-            if !self.sleep(delay) {
-                return 0;
-            }
-            delay = (delay * 2).min(LONGEST_BACKOFF.max(self.args.restart_delay));
         }
     }
 
@@ -585,7 +508,7 @@ impl Supervisor<'_> {
                             // Reaped: its pid may be reused from now on, so nothing more of
                             // this batch is sent to it.
                             child = None;
-                            event = Event::Exited(Ended::Status(ended));
+                            event = Event::Exited(Ended::from(ended));
                         }
                     }
                     libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
@@ -713,15 +636,6 @@ impl Supervisor<'_> {
             }
         }
         self.state_file = None;
-    }
-}
-
-/// `1 time`, `3 times`.
-fn times(count: usize) -> String {
-    if count == 1 {
-        "1 time".to_owned()
-    } else {
-        format!("{count} times")
     }
 }
 
