@@ -281,6 +281,6 @@ mod tests {
             [Item::Signal(Signal::TERM), half, Item::Signal(Signal::TERM), half, Item::Signal(Signal::TERM)]
         );
         // Numbered signals are named in messages; other signals by their number.
-        assert_eq!(Schedule::parse("-1/1/-5/1", Signal::TERM).unwrap().describe(), "HUP/1/signal 5/1");
+        assert_eq!(Schedule::parse("-1/1/-5/1", Signal::TERM).unwrap().describe(), "HUP/1/-5/1");
     }
 }
