@@ -309,6 +309,18 @@ mod tests {
         assert_eq!(kind(&[b'1'; crate::MAX_PID_FILE_LEN + 1]), TooLong);
     }
 
+    /// The length limit is `MAX_PID_FILE_LEN` bytes, not one less: a pid padded with blanks to
+    /// exactly the limit is still read, one byte more is `TooLong` whatever it holds.
+    #[test]
+    fn the_length_limit_is_exact() {
+        let mut padded = vec![b' '; crate::MAX_PID_FILE_LEN - 3];
+        padded.extend_from_slice(b"42\n");
+        assert_eq!(padded.len(), crate::MAX_PID_FILE_LEN);
+        assert_eq!(parse_pid(&padded).map(Pid::get), Ok(42));
+        padded.insert(0, b' ');
+        assert_eq!(kind(&padded), ParsePidErrorKind::TooLong);
+    }
+
     #[test]
     fn conversions_keep_the_range() {
         assert_eq!(Pid::try_from(0).unwrap_err().kind(), ParsePidErrorKind::Zero);
@@ -322,5 +334,8 @@ mod tests {
     fn excerpt_escapes_and_truncates() {
         assert_eq!(excerpt(b"12\0\n"), "12\\x00\\n");
         assert_eq!(excerpt(&[b'9'; 40]), format!("{}...", "9".repeat(32)));
+        // Exactly the 32 bytes shown: nothing was left out, so no "...".
+        assert_eq!(excerpt(&[b'9'; 32]), "9".repeat(32));
+        assert_eq!(excerpt(&[b'9'; 33]), format!("{}...", "9".repeat(32)));
     }
 }
