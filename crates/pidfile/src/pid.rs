@@ -331,6 +331,20 @@ mod tests {
     }
 
     #[test]
+    fn errors_say_what_is_wrong() {
+        use ParsePidErrorKind::*;
+        for (kind, text) in [
+            (Empty, "empty, no process id"),
+            (InvalidDigit, "not a decimal process id"),
+            (Zero, "0 is not a process id"),
+            (TooLarge, "process id out of range (largest is 2147483647)"),
+            (TooLong, "too long to be a PID file"),
+        ] {
+            assert_eq!(ParsePidError::new(kind).to_string(), text);
+        }
+    }
+
+    #[test]
     fn excerpt_escapes_and_truncates() {
         assert_eq!(excerpt(b"12\0\n"), "12\\x00\\n");
         assert_eq!(excerpt(&[b'9'; 40]), format!("{}...", "9".repeat(32)));

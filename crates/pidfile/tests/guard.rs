@@ -406,3 +406,43 @@ fn what_is_not_a_regular_file_is_refused_and_left_alone() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A file naming a live process that started after the file was last written: the pid was
+/// reused, the file is stale and taken over.
+#[test]
+fn a_reused_pid_does_not_hold_the_file() {
+    let dir = tempdir(false);
+    let path = dir.path().join("app.pid");
+    let newcomer = sleeper();
+    std::fs::write(&path, line(newcomer.pid())).unwrap();
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600)).unwrap();
+    drop(file);
+    assert!(pidfile::pidfile_is_stale(&path).unwrap(), "written an hour before the process started");
+    let inode = identity(&path);
+    let guard = PidFile::create(&path).unwrap();
+    assert_eq!((read(&path), identity(&path)), (line(Pid::current()), inode));
+    drop(guard);
+}
+
+/// A file naming a zombie (exited, not reaped: `kill(pid, 0)` still succeeds) is stale.
+#[test]
+fn a_zombie_does_not_hold_the_file() {
+    let dir = tempdir(false);
+    let path = dir.path().join("app.pid");
+    let mut exited = std::process::Command::new("true").spawn().unwrap();
+    let pid = Pid::new(exited.id()).unwrap();
+    let stat = format!("/proc/{pid}/stat");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(&stat).unwrap_or_default().contains(") Z ") {
+        assert!(std::time::Instant::now() < deadline, "the child never became a zombie");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::fs::write(&path, line(pid)).unwrap();
+    assert!(pidfile::is_pid_running(pid), "a zombie still has its pid");
+    let stale = pidfile::pidfile_is_stale(&path);
+    let taken = PidFile::create(&path).map(|guard| (read(&path), guard));
+    exited.wait().unwrap();
+    assert!(stale.unwrap());
+    assert_eq!(taken.unwrap().0, line(Pid::current()));
+}

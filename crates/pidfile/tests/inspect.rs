@@ -207,3 +207,24 @@ fn another_process_holding_the_file() {
     assert!(seen.remove_if_stale().unwrap(), "stale now: it names a dead process");
     assert!(!path.exists());
 }
+
+/// A lock held while the file names a live process that does not have the file open (a
+/// child that inherited someone's lock, a stray `flock -x`): no pid is given for it.
+#[test]
+fn a_lock_whose_file_names_a_bystander_is_unknown() {
+    let dir = tempdir(false);
+    let path = dir.path().join("app.pid");
+    let bystander = sleeper();
+    std::fs::write(&path, line(bystander.pid())).unwrap();
+    let lock = std::fs::File::open(&path).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let seen = pidfile::inspect(&path).unwrap().unwrap();
+    assert_eq!((seen.holder(), seen.pid()), (Holder::Unknown, Some(bystander.pid())));
+    assert_eq!(seen.holds_open(bystander.pid()), Some(false));
+    assert!(!seen.still_names(bystander.pid()).unwrap());
+    match PidFile::create(&path) {
+        Err(PidFileError::AlreadyRunning { pid, .. }) => assert_eq!(pid, None),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), line(bystander.pid()));
+}
