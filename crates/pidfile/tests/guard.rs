@@ -238,6 +238,13 @@ fn a_stale_file_is_taken_over_in_place() {
     assert_eq!((read(&path), mode(&path), identity(&path)), (line(Pid::current()), 0o600, inode));
     guard.detach();
 
+    // Nothing in common with the mode asked for (and no write bit for others, which root
+    // would refuse): narrowed to nothing.
+    set_mode(&path, 0o050);
+    let lock = PidFileLock::acquire_with_mode(&path, 0o600).unwrap();
+    assert_eq!((mode(&path), identity(&path)), (0, inode));
+    lock.detach();
+
     std::fs::write(&path, "garbage").unwrap();
     set_mode(&path, 0o644);
     let guard = PidFile::create(&path).unwrap();

@@ -99,13 +99,18 @@ fn root_trusts_its_own_private_file() {
 
 /// What an unprivileged process makes of the files in `dir` (as `refusal` and `owner` say).
 fn unprivileged_view(dir: &Path) -> Vec<String> {
-    ["roots-writable.pid", "foreign.pid"]
+    let mut view: Vec<String> = ["roots-writable.pid", "foreign.pid"]
         .iter()
         .map(|name| {
             let seen = pidfile::inspect(dir.join(name)).unwrap().unwrap();
             format!("{name}: {:?} uid {} mode {:o}", seen.refusal(), seen.owner(), seen.mode())
         })
-        .collect()
+        .collect();
+    // A file this caller may write but not `chmod` (another user's, 0666), asked for with the
+    // mode it has: nothing to narrow, so no `fchmod` is tried (it would fail).
+    let taken = PidFileLock::acquire_with_mode(dir.join("roots-writable.pid"), 0o666).map(|lock| lock.detach());
+    view.push(format!("acquire_with_mode 0666: {taken:?}, mode {:o}", mode(&dir.join("roots-writable.pid"))));
+    view
 }
 
 /// Not root: other users' files are not this process's business (it can only signal its own
@@ -133,7 +138,7 @@ fn an_unprivileged_caller_refuses_only_hard_links() {
         let mut command = common::child(&exe.path(), "an_unprivileged_caller_refuses_only_hard_links", "unprivileged");
         command.env("PIDFILE_TEST_DIR", dir.path());
         let mut child = common::Spawned::new(common::as_nobody_if_root(&mut command));
-        let view = vec![child.said(), child.said()];
+        let view = vec![child.said(), child.said(), child.said()];
         assert!(child.finish().success());
         view
     } else {
@@ -144,7 +149,8 @@ fn an_unprivileged_caller_refuses_only_hard_links() {
         view,
         [
             format!("roots-writable.pid: None uid {me} mode 666"),
-            format!("foreign.pid: None uid {foreign_owner} mode 644")
+            format!("foreign.pid: None uid {foreign_owner} mode 644"),
+            "acquire_with_mode 0666: Ok(()), mode 666".to_owned(),
         ]
     );
 }
