@@ -453,3 +453,60 @@ fn a_zombie_does_not_hold_the_file() {
     assert!(stale.unwrap());
     assert_eq!(taken.unwrap().0, line(Pid::current()));
 }
+
+/// The child of `a_file_that_cannot_be_locked_is_not_left_behind`: creates a new PID file
+/// while strace makes its `flock` calls fail, and says what `create` returned.
+fn flock_fails_child(dir: &Path) {
+    match PidFile::create(dir.join("app.pid")) {
+        Err(PidFileError::Io { op, source, .. }) => say(format!("{op}: {:?}", source.raw_os_error())),
+        other => say(format!("{:?}", other.map(|g| g.pid()))),
+    }
+}
+
+/// A file `create` made but could not lock is removed again, not left behind empty: at once
+/// when the file system has no locks (`ENOLCK`), after any other error only if its lock can
+/// be taken now (else someone may hold it, and it stays). The failures are injected with
+/// `strace -e inject` (skipped, saying so, without strace).
+#[test]
+fn a_file_that_cannot_be_locked_is_not_left_behind() {
+    if let Some(dir) = std::env::var_os("PIDFILE_TEST_DIR").filter(|_| common::role().as_deref() == Some("flock-fails"))
+    {
+        return flock_fails_child(Path::new(&dir));
+    }
+    let strace = std::process::Command::new("strace").arg("-V").output();
+    if !strace.is_ok_and(|out| out.status.success()) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "a_file_that_cannot_be_locked_is_not_left_behind: SKIPPED, needs strace");
+        return;
+    }
+    let (nolck, eio) = (rustix::io::Errno::NOLCK, rustix::io::Errno::IO);
+    // (error, which flock calls fail, whether the file is left)
+    for (errno, when, left) in [(nolck, "1..2", false), (eio, "1", false), (eio, "1..2", true)] {
+        let dir = tempdir(false);
+        let mut command = std::process::Command::new("strace");
+        command
+            .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=flock", "-e"])
+            .arg(format!("inject=flock:error={}:when={when}", errno_name(errno)))
+            .arg("--")
+            .arg(exe())
+            .args(["--exact", "a_file_that_cannot_be_locked_is_not_left_behind", "--nocapture", "--test-threads=1"])
+            .env("PIDFILE_TEST_ROLE", "flock-fails")
+            .env("PIDFILE_TEST_DIR", dir.path());
+        let mut child = Spawned::new(&mut command);
+        assert_eq!(child.said(), format!("lock: Some({})", errno.raw_os_error()), "{errno:?} on flock {when}");
+        assert!(child.finish().success());
+        let path = dir.path().join("app.pid");
+        assert_eq!(path.exists(), left, "{errno:?} on flock {when}");
+        if left {
+            assert_eq!(read(&path), "", "left empty, naming nobody");
+        }
+    }
+}
+
+fn errno_name(errno: rustix::io::Errno) -> &'static str {
+    if errno == rustix::io::Errno::NOLCK {
+        "ENOLCK"
+    } else {
+        "EIO"
+    }
+}
