@@ -66,7 +66,8 @@ impl Pass {
                 args.extend(["--file", "crates/pidfile/src/**/*.rs"].map(String::from));
                 // The crate's unit and integration tests (crates/pidfile/tests), not its doc
                 // examples: examples show, tests check (and 64 doctests would cost 30 s a mutant).
-                args.extend(["--cargo-test-arg=--lib", "--cargo-test-arg=--tests"].map(String::from));
+                // For the build too (`--cargo-arg`): no example is linked for each mutant.
+                args.extend(["--cargo-arg=--lib", "--cargo-arg=--tests"].map(String::from));
             }
             Pass::Command => {
                 args.extend(
@@ -270,7 +271,9 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         eprintln!("xtask mutants: {reason}");
         return ExitCode::FAILURE;
     }
-    let work = root.join("target/mutants");
+    // An in-diff run (`cargo xtask ci`) has its own directory: it must not delete the lists
+    // of a full run going on beside it.
+    let work = root.join(if options.in_diff.is_some() { "target/mutants/in-diff" } else { "target/mutants" });
     if let Err(e) = std::fs::create_dir_all(&work) {
         eprintln!("xtask mutants: cannot create {}: {e}", work.display());
         return ExitCode::FAILURE;
@@ -390,7 +393,7 @@ mod tests {
     fn pass_arguments() {
         let pidfile = Pass::Pidfile.args().join(" ");
         assert!(pidfile.contains("--package daemonic-pidfile --test-package daemonic-pidfile"), "{pidfile}");
-        assert!(pidfile.contains("--cargo-test-arg=--lib --cargo-test-arg=--tests"), "{pidfile}");
+        assert!(pidfile.contains("--cargo-arg=--lib --cargo-arg=--tests"), "{pidfile}");
         let command = Pass::Command.args().join(" ");
         assert!(command.contains("--file crates/daemonic/src/bin/daemonic/holder.rs"), "{command}");
         assert_eq!(command.matches("--file ").count(), COMMAND_FILES.len());
