@@ -503,6 +503,45 @@ fn a_file_that_cannot_be_locked_is_not_left_behind() {
     }
 }
 
+/// A private mode is the mode the file is created with: it is never public, not even between
+/// its creation and a `chmod` (there is none: every `fchmod` fails here, injected with
+/// `strace -e inject`; skipped, saying so, without strace).
+#[test]
+fn a_private_file_is_created_private() {
+    if let Some(dir) = std::env::var_os("PIDFILE_TEST_DIR").filter(|_| common::role().as_deref() == Some("no-fchmod")) {
+        let result = PidFileLock::acquire_with_mode(Path::new(&dir).join("app.pid"), 0o600).map(PidFileLock::detach);
+        return say(format!("{result:?}"));
+    }
+    let strace = std::process::Command::new("strace").arg("-V").output();
+    if !strace.is_ok_and(|out| out.status.success()) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "a_private_file_is_created_private: SKIPPED, needs strace");
+        return;
+    }
+    let dir = tempdir(false);
+    let mut command = std::process::Command::new("strace");
+    command
+        .args([
+            "-f",
+            "-qq",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=fchmod,fchmodat",
+            "-e",
+            "inject=fchmod,fchmodat:error=EPERM",
+        ])
+        .arg("--")
+        .arg(exe())
+        .args(["--exact", "a_private_file_is_created_private", "--nocapture", "--test-threads=1"])
+        .env("PIDFILE_TEST_ROLE", "no-fchmod")
+        .env("PIDFILE_TEST_DIR", dir.path());
+    let mut child = Spawned::new(&mut command);
+    assert_eq!(child.said(), "Ok(())");
+    assert!(child.finish().success());
+    assert_eq!(mode(&dir.path().join("app.pid")), 0o600 & mode_allowed_by_umask());
+}
+
 fn errno_name(errno: rustix::io::Errno) -> &'static str {
     if errno == rustix::io::Errno::NOLCK {
         "ENOLCK"
