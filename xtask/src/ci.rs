@@ -5,8 +5,21 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 /// The checks `--skip` can leave out.
-pub(crate) const CHECK_NAMES: &[&str] =
-    &["fmt", "clippy", "test", "test-libc", "doc", "manual", "deny", "package", "model", "faults", "msrv", "cross"];
+pub(crate) const CHECK_NAMES: &[&str] = &[
+    "fmt",
+    "clippy",
+    "test",
+    "test-libc",
+    "doc",
+    "manual",
+    "deny",
+    "package",
+    "model",
+    "faults",
+    "mutants",
+    "msrv",
+    "cross",
+];
 
 /// Command-line options of `cargo xtask ci`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -483,6 +496,31 @@ pub(crate) fn run(options: &Options) -> ExitCode {
         }
     }
 
+    // Mutation testing of the last commit's change only (`cargo xtask mutants --in-diff
+    // HEAD~1`, this very binary): the full run is `cargo xtask mutants` (see the README).
+    let mutants = "mutants (in diff)";
+    if !options.runs("mutants") {
+        omit(&mut records, mutants);
+    } else if let Some(reason) = crate::mutants::unavailable() {
+        skip(&mut records, mutants, reason);
+    } else if !crate::mutants::commit_exists(&root, "HEAD~1") {
+        println!("\n==> {mutants}: no previous commit (HEAD~1), so no change to test: passes");
+        records.push(Record { name: mutants.into(), outcome: Outcome::Passed, time: Duration::ZERO });
+    } else {
+        match std::env::current_exe() {
+            Ok(xtask) => {
+                let mut command = Command::new(xtask);
+                command.args(["mutants", "--in-diff", "HEAD~1"]);
+                check(&mut records, mutants, in_root(command));
+            }
+            Err(e) => records.push(Record {
+                name: mutants.into(),
+                outcome: Outcome::Failed(format!("cannot find xtask itself: {e}")),
+                time: Duration::ZERO,
+            }),
+        }
+    }
+
     // The declared rust-version builds the libraries and the command (the tests' dev-dependencies
     // need a newer compiler): with rustup's toolchain of that version, or Debian's rustc-web of
     // that version unpacked into target/toolchains (.ci/run does; no rustup download needed).
@@ -680,6 +718,7 @@ mod tests {
         assert_eq!(options.targets, ["host"]);
         assert!(!options.runs("msrv") && options.runs("test"));
         assert!(!Options::parse(&args(&["--skip", "faults"])).unwrap().runs("faults"));
+        assert!(!Options::parse(&args(&["--skip", "mutants"])).unwrap().runs("mutants"));
         assert!(Options::parse(&args(&["--bogus"])).is_err());
         assert!(Options::parse(&args(&["--skip", "everything"])).unwrap_err().contains("unknown check"));
         assert!(Options::parse(&args(&["--target"])).unwrap_err().contains("needs a value"));

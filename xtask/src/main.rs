@@ -4,6 +4,7 @@
 //! `cargo xtask faults [...]` — the `daemonic` command under injected system-call failures.
 //! `cargo xtask man --out DIR` — the `daemonic` command's manual pages and completions.
 //! `cargo xtask fuzz [...]` — every cargo-fuzz target in `fuzz/` in turn (nightly).
+//! `cargo xtask mutants [...]` — cargo-mutants over the pidfile crate and the command's decisions.
 //!
 //! std only: this must build before anything else works.
 
@@ -13,6 +14,7 @@ mod faults;
 mod fuzz;
 mod man;
 mod model;
+mod mutants;
 
 use std::process::ExitCode;
 
@@ -23,19 +25,31 @@ commands:
   ci [--strict] [--target T]... [--skip CHECK]...
                   fmt, clippy, tests (both rustix backends), docs, cargo-deny, packaging
                   (cargo publish --dry-run --workspace), the Spin model of the lock
-                  protocol, the fault sweep, MSRV build and cross-target clippy;
+                  protocol, the fault sweep, cargo-mutants on the last commit's change
+                  (mutants --in-diff HEAD~1), MSRV build and cross-target clippy;
                   a check that cannot run here is SKIPPED with the reason
                   --strict       fail when any check was SKIPPED
                   --target T     check only these cross targets (`host`: this machine's)
                   --skip CHECK   leave a check out (fmt, clippy, test, test-libc, doc, manual,
-                                 deny, package, model, faults, msrv, cross), e.g. in a CI job
-                                 that runs it elsewhere
+                                 deny, package, model, faults, mutants, msrv, cross), e.g. in
+                                 a CI job that runs it elsewhere
                   --help         this text
   bench [--reps N] [--iters N] [--starts N] [--only OP]
                   benchmarks (release build): each operation beside the raw system-call
                   floor measured in the same run; prints ratios; never fails on timing
   man --out DIR   the daemonic command's manual pages (daemonic.1, daemonic-start.1, ...)
                   and bash, zsh and fish completions, generated from its --help texts
+  mutants [--in-diff REV] [--pass pidfile|command]... [--jobs N]
+                  cargo-mutants (installed separately, run with --jobserver false) in two
+                  passes: `pidfile`, crates/pidfile/src with the crate's own unit and
+                  integration tests (target: no surviving mutant; equivalent ones are
+                  excluded, with their reason, in .cargo/mutants.toml); `command`, the
+                  daemonic command's decision code with its unit tests and tests/cli.rs
+                  (target: 95%). Prints per pass the counts, the score and every survivor;
+                  fails when a target is missed
+                  --in-diff REV  only the mutants in `git diff REV` (ci: HEAD~1)
+                  --pass P       only this pass (repeatable)
+                  --jobs N       mutants built and tested at once (default 2)
   model           the lock protocol's Spin model (crates/pidfile/model): every
                   configuration checked exhaustively, every deliberate bug caught
   faults [--only SCENARIO]... [--syscall NAME] [--keep-going] [--jobs N]
@@ -86,6 +100,13 @@ fn main() -> ExitCode {
             }
         },
         Some("model") if args.len() == 1 => model::run(),
+        Some("mutants") => match mutants::Options::parse(&args[1..]) {
+            Ok(options) => mutants::run(&options),
+            Err(e) => {
+                eprintln!("xtask mutants: {e}\n\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
         Some("faults") => match faults::Options::parse(&args[1..]) {
             Ok(options) => faults::run(&options),
             Err(e) => {

@@ -532,5 +532,50 @@ mod tests {
         assert!(err.to_string().starts_with(&format!("{}: ", dir.path().join("missing").display())), "{err}");
         let err = ParentDir::open(dir.path().join("file/app.pid")).unwrap_err();
         assert!(err.to_string().starts_with(&format!("{}: ", dir.path().join("file").display())), "{err}");
+        // A regular file on the way is no directory, and no symbolic link to read either.
+        assert_eq!(err.kind(), io::ErrorKind::NotADirectory, "{err}");
+        // `.` is skipped, never walked into the name of what failed.
+        let err = ParentDir::open(dir.path().join("./missing/./x/app.pid")).unwrap_err();
+        assert!(err.to_string().starts_with(&format!("{}: ", dir.path().join("missing").display())), "{err}");
+    }
+
+    /// The rule for a link, whoever the caller is: pure facts of the directory, the link and
+    /// the caller's uid (so the unprivileged cases are checked by root too).
+    #[test]
+    fn which_links_are_trusted() {
+        let base = rustix::fs::stat("/").unwrap();
+        let stat = |uid: u32, mode: u32| {
+            let mut stat = base;
+            stat.st_uid = uid;
+            stat.st_mode = (0o040000 | mode) as _;
+            stat
+        };
+        let (user, other) = (1000, 1001);
+        let link = |uid: u32| stat(uid, 0o777);
+        // Root's or the caller's, writable by nobody else: followed.
+        assert_eq!(untrusted(&stat(0, 0o755), &link(0), user), None);
+        assert_eq!(untrusted(&stat(user, 0o755), &link(other), user), None);
+        assert_eq!(untrusted(&stat(0, 0o755), &link(0), 0), None);
+        // Another user's directory.
+        assert_eq!(
+            untrusted(&stat(other, 0o755), &link(0), user).as_deref(),
+            Some("in a directory that uid 1001 can write")
+        );
+        // Writable by its group or others, not sticky.
+        for mode in [0o775, 0o757, 0o777] {
+            let why = untrusted(&stat(0, mode), &link(0), user).expect("refused");
+            assert_eq!(why, format!("in a directory that its group or others can write (mode {mode:o})"));
+        }
+        // Sticky: the link's owner decides.
+        assert_eq!(untrusted(&stat(0, 0o1777), &link(0), user), None);
+        assert_eq!(untrusted(&stat(0, 0o1777), &link(user), user), None);
+        assert_eq!(
+            untrusted(&stat(0, 0o1777), &link(other), user).as_deref(),
+            Some("owned by uid 1001, in a sticky directory others can write (mode 1777)")
+        );
+        assert_eq!(
+            untrusted(&stat(user, 0o1770), &link(other), user).as_deref().map(|s| &s[..15]),
+            Some("owned by uid 10")
+        );
     }
 }

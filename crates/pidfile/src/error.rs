@@ -348,4 +348,39 @@ mod tests {
         let err = PidFileError::AlreadyRunning { path: "/run/x.pid".into(), pid: None };
         assert_eq!(err.to_string(), "/run/x.pid: already running (pid unknown)");
     }
+
+    #[test]
+    fn file_kinds_are_named() {
+        use rustix::fs::FileType;
+        assert_eq!(FileKind::from_file_type(FileType::RegularFile), None);
+        for (file_type, kind, name) in [
+            (FileType::Symlink, FileKind::Symlink, "a symbolic link"),
+            (FileType::Directory, FileKind::Directory, "a directory"),
+            (FileType::Fifo, FileKind::Fifo, "a FIFO"),
+            (FileType::Socket, FileKind::Socket, "a socket"),
+            (FileType::CharacterDevice, FileKind::CharDevice, "a character device"),
+            (FileType::BlockDevice, FileKind::BlockDevice, "a block device"),
+            (FileType::Unknown, FileKind::Other, "not a regular file"),
+        ] {
+            assert_eq!(FileKind::from_file_type(file_type), Some(kind), "{file_type:?}");
+            assert_eq!(kind.to_string(), name);
+        }
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let refused = |reason: Refusal| PidFileError::Refused { path: "/run/x.pid".into(), reason }.to_string();
+        assert_eq!(
+            refused(Refusal::HardLinked { links: 3 }),
+            "refusing PID file /run/x.pid: it has 3 links, so another name shares it (a hard link) and would be written too"
+        );
+        assert_eq!(
+            refused(Refusal::ForeignOwner { uid: 7 }),
+            "refusing PID file /run/x.pid: it is owned by uid 7, not by root, who could make it name any process"
+        );
+        assert_eq!(
+            refused(Refusal::WritableByOthers { mode: 0o664 }),
+            "refusing PID file /run/x.pid: it is writable by group or others (mode 664), who could make it name any process"
+        );
+    }
 }

@@ -134,20 +134,16 @@ pub(crate) fn refusal(stat: &Stat) -> Option<Refusal> {
     if links > 1 {
         return Some(Refusal::HardLinked { links });
     }
-    // Root's own, writable by nobody else: fine whoever we are (and no `geteuid` needed).
-    if stat.st_uid == 0 && mode & 0o022 == 0 {
-        return None;
+    // Root's own, writable by nobody else: fine whoever we are (and no `geteuid` needed). Each
+    // condition is tested once: what is not root's own and private is refused below, as root.
+    let roots_own = stat.st_uid == 0 && mode & 0o022 == 0;
+    if roots_own || !rustix::process::geteuid().is_root() {
+        None
+    } else if stat.st_uid != 0 {
+        Some(Refusal::ForeignOwner { uid: stat.st_uid })
+    } else {
+        Some(Refusal::WritableByOthers { mode })
     }
-    if !rustix::process::geteuid().is_root() {
-        return None;
-    }
-    if stat.st_uid != 0 {
-        return Some(Refusal::ForeignOwner { uid: stat.st_uid });
-    }
-    if mode & 0o022 != 0 {
-        return Some(Refusal::WritableByOthers { mode });
-    }
-    None
 }
 
 /// What [`unlink_stale`] did.

@@ -51,3 +51,17 @@ use crate::Pid;
 pub fn is_pid_running(pid: Pid) -> bool {
     !matches!(rustix::process::test_kill_process(pid.to_rustix()), Err(Errno::SRCH))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alive_unless_no_such_process() {
+        assert!(is_pid_running(Pid::current()));
+        // pid 1 exists in every pid namespace; not ours unless we are root (EPERM: alive).
+        assert!(is_pid_running(Pid::new(1).unwrap()));
+        // Beyond any kernel's pid_max (4194304 on Linux): ESRCH.
+        assert!(!is_pid_running(Pid::new(Pid::MAX - 1).unwrap()));
+    }
+}

@@ -342,3 +342,50 @@ fn lock_opened(dir: &ParentDir, path: &Path, fd: &OwnedFd) -> Result<Option<Stat
     }
     Ok(read::names_inode(dir, path, &stat)?.then_some(stat))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_lines_are_the_decimal_pid_and_one_newline() {
+        assert_eq!(PidLine::new(Pid::new(1).unwrap()).bytes(), b"1\n");
+        assert_eq!(PidLine::new(Pid::new(Pid::MAX).unwrap()).bytes(), b"2147483647\n");
+    }
+
+    /// The guard of a process that is not the owner (a forked child that inherited it, which
+    /// the crate's tests cannot make without `fork`) only closes: the file stays, with its
+    /// content, and its lock is free again.
+    #[test]
+    fn a_guard_owned_by_another_process_leaves_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pid");
+        let mut locked = Locked::acquire(&path, Pid::current(), None).unwrap();
+        locked.write(Pid::current(), Pid::current()).unwrap();
+        locked.owner = Pid::new(1);
+        assert_eq!(locked.unlink_if_ours().map_err(|e| e.to_string()), Ok(()));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\n", Pid::current()));
+        locked.owner = Pid::new(1);
+        drop(locked);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\n", Pid::current()));
+        // Nobody holds it: a new guard takes it over (it names this process, so it is stale).
+        let again = Locked::acquire(&path, Pid::current(), None).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+        drop(again);
+        assert!(!path.exists(), "the owner's drop removes it");
+    }
+
+    /// Only an empty file is not truncated again; a file with content is emptied before the
+    /// new, shorter line is written.
+    #[test]
+    fn a_shorter_pid_replaces_a_longer_one_entirely() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pid");
+        let mut locked = Locked::acquire(&path, Pid::current(), None).unwrap();
+        locked.write(Pid::new(1_234_567).unwrap(), Pid::current()).unwrap();
+        assert_eq!((std::fs::read(&path).unwrap(), locked.len), (b"1234567\n".to_vec(), 8));
+        locked.write(Pid::new(7).unwrap(), Pid::current()).unwrap();
+        assert_eq!((std::fs::read(&path).unwrap(), locked.len), (b"7\n".to_vec(), 2));
+        assert_eq!(locked.written, Pid::new(7));
+    }
+}

@@ -309,6 +309,18 @@ mod tests {
         assert_eq!(kind(&[b'1'; crate::MAX_PID_FILE_LEN + 1]), TooLong);
     }
 
+    /// The length limit is `MAX_PID_FILE_LEN` bytes, not one less: a pid padded with blanks to
+    /// exactly the limit is still read, one byte more is `TooLong` whatever it holds.
+    #[test]
+    fn the_length_limit_is_exact() {
+        let mut padded = vec![b' '; crate::MAX_PID_FILE_LEN - 3];
+        padded.extend_from_slice(b"42\n");
+        assert_eq!(padded.len(), crate::MAX_PID_FILE_LEN);
+        assert_eq!(parse_pid(&padded).map(Pid::get), Ok(42));
+        padded.insert(0, b' ');
+        assert_eq!(kind(&padded), ParsePidErrorKind::TooLong);
+    }
+
     #[test]
     fn conversions_keep_the_range() {
         assert_eq!(Pid::try_from(0).unwrap_err().kind(), ParsePidErrorKind::Zero);
@@ -319,8 +331,25 @@ mod tests {
     }
 
     #[test]
+    fn errors_say_what_is_wrong() {
+        use ParsePidErrorKind::*;
+        for (kind, text) in [
+            (Empty, "empty, no process id"),
+            (InvalidDigit, "not a decimal process id"),
+            (Zero, "0 is not a process id"),
+            (TooLarge, "process id out of range (largest is 2147483647)"),
+            (TooLong, "too long to be a PID file"),
+        ] {
+            assert_eq!(ParsePidError::new(kind).to_string(), text);
+        }
+    }
+
+    #[test]
     fn excerpt_escapes_and_truncates() {
         assert_eq!(excerpt(b"12\0\n"), "12\\x00\\n");
         assert_eq!(excerpt(&[b'9'; 40]), format!("{}...", "9".repeat(32)));
+        // Exactly the 32 bytes shown: nothing was left out, so no "...".
+        assert_eq!(excerpt(&[b'9'; 32]), "9".repeat(32));
+        assert_eq!(excerpt(&[b'9'; 33]), format!("{}...", "9".repeat(32)));
     }
 }

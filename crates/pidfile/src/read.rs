@@ -202,3 +202,61 @@ pub fn read_pid(path: impl AsRef<Path>) -> Result<Pid, PidFileError> {
     stat_regular(&fd, path)?;
     read_content(&fd, path)?.pid_or_malformed(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(bytes: &[u8]) -> (Vec<u8>, Result<Pid, PidFileError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pid");
+        std::fs::write(&path, bytes).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let content = read_content(&file, &path).unwrap();
+        (content.bytes().to_vec(), read_pid(&path))
+    }
+
+    /// At most `MAX_PID_FILE_LEN` bytes are believed, and one more is read to tell that there
+    /// is more: a file of exactly the limit is read whole, a longer one is `TooLong`.
+    #[test]
+    fn content_is_read_whole_up_to_the_limit_and_one_byte_beyond() {
+        let mut exact = vec![b' '; MAX_PID_FILE_LEN - 2];
+        exact.extend_from_slice(b"7\n");
+        let (bytes, pid) = read(&exact);
+        assert_eq!(bytes, exact);
+        assert_eq!(pid.map(Pid::get).map_err(|e| e.to_string()), Ok(7));
+
+        let mut long = b"7".to_vec();
+        long.resize(200, b' ');
+        let (bytes, pid) = read(&long);
+        assert_eq!(bytes, &long[..MAX_PID_FILE_LEN + 1]);
+        match pid {
+            Err(PidFileError::Malformed { source, .. }) => {
+                assert_eq!(source.kind(), crate::ParsePidErrorKind::TooLong);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let (bytes, pid) = read(b"");
+        assert!(bytes.is_empty());
+        assert!(matches!(pid, Err(PidFileError::Malformed { .. })), "{pid:?}");
+    }
+
+    #[test]
+    fn names_inode_compares_device_and_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pid");
+        std::fs::write(&path, "").unwrap();
+        std::fs::write(dir.path().join("other"), "").unwrap();
+        let parent = parent_dir(&path).unwrap();
+        let stat = rustix::fs::stat(&path).unwrap();
+        let other = rustix::fs::stat(dir.path().join("other")).unwrap();
+        assert!(names_inode(&parent, &path, &stat).unwrap());
+        assert!(!names_inode(&parent, &path, &other).unwrap(), "another inode, same device");
+        let mut elsewhere = stat;
+        elsewhere.st_dev = stat.st_dev.wrapping_add(1);
+        assert!(!names_inode(&parent, &path, &elsewhere).unwrap(), "same inode number, another device");
+        std::fs::remove_file(&path).unwrap();
+        assert!(!names_inode(&parent, &path, &stat).unwrap(), "gone");
+    }
+}

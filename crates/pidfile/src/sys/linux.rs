@@ -42,20 +42,12 @@ pub(crate) fn has_open(pid: Pid, dev: u64, ino: u64) -> Option<bool> {
 /// Field 3 (state) and 22 (start time, in clock ticks since boot) of `/proc/PID/stat`; `None`
 /// if it cannot be read (no `/proc`, process gone, another pid namespace's `/proc`).
 fn read_stat(pid: Pid) -> Option<ProcessFacts> {
-    let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
     // The line is at most a few hundred bytes; `comm` (in parentheses) may contain spaces and
-    // parentheses, so fields are counted after the *last* ')'.
-    let mut buf = [0u8; 1024];
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    let line = &buf[..len];
+    // parentheses, so fields are counted after the *last* ')'. `read_to_end` retries `EINTR`.
+    let mut buf = Vec::with_capacity(512);
+    file.take(1024).read_to_end(&mut buf).ok()?;
+    let line = &buf[..];
     let after_comm = &line[line.iter().rposition(|&b| b == b')')? + 1..];
     // After ')': field 3 (state) is index 0, so field 22 (starttime) is index 19.
     let mut fields = std::str::from_utf8(after_comm).ok()?.split_ascii_whitespace();
@@ -118,6 +110,49 @@ mod tests {
         let (dev, ino) = (stat.st_dev as u64, stat.st_ino as u64);
         assert_eq!(has_open(Pid::current(), dev, ino), Some(true));
         assert_eq!(has_open(Pid::current(), dev, ino.wrapping_add(1)), Some(false));
+    }
+
+    /// `start_time` turns clock ticks since boot into wall-clock time: the difference between
+    /// two tick counts is exactly their distance, and tick 0 is the boot, in the past.
+    #[test]
+    fn ticks_become_wall_clock_time() {
+        let hz = rustix::param::clock_ticks_per_second();
+        let boot = start_time(0).expect("a boot time");
+        let later = start_time(5 * hz + hz / 2).expect("a start time");
+        let distance = later.duration_since(boot).expect("later than boot");
+        let want = Duration::from_millis(5500);
+        let error = distance.abs_diff(want);
+        // The two calls read the clocks apart (a loaded machine may preempt in between): allow
+        // for that, not for a wrong formula (those are off by 0.45 s or more).
+        assert!(error < Duration::from_millis(100), "{distance:?} for 5.5 s of ticks");
+        let now = SystemTime::now();
+        assert!(boot < now, "boot {boot:?} is in the past");
+        let up = now.duration_since(boot).unwrap();
+        assert!(up < Duration::from_secs(10 * 365 * 86400), "up for {up:?}");
+        assert!(boot > SystemTime::UNIX_EPOCH + Duration::from_secs(1_500_000_000), "boot {boot:?}");
+    }
+
+    /// A child that exited but is not reaped yet is a zombie; `read_stat` says so (and a live
+    /// one is not).
+    #[test]
+    fn an_unreaped_child_is_a_zombie() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = Pid::new(child.id()).unwrap();
+        let live = read_stat(pid).expect("the child's /proc entry");
+        assert!(!live.zombie && !live.kernel_thread);
+        let age = SystemTime::now().duration_since(live.started.expect("a start time")).unwrap_or_default();
+        assert!(age < Duration::from_secs(60), "the child started {age:?} ago");
+        child.kill().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let zombie = loop {
+            let facts = read_stat(pid).expect("a zombie keeps its /proc entry");
+            if facts.zombie || std::time::Instant::now() > deadline {
+                break facts.zombie;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        child.wait().unwrap();
+        assert!(zombie, "the killed, unreaped child was never seen as a zombie");
     }
 
     #[test]

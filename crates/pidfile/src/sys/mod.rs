@@ -67,3 +67,53 @@ impl ProcessFacts {
         self.started.is_some_and(|started| started > written + REUSE_SLACK)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `fstat` of a real file, its mtime set to `secs` + `nanos` after the epoch.
+    fn stat_written_at(secs: i64, nanos: u32) -> rustix::fs::Stat {
+        let file = tempfile::tempfile().unwrap();
+        let mut stat = rustix::fs::fstat(&file).unwrap();
+        stat.st_mtime = secs as _;
+        stat.st_mtime_nsec = nanos as _;
+        stat
+    }
+
+    fn started(secs: u64, millis: u64) -> ProcessFacts {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis);
+        ProcessFacts { zombie: false, kernel_thread: false, started: Some(at) }
+    }
+
+    #[test]
+    fn a_process_started_more_than_the_slack_after_the_write_is_not_the_writer() {
+        let stat = stat_written_at(1_000_000, 500_000_000);
+        // Before the write, and within the one-second slack after it: could be the writer.
+        assert!(!started(999_999, 0).rules_out_writer(&stat));
+        assert!(!started(1_000_000, 900).rules_out_writer(&stat));
+        assert!(!started(1_000_001, 500).rules_out_writer(&stat), "exactly the slack is still the writer");
+        // Later than that: the pid was reused.
+        assert!(started(1_000_001, 501).rules_out_writer(&stat));
+        assert!(started(1_000_100, 0).rules_out_writer(&stat));
+        // No start time: cannot tell, so not ruled out.
+        let unknown = ProcessFacts { started: None, ..started(0, 0) };
+        assert!(!unknown.rules_out_writer(&stat));
+    }
+
+    #[test]
+    fn zombies_and_kernel_threads_never_wrote_the_file() {
+        let stat = stat_written_at(1_000_000, 0);
+        let zombie = ProcessFacts { zombie: true, ..started(999_000, 0) };
+        let kernel_thread = ProcessFacts { kernel_thread: true, ..started(999_000, 0) };
+        assert!(zombie.rules_out_writer(&stat));
+        assert!(kernel_thread.rules_out_writer(&stat));
+        assert!(!started(999_000, 0).rules_out_writer(&stat));
+    }
+
+    #[test]
+    fn an_mtime_before_the_epoch_rules_nothing_out() {
+        let stat = stat_written_at(-5, 0);
+        assert!(!started(1_000_000, 0).rules_out_writer(&stat));
+    }
+}
