@@ -69,6 +69,20 @@ impl Spawned {
         }
     }
 
+    /// Waits at most `limit` for the child to exit: its status, or `None` if it still runs.
+    pub(crate) fn wait_timeout(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the child") {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Closes the child's stdin (a holder then lets go) and waits for it to exit.
     pub(crate) fn finish(mut self) -> std::process::ExitStatus {
         drop(self.child.stdin.take());
