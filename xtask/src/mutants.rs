@@ -23,6 +23,7 @@ pub(crate) const COMMAND_FILES: &[&str] = &[
     "holder.rs",
     "retry.rs",
     "restart.rs",
+    "restart_policy.rs",
     "options.rs",
     "start_options.rs",
     "signal.rs",
@@ -77,9 +78,15 @@ impl Pass {
                     args.push("--file".into());
                     args.push(format!("{COMMAND_DIR}/{file}"));
                 }
-                for arg in ["--bin", "daemonic", "--test", "cli"] {
-                    args.push(format!("--cargo-test-arg={arg}"));
-                }
+                // The command's unit tests and crates/daemonic/tests/cli.rs, built and run
+                // (`--cargo-arg`: the build too, with the `cli` feature the binary needs).
+                args.extend(["--cargo-arg=--bin=daemonic", "--cargo-arg=--test=cli"].map(String::from));
+                // A mutant that hangs costs the timeout: 60 s, not 5 × the unmutated run.
+                args.extend(["--timeout", "60"].map(String::from));
+                // Two tests of stop's races (2–3 s each), which exercise none of these files.
+                args.extend(
+                    ["--", "--skip", "stop_racing_start", "--skip", "program_ignoring_sigterm"].map(String::from),
+                );
             }
         }
         args
@@ -257,11 +264,12 @@ fn command(pass: Pass, options: &Options, root: &Path, out: &Path, diff: Option<
         .args(["--minimum-test-timeout", &MINIMUM_TEST_TIMEOUT.to_string()])
         .arg("--output")
         .arg(out)
-        .args(pass.args())
         .current_dir(root);
     if let Some(diff) = diff {
         command.arg("--in-diff").arg(diff);
     }
+    // Last: a pass's arguments may end with `-- ARGS` for the test binaries.
+    command.args(pass.args());
     command
 }
 
@@ -400,7 +408,8 @@ mod tests {
         assert!(command.contains("--all-features"), "{command}");
         assert!(
             command.ends_with(
-                "--cargo-test-arg=--bin --cargo-test-arg=daemonic --cargo-test-arg=--test --cargo-test-arg=cli"
+                "--cargo-arg=--bin=daemonic --cargo-arg=--test=cli --timeout 60 \
+                 -- --skip stop_racing_start --skip program_ignoring_sigterm"
             ),
             "{command}"
         );
