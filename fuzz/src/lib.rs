@@ -2,10 +2,8 @@
 //!
 //! The command's parsers live in its binary, and the library's readiness and `NOTIFY_SOCKET`
 //! parsers are private: rather than grow either crate's public API, this crate compiles their
-//! own source files (`#[path]`), and gives them the few items of the binary's `main.rs` and of
-//! the library's root they use (`Failure`, `usage`, `Step`, `DaemonError`, `sys`). Those
-//! mirrors have the same shape as the originals; a change there that the included files rely
-//! on fails to compile here.
+//! own source files (`#[path]`, `failure.rs` among them: the binary's `Failure` and `usage`),
+//! and gives them the few items of the library's root they use (`Step`, `DaemonError`, `sys`).
 
 #![allow(dead_code, unused_imports)]
 
@@ -17,6 +15,8 @@ use std::time::Duration;
 // The command's files (crates/daemonic/src/bin/daemonic/), and what they import from each other.
 #[path = "../../crates/daemonic/src/bin/daemonic/env_file.rs"]
 mod env_file;
+#[path = "../../crates/daemonic/src/bin/daemonic/failure.rs"]
+mod failure;
 #[path = "../../crates/daemonic/src/bin/daemonic/limits.rs"]
 mod limits;
 #[path = "../../crates/daemonic/src/bin/daemonic/notify_socket.rs"]
@@ -38,8 +38,9 @@ mod notify;
 #[path = "../../crates/daemonic/src/readiness.rs"]
 mod readiness;
 
-// What the library's files use from its root.
+// What the command's files use from its `main.rs`, and the library's files from its root.
 use daemonic::{DaemonError, Step};
+use failure::{usage, Failure};
 
 /// The library's `sys` functions the included library files name; the parsers never call them.
 mod sys {
@@ -50,24 +51,6 @@ mod sys {
     pub(crate) fn cloexec_datagram_socket() -> std::io::Result<std::os::fd::OwnedFd> {
         unreachable!("the fuzz targets only parse")
     }
-}
-
-/// The binary's `main.rs` `Failure` (same variants).
-pub(crate) enum Failure {
-    Usage(String, &'static str),
-    StatusUsage(String, &'static str),
-    Error(String),
-}
-
-impl From<lexopt::Error> for Failure {
-    fn from(e: lexopt::Error) -> Failure {
-        Failure::Usage(e.to_string(), "")
-    }
-}
-
-/// The binary's `main.rs` `usage`.
-pub(crate) fn usage(usage: &'static str) -> impl Fn(String) -> Failure {
-    move |message| Failure::Usage(message, usage)
 }
 
 /// `Pid::from_str`, and `read_pid` of the same bytes in a file: the same answer; a pid's

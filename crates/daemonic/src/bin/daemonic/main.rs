@@ -3,6 +3,7 @@
 
 mod descriptors;
 mod env_file;
+mod failure;
 mod files;
 mod holder;
 mod limits;
@@ -30,6 +31,7 @@ mod supervise;
 mod sys;
 mod tree;
 
+pub(crate) use failure::{usage, Failure};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -157,25 +159,6 @@ fn usage_error(message: &str, usage: &str) -> String {
         _ => "daemonic --help".to_owned(),
     };
     format!("daemonic: {message}\n{synopsis}\nTry `{help}` for more information.\n")
-}
-
-pub(crate) enum Failure {
-    Usage(String, &'static str),
-    /// A usage error of `status`, whose LSB exit code for it is 4.
-    StatusUsage(String, &'static str),
-    Error(String),
-}
-
-/// An option parser's error (a missing value, a value that is not UTF-8): a usage error of the
-/// command being parsed, whose synopsis `main` adds.
-impl From<lexopt::Error> for Failure {
-    fn from(e: lexopt::Error) -> Failure {
-        Failure::Usage(e.to_string(), "")
-    }
-}
-
-pub(crate) fn usage(usage: &'static str) -> impl Fn(String) -> Failure {
-    move |message| Failure::Usage(message, usage)
 }
 
 /// `daemonic --generate man --out DIR`, `daemonic --generate bash|zsh|fish` (`manual.rs`).
