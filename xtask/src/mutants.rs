@@ -83,9 +83,10 @@ impl Pass {
                 args.extend(["--cargo-arg=--bin=daemonic", "--cargo-arg=--test=cli"].map(String::from));
                 // A mutant that hangs costs the timeout: 60 s, not 5 × the unmutated run.
                 args.extend(["--timeout", "60"].map(String::from));
-                // Two tests of stop's races (2–3 s each), which exercise none of these files.
+                // Two tests of stop's races (2–3 s each), which exercise none of these files:
+                // after cargo-mutants' `--`, `cargo test`'s own `--` for the test binaries.
                 args.extend(
-                    ["--", "--skip", "stop_racing_start", "--skip", "program_ignoring_sigterm"].map(String::from),
+                    ["--", "--", "--skip", "stop_racing_start", "--skip", "program_ignoring_sigterm"].map(String::from),
                 );
             }
         }
@@ -409,7 +410,7 @@ mod tests {
         assert!(
             command.ends_with(
                 "--cargo-arg=--bin=daemonic --cargo-arg=--test=cli --timeout 60 \
-                 -- --skip stop_racing_start --skip program_ignoring_sigterm"
+                 -- -- --skip stop_racing_start --skip program_ignoring_sigterm"
             ),
             "{command}"
         );
