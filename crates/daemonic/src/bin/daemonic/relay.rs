@@ -630,5 +630,8 @@ mod tests {
         assert_eq!(utf8_boundary(&[0x80; 10], 8), 8);
         assert_eq!(utf8_boundary(&[0xA9, 0xA9, 0xA9], 2), 2);
         assert_eq!(utf8_boundary(b"", 0), 0);
+        // Four continuation bytes up to the cut, after an ASCII byte: no character is that
+        // long, so this is not UTF-8 and the cut stays at `max`, not 4 bytes back.
+        assert_eq!(utf8_boundary(b"abc\x80\x80\x80\x80", 6), 6);
     }
 }
