@@ -1,7 +1,8 @@
 //! `create` in a race: the PID file changed between two of its system calls, the race staged
 //! with `strace -f -e inject` (the tests say SKIPPED on stderr and return without strace).
 //! Each child is this test binary re-run in a role; it says its pid first, so that a child
-//! stuck in a system call is killed (strace, killed, would only detach it).
+//! stuck in a system call is killed (strace, killed, would only detach it). Linux: strace.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -321,7 +321,9 @@ mod tests {
         assert_eq!(read_err(&sub), "not a regular file");
         // A FIFO is refused at once: its open does not wait for a writer.
         let fifo = dir.path().join("fifo");
-        rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
+        // mkfifo(1): POSIX, where `mknodat` is not (macOS).
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success(), "mkfifo {}: {made}", fifo.display());
         let (sender, receiver) = std::sync::mpsc::channel();
         let path = fifo.clone();
         std::thread::spawn(move || sender.send(read(&path)));
