@@ -686,9 +686,9 @@ fn a_flooding_program_is_still_stopped() {
     assert!(ended(program));
 }
 
-/// PROGRAM's output reaches a log file without passing through the supervisor's memory
-/// (`splice` on Linux), yet the supervisor's own lines still start on a line of their own
-/// after an unterminated last line of PROGRAM's.
+/// PROGRAM's output reaches a log file through the supervisor's large reads and writes, yet
+/// the supervisor's own lines still start on a line of their own after an unterminated last
+/// line of PROGRAM's.
 #[test]
 fn the_supervisors_lines_start_on_their_own_line() {
     let s = Service::new();

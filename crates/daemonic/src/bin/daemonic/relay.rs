@@ -20,10 +20,19 @@ pub(crate) const SYSLOG_LINE: usize = 960;
 /// Syslog datagrams per `sendmmsg` (Linux), at most.
 const SYSLOG_BATCH: usize = 64;
 
-/// Reads (or splices) per pipe per wake-up, at most (see [`Relay::drain`]).
+/// Reads per pipe per wake-up, at most (see [`Relay::drain`]).
 const DRAIN_CHUNKS: usize = 8;
 
-/// Bytes per read from a pipe: 64 KiB, the default pipe's whole capacity, in one system call.
+/// Bytes per read from a pipe whose lines go to files only: half of [`PIPE_SIZE`], so that
+/// PROGRAM fills one half while the supervisor writes the other to the file. Elsewhere pipes
+/// hold 64 KiB at most, and a read takes what they hold.
+///
+/// Not `splice(2)` into the file: Linux holds the pipe's lock while a splice writes the file,
+/// and PROGRAM, writing its next lines into the pipe, spins on that lock the whole time (3×
+/// PROGRAM's own CPU for the same output, measured; a slower relay too).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const READ_CHUNK: usize = PIPE_SIZE / 2;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Bytes per read from a pipe whose lines go to syslog too: one datagram per line costs far
@@ -86,13 +95,6 @@ struct Output {
     /// never waits for a reader, so it needs no `poll` first. A pipe or a terminal (the
     /// caller's, in `--foreground` mode) may, and is polled before each part.
     never_blocks: bool,
-    /// Linux, a regular file: a second descriptor of it without `O_APPEND` (Linux refuses
-    /// `splice` into an append-only descriptor), which PROGRAM's pipe is spliced into at the
-    /// file's end, taken from `fstat` before each splice. The supervisor is the file's only
-    /// writer, so its end is where an `O_APPEND` write would go; the file itself stays
-    /// `O_APPEND` for the supervisor's own lines and for `logrotate copytruncate`.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    positioned: Option<OwnedFd>,
     /// The last byte written to it (`None`: nothing yet), so that the supervisor's own lines
     /// start on a line of their own.
     last_byte: Option<u8>,
@@ -106,27 +108,8 @@ impl Output {
         let regular = file_type == rustix::fs::FileType::RegularFile;
         let never_blocks =
             regular || (file_type == rustix::fs::FileType::CharacterDevice && !rustix::termios::isatty(fd));
-        Output {
-            never_blocks,
-            #[cfg(any(target_os = "linux", target_os = "android"))]
-            positioned: regular.then(|| positioned(fd)).flatten(),
-            last_byte: None,
-        }
+        Output { never_blocks, last_byte: None }
     }
-}
-
-/// A new open file description of the regular file `fd` is, without `O_APPEND`, and readable
-/// (to see the last byte spliced into it): `/proc/self/fd/N` names exactly that inode (a
-/// magic link, not a path anyone can redirect). `None` without `/proc` or without read
-/// permission (the relay then reads and writes).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn positioned(fd: BorrowedFd<'_>) -> Option<OwnedFd> {
-    use std::os::fd::AsRawFd;
-    let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NOCTTY;
-    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let second = rustix::fs::open(path.as_str(), flags, rustix::fs::Mode::empty()).ok()?;
-    let (a, b) = (rustix::fs::fstat(fd).ok()?, rustix::fs::fstat(&second).ok()?);
-    ((a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)).then_some(second)
 }
 
 struct Pipe {
@@ -228,14 +211,11 @@ impl Relay {
         let chunk = if self.syslog.is_some() { SYSLOG_READ_CHUNK } else { READ_CHUNK };
         for index in 0..self.pipes.len() {
             for _ in 0..DRAIN_CHUNKS {
-                #[cfg(any(target_os = "linux", target_os = "android"))]
-                match self.splice(index) {
-                    Some(true) => continue,
-                    Some(false) => break,
-                    None => {}
-                }
-                buffer.resize(chunk, 0);
-                match rustix::io::read(&self.pipes[index].read, &mut buffer) {
+                // Into the buffer's spare capacity, never zeroed: its pages become resident
+                // only as reads fill them (a quiet PROGRAM's supervisor stays small).
+                buffer.clear();
+                buffer.reserve_exact(chunk);
+                match rustix::io::read(&self.pipes[index].read, rustix::buffer::spare_capacity(&mut buffer)) {
                     Ok(0) | Err(Errno::AGAIN) => break,
                     Ok(n) => self.write(index, &buffer[..n]),
                     Err(Errno::INTR) => {}
@@ -244,36 +224,6 @@ impl Relay {
             }
         }
         self.buffer = buffer;
-    }
-
-    /// Linux: moves what waits on pipe `index` into its log file with `splice(2)`, without
-    /// copying it through the supervisor, when the pipe goes to a regular file and nowhere else
-    /// (no syslog) and no loss is waiting to be reported. `Some(more)`: spliced (`more`: the
-    /// pipe may hold more); `None`: read and write instead (which also reports an error).
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    fn splice(&mut self, index: usize) -> Option<bool> {
-        use rustix::pipe::SpliceFlags;
-        let stream = self.pipes[index].stream;
-        let slot = usize::from(stream == Stream::Err);
-        let to_file = stream == Stream::Err || self.stdout_written;
-        let fd = self.outputs[slot].positioned.as_ref().filter(|_| to_file && self.syslog.is_none())?;
-        if self.file_dropped[slot].0 > 0 {
-            return None;
-        }
-        let mut end = rustix::fs::fstat(fd).ok()?.st_size as u64;
-        match rustix::pipe::splice(&self.pipes[index].read, None, fd, Some(&mut end), PIPE_SIZE, SpliceFlags::NONBLOCK)
-        {
-            Ok(0) | Err(Errno::AGAIN) => Some(false),
-            Ok(_) => {
-                let mut last = [0u8];
-                if rustix::io::pread(fd, &mut last, end - 1).is_ok() {
-                    self.outputs[slot].last_byte = Some(last[0]);
-                }
-                Some(true)
-            }
-            Err(Errno::INTR) => Some(true),
-            Err(_) => None,
-        }
     }
 
     fn write(&mut self, index: usize, bytes: &[u8]) {
