@@ -81,6 +81,12 @@ fn a_failed_step_before_exec_is_named() {
         s.cli(&["start", "--pidfile", &pidfile, "--chroot", root.to_str().unwrap(), "--", "/no/such/program"]);
     assert_eq!(status.code(), Some(1), "{out}");
     assert!(out.contains("daemonic: cannot execute /no/such/program: No such file or directory"), "{out}");
+    // Nothing is left beside the PID file either: the state record, written while PROGRAM's
+    // process was exec'ing, went with it.
+    for name in ["service.pid", "service.pid.state", "service.pid.tree"] {
+        assert!(!s.path(name).exists(), "{name} left after a failed start");
+    }
+    assert_eq!(s.cli(&["status", "--pidfile", &pidfile]).0.code(), Some(3));
 }
 
 /// PROGRAM's unterminated last line is ended before the supervisor's own line, and one

@@ -40,14 +40,23 @@ impl WrittenFile {
         let mut temporary = OsString::from(".");
         temporary.push(name);
         temporary.push(format!(".{}.tmp", rustix::process::getpid().as_raw_nonzero()));
-        // A temporary name left by a crash of ours (the pid is ours now): never followed.
-        let _ = rustix::fs::unlinkat(&dir, &temporary, AtFlags::empty());
-        let fd = rustix::fs::openat(
-            &dir,
-            &temporary,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o644),
-        )?;
+        let create = || {
+            rustix::fs::openat(
+                &dir,
+                &temporary,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            )
+        };
+        let fd = match create() {
+            // A temporary name left by a crash of ours (the pid is ours now): removed, never
+            // followed, and created again.
+            Err(Errno::EXIST) => {
+                let _ = rustix::fs::unlinkat(&dir, &temporary, AtFlags::empty());
+                create()?
+            }
+            created => created?,
+        };
         let written = (|| {
             rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))?;
             crate::descriptors::write_all(fd.as_fd(), content)?;

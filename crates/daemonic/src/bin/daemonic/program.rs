@@ -7,7 +7,7 @@
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::path::Path;
 
@@ -235,20 +235,25 @@ impl From<io::Error> for SpawnError {
     }
 }
 
+/// PROGRAM's process, forked, its `exec` not yet known to have succeeded: the caller can do
+/// its own work meanwhile (the supervisor writes its state record while PROGRAM's process
+/// execs), then [`wait_exec`](Forked::wait_exec).
+pub(crate) struct Forked {
+    pid: rustix::process::Pid,
+    /// The read end of the exec-status pipe: end of file once `execve` succeeded, a record of
+    /// the failed step before that.
+    report: OwnedFd,
+}
+
 /// Forks PROGRAM's process: in its own process group, its standard output and error on
 /// `stdio` (else the supervisor's), SIGPIPE back to its default, then `setup` (the
-/// supervisor's steps: chroot, nice, privileges, …), then [`Program::exec`]. Returns its pid
-/// once the `exec` succeeded; else the step that failed and why, the process reaped.
-///
-/// Not `std::process::Command`: when reading its exec-status pipe fails for a passing reason,
-/// std waits for the child forever (it is PROGRAM by then); here a read error is retried, and
-/// after a second of failures the child is taken as started (an `exec` that failed shows as
-/// its exit status 127, reaped and logged as any exit).
+/// supervisor's steps: chroot, nice, privileges, …), then [`Program::exec`]. Returns once it
+/// is forked; [`Forked::wait_exec`] says whether the `exec` succeeded.
 pub(crate) fn spawn(
     program: &mut Program,
     stdio: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
     mut setup: impl FnMut() -> Result<(), (Step, u8, io::Error)>,
-) -> Result<rustix::process::Pid, SpawnError> {
+) -> Result<Forked, SpawnError> {
     let (report_read, report_write) = rustix::pipe::pipe()?;
     for fd in [&report_read, &report_write] {
         // Close-on-exec: a successful `execve` closes the write end, which is the report.
@@ -279,36 +284,55 @@ pub(crate) fn spawn(
     // Also here, so that the group exists before the supervisor may signal it, whichever of
     // the two runs first (EACCES once the child has exec'd: then it did it itself).
     let _ = rustix::process::setpgid(Some(child), Some(child));
-    let mut record = [0u8; 6];
-    let mut len = 0;
-    let mut failures = 0;
-    loop {
-        match rustix::io::read(&report_read, &mut record[len..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                len += n;
-                if len == record.len() {
-                    break;
+    Ok(Forked { pid: child, report: report_read })
+}
+
+impl Forked {
+    /// The process's pid (PROGRAM's, once its `exec` succeeded).
+    pub(crate) fn pid(&self) -> rustix::process::Pid {
+        self.pid
+    }
+
+    /// Waits for the `exec`: the pid once it succeeded; else the step that failed and why, the
+    /// process reaped.
+    ///
+    /// Not `std::process::Command`: when reading its exec-status pipe fails for a passing
+    /// reason, std waits for the child forever (it is PROGRAM by then); here a read error is
+    /// retried, and after a second of failures the child is taken as started (an `exec` that
+    /// failed shows as its exit status 127, reaped and logged as any exit).
+    pub(crate) fn wait_exec(self) -> Result<rustix::process::Pid, SpawnError> {
+        let Forked { pid: child, report: report_read } = self;
+        let mut record = [0u8; 6];
+        let mut len = 0;
+        let mut failures = 0;
+        loop {
+            match rustix::io::read(&report_read, &mut record[len..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    len += n;
+                    if len == record.len() {
+                        break;
+                    }
                 }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) if failures < 100 => {
+                    failures += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(_) => return Ok(child),
             }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(_) if failures < 100 => {
-                failures += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(_) => return Ok(child),
         }
+        if len < record.len() {
+            return Ok(child); // end of file: `execve` closed the pipe
+        }
+        // The child failed and exits: reap it, so that its pid cannot be reused while we hold it.
+        while let Err(rustix::io::Errno::INTR) =
+            rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
+        {}
+        let step = Step::from_byte(record[0]).unwrap_or(Step::Exec);
+        let errno = i32::from_le_bytes(record[2..].try_into().unwrap_or_default());
+        Err(SpawnError { step, detail: record[1], error: io::Error::from_raw_os_error(errno) })
     }
-    if len < record.len() {
-        return Ok(child); // end of file: `execve` closed the pipe
-    }
-    // The child failed and exits: reap it, so that its pid cannot be reused while we hold it.
-    while let Err(rustix::io::Errno::INTR) =
-        rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
-    {}
-    let step = Step::from_byte(record[0]).unwrap_or(Step::Exec);
-    let errno = i32::from_le_bytes(record[2..].try_into().unwrap_or_default());
-    Err(SpawnError { step, detail: record[1], error: io::Error::from_raw_os_error(errno) })
 }
 
 /// The child's steps; returns only on failure.

@@ -11,7 +11,7 @@ use rustix::process::Pid;
 
 use crate::descriptors::clear_cloexec;
 use crate::limits::Failed;
-use crate::program::{Program, SpawnError, Step};
+use crate::program::{Forked, Program, SpawnError, Step};
 use crate::report::os_message;
 use crate::start_options::StartArgs;
 use crate::sys;
@@ -76,15 +76,15 @@ impl SpawnError {
 /// descriptor of ours (everything the supervisor holds is close-on-exec; only stdio and
 /// `--keep-fd` ones are inherited), as the service user (`credentials`), dying with the
 /// `supervisor`; `extra` variables join its environment, `stdio` (its standard output and
-/// error) replaces the supervisor's. `Ok` means the `exec` succeeded; an error names the step
-/// that failed.
+/// error) replaces the supervisor's. Returns once PROGRAM's process is forked:
+/// [`Forked::wait_exec`] says whether its `exec` succeeded, or names the step that failed.
 pub(crate) fn spawn(
     args: &StartArgs,
     extra: &[(OsString, OsString)],
     credentials: Option<&Credentials>,
     supervisor: Pid,
     stdio: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
-) -> Result<Pid, SpawnError> {
+) -> Result<Forked, SpawnError> {
     let mut program = program(args, extra)?;
     let keep = args.passed_fds();
     let nice = args.nice;

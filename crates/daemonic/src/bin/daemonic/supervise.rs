@@ -19,7 +19,7 @@ use crate::descriptors::set_cloexec;
 use crate::files::WrittenFile;
 use crate::notify_socket::NotifySocket;
 use crate::options::seconds;
-use crate::program::SpawnError;
+use crate::program::{Forked, SpawnError};
 use crate::relay::Relay;
 use crate::report::{chain, esay, os_message};
 use crate::restart_policy::{times, Decision, Ended, Restarts};
@@ -153,7 +153,12 @@ impl Supervisor<'_> {
     fn take_over_tree(&mut self) {
         let Some(pidfile) = self.guard.as_ref().and_then(DaemonGuard::pidfile) else { return };
         let path = pidfile.path().to_path_buf();
-        let old = pidfile.parent_dir().zip(tree::identity(pidfile).ok());
+        let identity = tree::identity(pidfile).ok();
+        if let Some(identity) = identity {
+            // For the state record too (`write_state`).
+            self.state.pidfile = identity;
+        }
+        let old = pidfile.parent_dir().zip(identity);
         if let Some(old) = old.and_then(|(dir, identity)| Record::read(dir, identity)) {
             let ended = old.end_leftovers(self.args.timeout);
             if ended > 0 {
@@ -165,7 +170,7 @@ impl Supervisor<'_> {
         }
         let Some(pidfile) = self.guard.as_ref().and_then(DaemonGuard::pidfile) else { return };
         // A failed predecessor's state record says nothing about this run.
-        if let (Some(dir), Ok(identity)) = (pidfile.parent_dir(), tree::identity(pidfile)) {
+        if let (Some(dir), Some(identity)) = (pidfile.parent_dir(), identity) {
             if let Some((_, file)) = State::read(dir, identity) {
                 file.remove();
             }
@@ -194,12 +199,18 @@ impl Supervisor<'_> {
         let mut restarts = Restarts::new(self.args.restart, self.args.restart_limit, self.args.restart_delay);
         loop {
             let started = Instant::now();
-            let ended = match self.spawn() {
+            // The state record names PROGRAM while its process execs (off the start's path: the
+            // launcher waits for the exec); an exec that fails rewrites it below, or before
+            // readiness removes it with the PID file.
+            let spawned = self.spawn().and_then(|forked| {
+                self.state.program = Some(forked.pid().as_raw_nonzero().get() as u32);
+                self.state.since = Some(state::now());
+                self.write_state();
+                forked.wait_exec()
+            });
+            let ended = match spawned {
                 Ok(child) => {
                     self.write_child_pidfile(child);
-                    self.state.program = Some(child.as_raw_nonzero().get() as u32);
-                    self.state.since = Some(state::now());
-                    self.write_state();
                     if !self.is_ready() {
                         if let Err((message, code)) = self.become_ready(child) {
                             return code.max(self.fail_start(message));
@@ -257,19 +268,20 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Forks and executes PROGRAM (`spawn.rs`), its output through the relay if there is one.
-    fn spawn(&self) -> Result<Pid, SpawnError> {
+    /// Forks PROGRAM's process (`spawn.rs`), its output through the relay if there is one; its
+    /// `exec` is yet to be waited for.
+    fn spawn(&self) -> Result<Forked, SpawnError> {
         let extra: Vec<(OsString, OsString)> =
             self.notify.iter().map(|n| ("NOTIFY_SOCKET".into(), n.path().as_os_str().to_owned())).collect();
         let credentials = self.guard.as_ref().and_then(|g| g.credentials());
         let relay = self.relay.as_ref().map(|relay| relay.borrow());
         let stdio = relay.as_ref().map(|relay| relay.program_stdio());
-        let child = spawn::spawn(self.args, &extra, credentials, self.me, stdio)?;
+        let forked = spawn::spawn(self.args, &extra, credentials, self.me, stdio)?;
         drop(relay);
         if let Some(relay) = &self.relay {
-            relay.borrow_mut().pid = child.as_raw_nonzero().get() as u32;
+            relay.borrow_mut().pid = forked.pid().as_raw_nonzero().get() as u32;
         }
-        Ok(child)
+        Ok(forked)
     }
 
     /// Readiness: `exec` succeeded, or with `--notify-await` PROGRAM sent `READY=1`. Then the
