@@ -23,9 +23,10 @@ const SYSLOG_BATCH: usize = 64;
 /// Reads per pipe per wake-up, at most (see [`Relay::drain`]).
 const DRAIN_CHUNKS: usize = 8;
 
-/// Bytes per read from a pipe whose lines go to files only: half of [`PIPE_SIZE`], so that
-/// PROGRAM fills one half while the supervisor writes the other to the file. Elsewhere pipes
-/// hold 64 KiB at most, and a read takes what they hold.
+/// Bytes per read from a pipe whose lines go to a regular file (or another output that never
+/// blocks) only: half of [`PIPE_SIZE`], so that PROGRAM fills one half while the supervisor
+/// writes the other to the file. Elsewhere pipes hold 64 KiB at most, and a read takes what
+/// they hold.
 ///
 /// Not `splice(2)` into the file: Linux holds the pipe's lock while a splice writes the file,
 /// and PROGRAM, writing its next lines into the pipe, spins on that lock the whole time (3×
@@ -33,7 +34,12 @@ const DRAIN_CHUNKS: usize = 8;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const READ_CHUNK: usize = PIPE_SIZE / 2;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = PIPE_READ_CHUNK;
+
+/// Bytes per read from a pipe whose lines go to a pipe or a terminal (the caller's, in
+/// `--foreground` mode): 64 KiB, what a default pipe downstream takes without waiting (the
+/// supervisor never waits on it: what it does not take is counted as lost).
+const PIPE_READ_CHUNK: usize = 64 * 1024;
 
 /// Bytes per read from a pipe whose lines go to syslog too: one datagram per line costs far
 /// more than a write, so the bound per wake-up stays what it was (8 × 8 KiB).
@@ -208,8 +214,15 @@ impl Relay {
     /// keep the supervisor from its signals (a `stop` would go unanswered). Never blocks.
     pub(crate) fn drain(&mut self) {
         let mut buffer = std::mem::take(&mut self.buffer);
-        let chunk = if self.syslog.is_some() { SYSLOG_READ_CHUNK } else { READ_CHUNK };
         for index in 0..self.pipes.len() {
+            let slot = usize::from(self.pipes[index].stream == Stream::Err);
+            let chunk = if self.syslog.is_some() {
+                SYSLOG_READ_CHUNK
+            } else if self.outputs[slot].never_blocks {
+                READ_CHUNK
+            } else {
+                PIPE_READ_CHUNK
+            };
             for _ in 0..DRAIN_CHUNKS {
                 // Into the buffer's spare capacity, never zeroed: its pages become resident
                 // only as reads fill them (a quiet PROGRAM's supervisor stays small).
