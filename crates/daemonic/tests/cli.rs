@@ -309,6 +309,22 @@ fn stdout_captures_the_programs_output() {
     wait_for(|| std::fs::read_to_string(&log).unwrap_or_default() == "hello\noops\nagain\n", &log);
 }
 
+/// An output file that is empty already is left alone, times and all (on ext4, truncating a
+/// file to 0 would make its last `close` write the whole log out there and then); one with
+/// content is still emptied (above).
+#[test]
+fn an_empty_log_is_not_truncated() {
+    let t = Test::new();
+    let log = t.path("empty.log");
+    let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800); // 2000-01-01
+    std::fs::File::create(&log).unwrap().set_modified(old).unwrap();
+    let pid = started_pid(&t.start(&["--stdout", log.to_str().unwrap()], &["sleep", "1000"]));
+    let _reaped = Reaped(pid);
+    // The launcher returns once PROGRAM runs, after the daemon's truncation would have been.
+    let meta = std::fs::metadata(&log).unwrap();
+    assert_eq!((meta.len(), meta.modified().unwrap()), (0, old), "the empty log was truncated");
+}
+
 fn wait_for(mut condition: impl FnMut() -> bool, log: &Path) {
     let start = Instant::now();
     while !condition() {
