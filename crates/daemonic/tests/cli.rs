@@ -325,6 +325,89 @@ fn an_empty_log_is_not_truncated() {
     assert_eq!((meta.len(), meta.modified().unwrap()), (0, old), "the empty log was truncated");
 }
 
+/// With `--append` the log may have other writers: PROGRAM's flood goes in with `O_APPEND`
+/// writes (never spliced in at an offset), so not one line another process appends at the
+/// same time is overwritten, nor one of PROGRAM's.
+#[test]
+fn a_shared_log_keeps_every_writers_lines() {
+    use std::io::Write as _;
+    const FLOOD: u64 = 64 << 20;
+    let t = Test::new();
+    let log = t.path("shared.log");
+    let program = ["sh", "-c", &format!("yes 0123456789abcdef | head -c {FLOOD}; exec sleep 1000")];
+    let mut other = std::fs::OpenOptions::new().append(true).create(true).open(&log).unwrap();
+    let pid = started_pid(&t.start(&["--stdout", log.to_str().unwrap(), "--append"], &program));
+    let _reaped = Reaped(pid);
+    let (mut markers, mut written) = (0u32, 0u64);
+    let start = Instant::now();
+    while std::fs::metadata(&log).unwrap().len() < FLOOD + written {
+        assert!(start.elapsed() < TIMEOUT, "the flood did not arrive");
+        let marker = format!("marker {markers}\n");
+        other.write_all(marker.as_bytes()).unwrap();
+        (markers, written) = (markers + 1, written + marker.len() as u64);
+    }
+    let content = std::fs::read(&log).unwrap();
+    assert_eq!(content.len() as u64, FLOOD + written, "bytes were overwritten");
+    // The two streams interleave at write boundaries (the relay's writes are not whole lines):
+    // every marker is there whole and in order, and without them what is left is PROGRAM's
+    // output, byte for byte.
+    let (mut rest, mut from) = (Vec::with_capacity(FLOOD as usize), 0);
+    for n in 0..markers {
+        let marker = format!("marker {n}\n");
+        let at = content[from..].windows(marker.len()).position(|w| w == marker.as_bytes());
+        let at = from + at.unwrap_or_else(|| panic!("marker {n} of {markers} was overwritten"));
+        rest.extend_from_slice(&content[from..at]);
+        from = at + marker.len();
+    }
+    rest.extend_from_slice(&content[from..]);
+    let expected: Vec<u8> = b"0123456789abcdef\n".iter().copied().cycle().take(FLOOD as usize).collect();
+    assert!(rest == expected, "PROGRAM's output was overwritten");
+    assert!(markers > 0);
+}
+
+/// A log file that refuses a splice (here every splice after the first fails with ENOSPC,
+/// injected with `strace -e inject`; skipped, saying so, without strace) still gets every
+/// byte, in order, once: what the supervisor had moved towards it is written by `write`, and
+/// so is everything after. The supervisor's own line still starts on a line of its own.
+#[test]
+fn a_log_that_refuses_a_splice_still_gets_every_byte() {
+    let strace = Command::new("strace").arg("-V").output();
+    if !strace.is_ok_and(|out| out.status.success()) {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "a_log_that_refuses_a_splice_still_gets_every_byte: SKIPPED, needs strace");
+        return;
+    }
+    let t = Test::new();
+    let log = t.path("refusing.log");
+    let pidfile = t.pidfile();
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=splice", "-e", "inject=splice:error=ENOSPC:when=2+"])
+        .arg("--")
+        .arg(DAEMONIC)
+        .args(["start", "--foreground", "--pidfile", pidfile.to_str().unwrap(), "--stdout", log.to_str().unwrap()])
+        .args(["--", "sh", "-c", "printf 'one\\n'; sleep 0.2; printf 'two\\nthree'"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            panic!("the supervisor did not end: log {:?}", std::fs::read_to_string(&log));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "{status}");
+    let content = std::fs::read_to_string(&log).unwrap();
+    let (program, own) = content.split_at(content.find("daemonic[").expect("the supervisor's own line"));
+    assert_eq!(program, "one\ntwo\nthree\n", "log: {content:?}");
+    assert!(own.contains("exited with status 0") && !own.contains("lost"), "log: {content:?}");
+}
+
 fn wait_for(mut condition: impl FnMut() -> bool, log: &Path) {
     let start = Instant::now();
     while !condition() {

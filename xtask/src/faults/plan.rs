@@ -66,7 +66,7 @@ pub(crate) fn errnos(syscall: &str) -> &'static [&'static str] {
         "read" | "pread64" | "readv" | "readlink" | "readlinkat" | "getdents64" => &["EIO", "EINTR", "EAGAIN"],
         // A socket's receive has no EIO; the kernel can run out of memory for it.
         "recvfrom" | "recvmsg" => &["ENOMEM", "EINTR", "EAGAIN"],
-        "write" | "pwrite64" | "writev" | "sendto" | "sendmsg" => &["EIO", "ENOSPC", "EINTR", "EAGAIN"],
+        "write" | "pwrite64" | "writev" | "sendto" | "sendmsg" | "splice" => &["EIO", "ENOSPC", "EINTR", "EAGAIN"],
         "flock" => &["ENOLCK", "EINTR", "EAGAIN"],
         "fcntl" => &["EMFILE", "EPERM"],
         "close_range" => &["EINVAL", "ENOSYS"],

@@ -20,17 +20,14 @@ pub(crate) const SYSLOG_LINE: usize = 960;
 /// Syslog datagrams per `sendmmsg` (Linux), at most.
 const SYSLOG_BATCH: usize = 64;
 
-/// Reads per pipe per wake-up, at most (see [`Relay::drain`]).
+/// Reads (or moves, see [`Relay::splice`]) per pipe per wake-up, at most (see
+/// [`Relay::drain`]).
 const DRAIN_CHUNKS: usize = 8;
 
 /// Bytes per read from a pipe whose lines go to a regular file (or another output that never
-/// blocks) only: half of [`PIPE_SIZE`], so that PROGRAM fills one half while the supervisor
-/// writes the other to the file. Elsewhere pipes hold 64 KiB at most, and a read takes what
-/// they hold.
-///
-/// Not `splice(2)` into the file: Linux holds the pipe's lock while a splice writes the file,
-/// and PROGRAM, writing its next lines into the pipe, spins on that lock the whole time (3×
-/// PROGRAM's own CPU for the same output, measured; a slower relay too).
+/// blocks) only, where they are not spliced (see [`Relay::splice`]): half of [`PIPE_SIZE`],
+/// so that PROGRAM fills one half while the supervisor writes the other to the file.
+/// Elsewhere pipes hold 64 KiB at most, and a read takes what they hold.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 const READ_CHUNK: usize = PIPE_SIZE / 2;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -101,21 +98,51 @@ struct Output {
     /// never waits for a reader, so it needs no `poll` first. A pipe or a terminal (the
     /// caller's, in `--foreground` mode) may, and is polled before each part.
     never_blocks: bool,
+    /// Linux, a regular file that is the service's own (no `--append`): a second descriptor
+    /// of it, without `O_APPEND` (Linux refuses to splice into an append-only descriptor) and
+    /// readable (for the last byte spliced), that PROGRAM's output is spliced into at the
+    /// file's end as `fstat` gives it just before (see [`Relay::splice`]).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    positioned: Option<OwnedFd>,
     /// The last byte written to it (`None`: nothing yet), so that the supervisor's own lines
     /// start on a line of their own.
     last_byte: Option<u8>,
 }
 
 impl Output {
-    fn of(fd: BorrowedFd<'_>) -> Output {
+    /// What `fd` is; `splice`: whether PROGRAM's output may be spliced into it, if it is a
+    /// regular file (Linux).
+    fn of(fd: BorrowedFd<'_>, splice: bool) -> Output {
         let Ok(stat) = rustix::fs::fstat(fd) else { return Output::default() };
         #[allow(clippy::unnecessary_cast)] // `mode_t` is u16 on macOS and the BSDs.
         let file_type = rustix::fs::FileType::from_raw_mode(stat.st_mode as _);
         let regular = file_type == rustix::fs::FileType::RegularFile;
         let never_blocks =
             regular || (file_type == rustix::fs::FileType::CharacterDevice && !rustix::termios::isatty(fd));
-        Output { never_blocks, last_byte: None }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = splice;
+        Output {
+            never_blocks,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            positioned: (regular && splice).then(|| positioned(fd, &stat)).flatten(),
+            last_byte: None,
+        }
     }
+}
+
+/// A new open file description of the regular file `fd` is (whose `fstat` is `stat`), writable
+/// without `O_APPEND` and readable: `/proc/self/fd/N` names exactly that inode (a magic link,
+/// not a path anyone can redirect), and the identity is checked all the same. `None` without
+/// `/proc` (a chroot) or without read and write permission: the relay then reads and writes.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn positioned(fd: BorrowedFd<'_>, stat: &rustix::fs::Stat) -> Option<OwnedFd> {
+    use rustix::fs::OFlags;
+    use std::os::fd::AsRawFd;
+    let flags = OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let second = rustix::fs::open(path.as_str(), flags, rustix::fs::Mode::empty()).ok()?;
+    let reopened = rustix::fs::fstat(&second).ok()?;
+    ((stat.st_dev, stat.st_ino) == (reopened.st_dev, reopened.st_ino)).then_some(second)
 }
 
 struct Pipe {
@@ -145,6 +172,14 @@ pub(crate) struct Relay {
     file_dropped: [(u64, Option<Errno>); 2],
     /// The supervisor's descriptors 1 and 2.
     outputs: [Output; 2],
+    /// Whether PROGRAM's output may be spliced into a log file (Linux): the files are the
+    /// service's own, emptied at start (no `--append`).
+    splice: bool,
+    /// Linux: the supervisor's own pipe that PROGRAM's output is moved through on its way to
+    /// a log file (see [`Relay::splice`]); made at the first splice (`None` before, or if it
+    /// could not be made).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    staging: Option<Option<(OwnedFd, OwnedFd)>>,
     /// Where reads from the pipes land (allocated at the first read that needs it).
     buffer: Vec<u8>,
     /// Syslog datagrams waiting to be sent: their bytes, one after the other, and where each
@@ -155,12 +190,15 @@ pub(crate) struct Relay {
 impl Relay {
     /// The pipes (one, or two with a separate `--stderr`, or in `--foreground` without
     /// `--stdout`, where standard error does not follow standard output) and the syslog socket.
+    /// `append`: `--append` (the log files may have other writers: every write goes through
+    /// the `O_APPEND` descriptor, nothing is spliced).
     pub(crate) fn new(
         stdout_path: Option<PathBuf>,
         stderr_path: Option<PathBuf>,
         syslog: Option<(SyslogOptions, String)>,
         service_user: Option<Credentials>,
         foreground: bool,
+        append: bool,
     ) -> io::Result<Relay> {
         // Large pipes only for files: ahead of syslog, a megabyte of lines (half a million
         // datagrams) would only delay every later line behind a syslog daemon that cannot keep
@@ -190,7 +228,10 @@ impl Relay {
             pid: 0,
             syslog_dropped: 0,
             file_dropped: [(0, None); 2],
-            outputs: [Output::of(rustix::stdio::stdout()), Output::of(rustix::stdio::stderr())],
+            outputs: [Output::of(rustix::stdio::stdout(), !append), Output::of(rustix::stdio::stderr(), !append)],
+            splice: !append,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            staging: None,
             buffer: Vec::new(),
             queued: (Vec::new(), Vec::new()),
         })
@@ -224,6 +265,12 @@ impl Relay {
                 PIPE_READ_CHUNK
             };
             for _ in 0..DRAIN_CHUNKS {
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                match self.splice(index, &mut buffer) {
+                    Some(true) => continue,
+                    Some(false) => break,
+                    None => {}
+                }
                 // Into the buffer's spare capacity, never zeroed: its pages become resident
                 // only as reads fill them (a quiet PROGRAM's supervisor stays small).
                 buffer.clear();
@@ -237,6 +284,82 @@ impl Relay {
             }
         }
         self.buffer = buffer;
+    }
+
+    /// Linux: moves what waits on pipe `index` into its log file without copying it through
+    /// the supervisor, when the pipe goes to a regular file of the service's own and nowhere
+    /// else (no syslog), and no loss is waiting to be reported. `Some(more)`: moved (`more`:
+    /// the pipe may hold more); `None`: read and write instead.
+    ///
+    /// Two splices: PROGRAM's pipe into the supervisor's own (`staging`: references to the
+    /// pipe's pages, no copy), then that pipe into the file at its end. Not one splice straight
+    /// into the file: Linux holds the pipe's lock while a splice writes the file, and PROGRAM,
+    /// writing its next lines into the pipe, would spin on that lock the whole time (measured:
+    /// 3× PROGRAM's own CPU, and a relay slower than reads and writes). The file is written
+    /// at the end `fstat` gives just before (Linux refuses to splice into an `O_APPEND`
+    /// descriptor), which is why this is only for files no one else writes (no `--append`).
+    /// What the file does not take is read back out of `staging` and written as a read would
+    /// be (and counted as lost if it fails again), so nothing is left behind in it; that file
+    /// is then read and written into until the next reopen.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn splice(&mut self, index: usize, buffer: &mut Vec<u8>) -> Option<bool> {
+        use rustix::pipe::{splice, SpliceFlags};
+        let stream = self.pipes[index].stream;
+        let slot = usize::from(stream == Stream::Err);
+        let to_file = stream == Stream::Err || self.stdout_written;
+        if !to_file || self.syslog.is_some() || self.file_dropped[slot].0 > 0 {
+            return None;
+        }
+        let file = self.outputs[slot].positioned.as_ref()?;
+        let (staging_read, staging_write) = self.staging.get_or_insert_with(staging_pipe).as_ref()?;
+        let moved = match splice(&self.pipes[index].read, None, staging_write, None, PIPE_SIZE, SpliceFlags::NONBLOCK) {
+            Ok(0) | Err(Errno::AGAIN) => return Some(false),
+            Ok(n) => n,
+            Err(Errno::INTR) => return Some(true),
+            Err(_) => return None,
+        };
+        let (mut left, mut end, mut failed) = (moved, None, false);
+        while left > 0 {
+            let Ok(stat) = rustix::fs::fstat(file) else {
+                failed = true;
+                break;
+            };
+            let mut offset = stat.st_size as u64;
+            match splice(staging_read, None, file, Some(&mut offset), left, SpliceFlags::NONBLOCK) {
+                Ok(n) if n > 0 => (left, end) = (left - n, Some(offset)),
+                Err(Errno::INTR) => {}
+                Ok(_) | Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        let mut last = [0u8];
+        if let Some(end) = end.filter(|&end| end > 0) {
+            if rustix::io::pread(file, &mut last, end - 1).is_ok() {
+                self.outputs[slot].last_byte = Some(last[0]);
+            }
+        }
+        if failed {
+            // A full disk, or a file system that cannot take a splice: reads and writes from
+            // now on (until a reopen), which report the error and count what is lost.
+            self.outputs[slot].positioned = None;
+        }
+        while left > 0 {
+            buffer.clear();
+            buffer.reserve_exact(left.min(READ_CHUNK));
+            let staging_read = self.staging.as_ref().and_then(Option::as_ref).map(|(read, _)| read)?;
+            match rustix::io::read(staging_read, rustix::buffer::spare_capacity(buffer)) {
+                Ok(0) | Err(Errno::AGAIN) => break,
+                Ok(n) => {
+                    left -= n;
+                    self.write(index, &buffer[..n]);
+                }
+                Err(Errno::INTR) => {}
+                Err(_) => break,
+            }
+        }
+        Some(true)
     }
 
     fn write(&mut self, index: usize, bytes: &[u8]) {
@@ -371,7 +494,8 @@ impl Relay {
             let fd = open(path)?;
             rustix::stdio::dup2_stderr(&fd).map_err(|e| format!("dup2: {e}"))?;
         }
-        self.outputs = [Output::of(rustix::stdio::stdout()), Output::of(rustix::stdio::stderr())];
+        self.outputs =
+            [Output::of(rustix::stdio::stdout(), self.splice), Output::of(rustix::stdio::stderr(), self.splice)];
         Ok(())
     }
 
@@ -478,6 +602,17 @@ fn pipe(stream: Stream, large: bool) -> io::Result<Pipe> {
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     let _ = large;
     Ok(Pipe { stream, read, write, pending: Vec::new() })
+}
+
+/// The supervisor's own pipe for [`Relay::splice`]: both ends close-on-exec and non-blocking,
+/// of [`PIPE_SIZE`] where the system allows it, so that one splice takes all PROGRAM's pipe
+/// holds. `None` if it cannot be made (the relay then reads and writes).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn staging_pipe() -> Option<(OwnedFd, OwnedFd)> {
+    use rustix::pipe::PipeFlags;
+    let (read, write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).ok()?;
+    let _ = rustix::pipe::fcntl_setpipe_size(&read, PIPE_SIZE);
+    Some((read, write))
 }
 
 /// The syslog messages in `bytes`, which follow `pending` (PROGRAM's unterminated line so far),

@@ -43,7 +43,8 @@ options:
                           the caller's is 0)
   --stdout FILE           standard output (default /dev/null); standard error follows unless set
   --stderr FILE           standard error
-  --append                append to --stdout/--stderr files instead of truncating them;
+  --append                append to --stdout/--stderr files instead of truncating them,
+                          every write O_APPEND (for a file other processes write too);
                           the supervisor writes PROGRAM's output to them and reopens them on
                           `daemonic reopen` or SIGHUP (log rotation)
   --syslog                also send PROGRAM's output to syslog, one message per line (longer

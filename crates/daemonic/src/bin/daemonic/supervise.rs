@@ -95,7 +95,14 @@ pub(crate) fn run(guard: DaemonGuard, args: &StartArgs) -> ExitCode {
             let default = program.file_name().unwrap_or(program.as_os_str()).to_string_lossy().into_owned();
             (options.clone(), options.tag.clone().unwrap_or(default))
         });
-        match Relay::new(args.stdout.clone(), args.stderr.clone(), tag, guard.credentials().cloned(), args.foreground) {
+        match Relay::new(
+            args.stdout.clone(),
+            args.stderr.clone(),
+            tag,
+            guard.credentials().cloned(),
+            args.foreground,
+            args.append,
+        ) {
             Ok(relay) => Some(std::cell::RefCell::new(relay)),
             Err(e) => return failed(guard, format!("cannot set up the log relay: {}", os_message(&e))),
         }
