@@ -330,27 +330,66 @@ fn an_empty_log_is_not_truncated() {
 /// same time is overwritten, nor one of PROGRAM's.
 #[test]
 fn a_shared_log_keeps_every_writers_lines() {
-    use std::io::Write as _;
-    const FLOOD: u64 = 64 << 20;
     let t = Test::new();
     let log = t.path("shared.log");
-    let program = ["sh", "-c", &format!("yes 0123456789abcdef | head -c {FLOOD}; exec sleep 1000")];
-    let mut other = std::fs::OpenOptions::new().append(true).create(true).open(&log).unwrap();
+    let program = ["sh", "-c", &format!("{FLOOD_COMMAND}; exec sleep 1000")];
+    let other = std::fs::OpenOptions::new().append(true).create(true).open(&log).unwrap();
     let pid = started_pid(&t.start(&["--stdout", log.to_str().unwrap(), "--append"], &program));
     let _reaped = Reaped(pid);
+    flood_beside_markers(&log, other);
+}
+
+/// In the foreground, the caller's own standard output is never spliced into, even when it is
+/// a regular file relayed to (`--stderr FILE` alone) and there is no `--append`: the caller
+/// opened it, and others may write it too (`>> shared.log`).
+#[test]
+fn the_callers_output_file_keeps_every_writers_lines() {
+    let t = Test::new();
+    let log = t.path("callers.log");
+    let other = std::fs::OpenOptions::new().append(true).create(true).open(&log).unwrap();
+    let stdout = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let (pidfile, errors) = (t.pidfile(), t.path("errors.log"));
+    // `--stderr FILE`: the supervisor relays, and standard output goes to the caller's.
+    let mut child = Command::new(DAEMONIC)
+        .args(["start", "--foreground", "--pidfile", pidfile.to_str().unwrap()])
+        .args(["--stderr", errors.to_str().unwrap(), "--", "sh", "-c", FLOOD_COMMAND])
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    flood_beside_markers(&log, other);
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            panic!("the supervisor did not end");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Bytes of `0123456789abcdef` lines [`FLOOD_COMMAND`] writes.
+const FLOOD: u64 = 64 << 20;
+const FLOOD_COMMAND: &str = "yes 0123456789abcdef | head -c 67108864";
+
+/// Appends numbered marker lines to `log` through `other` while PROGRAM floods it with
+/// [`FLOOD`] bytes, until all of both are there; then checks that nothing was overwritten. The
+/// two streams interleave at write boundaries (the relay's writes are not whole lines): every
+/// marker must be there whole and in order, and without them what is left must be PROGRAM's
+/// output, byte for byte.
+fn flood_beside_markers(log: &Path, mut other: std::fs::File) {
+    use std::io::Write as _;
     let (mut markers, mut written) = (0u32, 0u64);
     let start = Instant::now();
-    while std::fs::metadata(&log).unwrap().len() < FLOOD + written {
-        assert!(start.elapsed() < TIMEOUT, "the flood did not arrive");
+    while std::fs::metadata(log).unwrap().len() < FLOOD + written {
+        assert!(start.elapsed() < TIMEOUT, "the flood did not arrive: bytes were overwritten");
         let marker = format!("marker {markers}\n");
         other.write_all(marker.as_bytes()).unwrap();
         (markers, written) = (markers + 1, written + marker.len() as u64);
     }
-    let content = std::fs::read(&log).unwrap();
+    let content = std::fs::read(log).unwrap();
     assert_eq!(content.len() as u64, FLOOD + written, "bytes were overwritten");
-    // The two streams interleave at write boundaries (the relay's writes are not whole lines):
-    // every marker is there whole and in order, and without them what is left is PROGRAM's
-    // output, byte for byte.
     let (mut rest, mut from) = (Vec::with_capacity(FLOOD as usize), 0);
     for n in 0..markers {
         let marker = format!("marker {n}\n");

@@ -172,8 +172,10 @@ pub(crate) struct Relay {
     file_dropped: [(u64, Option<Errno>); 2],
     /// The supervisor's descriptors 1 and 2.
     outputs: [Output; 2],
-    /// Whether PROGRAM's output may be spliced into a log file (Linux): the files are the
-    /// service's own, emptied at start (no `--append`).
+    /// Whether PROGRAM's output may be spliced into the `--stdout`/`--stderr` files (Linux):
+    /// they are the service's own, emptied at start (no `--append`). Never into a file the
+    /// caller passed as its own standard output or error (`--foreground`): that one may be
+    /// shared.
     splice: bool,
     /// Linux: the supervisor's own pipe that PROGRAM's output is moved through on its way to
     /// a log file (see [`Relay::splice`]); made at the first splice (`None` before, or if it
@@ -218,7 +220,7 @@ impl Relay {
                 Some((socket, address, options, tag))
             }
         };
-        Ok(Relay {
+        let mut relay = Relay {
             pipes,
             syslog,
             stdout_path,
@@ -228,13 +230,24 @@ impl Relay {
             pid: 0,
             syslog_dropped: 0,
             file_dropped: [(0, None); 2],
-            outputs: [Output::of(rustix::stdio::stdout(), !append), Output::of(rustix::stdio::stderr(), !append)],
+            outputs: [Output::default(), Output::default()],
             splice: !append,
             #[cfg(any(target_os = "linux", target_os = "android"))]
             staging: None,
             buffer: Vec::new(),
             queued: (Vec::new(), Vec::new()),
-        })
+        };
+        relay.outputs = relay.outputs();
+        Ok(relay)
+    }
+
+    /// What the supervisor's descriptors 1 and 2 are now; a splice only into the files it
+    /// opened itself (`--stdout`, `--stderr`).
+    fn outputs(&self) -> [Output; 2] {
+        [
+            Output::of(rustix::stdio::stdout(), self.splice && self.stdout_path.is_some()),
+            Output::of(rustix::stdio::stderr(), self.splice && self.stderr_path.is_some()),
+        ]
     }
 
     /// PROGRAM's standard output and error: the pipes' write ends (the supervisor keeps its
@@ -494,8 +507,7 @@ impl Relay {
             let fd = open(path)?;
             rustix::stdio::dup2_stderr(&fd).map_err(|e| format!("dup2: {e}"))?;
         }
-        self.outputs =
-            [Output::of(rustix::stdio::stdout(), self.splice), Output::of(rustix::stdio::stderr(), self.splice)];
+        self.outputs = self.outputs();
         Ok(())
     }
 
