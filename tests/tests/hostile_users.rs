@@ -547,6 +547,48 @@ fn a_swapped_log_directory_never_redirects_root() {
     assert_eq!(std::fs::read_dir(&secret).unwrap().count(), 0);
 }
 
+/// A `reopen` the service user makes fail half-way (a symlink planted for the `--stderr` log
+/// after both logs were rotated away) still moves standard output to its new file: what the
+/// supervisor writes to, spliced or not, is taken again from the descriptors it now has, and
+/// nothing more goes into the rotated-away file (which logrotate would compress and delete).
+#[test]
+fn a_half_failed_reopen_leaves_nothing_going_to_the_old_file() {
+    let Some(w) = World::new("a_half_failed_reopen_leaves_nothing_going_to_the_old_file") else { return };
+    let secret = w.path("secret");
+    std::fs::write(&secret, "root's\n").unwrap();
+    let logs = w.path("logs");
+    nobody_sh(&format!("mkdir -m 755 {}", logs.display()));
+    let (out_log, err_log) = (logs.join("out.log"), logs.join("err.log"));
+    let program = "i=0; while :; do i=$((i+1)); echo out $i; echo err $i >&2; sleep 0.02; done";
+    let args = ["--user", "nobody", "--stdout", out_log.to_str().unwrap(), "--stderr", err_log.to_str().unwrap()];
+    let (status, out) = w.start(&args, &["sh", "-c", program]);
+    assert!(status.success(), "{out}");
+    let _supervisor = KillOnDrop(started_pid(&out));
+    daemonic_tests::wait_until("the first lines", || {
+        std::fs::read_to_string(&out_log).is_ok_and(|t| t.contains("out 3"))
+    });
+    nobody_sh(&format!(
+        "cd {} && mv out.log out.log.1 && mv err.log err.log.1 && ln -s {} err.log",
+        logs.display(),
+        secret.display()
+    ));
+    let (status, out) = w.cli(&["reopen", "--pidfile", w.pidfile().to_str().unwrap()]);
+    assert!(status.success(), "{out}");
+    let old_out = logs.join("out.log.1");
+    daemonic_tests::wait_until("the refusal in the old error log", || {
+        std::fs::read_to_string(logs.join("err.log.1")).is_ok_and(|t| t.contains("cannot reopen"))
+    });
+    daemonic_tests::wait_until("lines in the new output log", || {
+        std::fs::read_to_string(&out_log).is_ok_and(|t| t.lines().filter(|l| l.starts_with("out")).count() > 10)
+    });
+    let before = std::fs::read_to_string(&old_out).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(std::fs::read_to_string(&old_out).unwrap(), before, "output still went to the rotated-away file");
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "root's\n", "root's file untouched");
+    let (status, out) = w.stop();
+    assert!(status.success(), "{out}");
+}
+
 /// Issue 20, point 1: the notification directory is root's (0710, the service user's group),
 /// so the service user, who can reach the socket, can neither rename the directory nor plant
 /// anything in it, and `stop` removes exactly what the supervisor created.

@@ -132,15 +132,21 @@ impl Output {
 
 /// A new open file description of the regular file `fd` is (whose `fstat` is `stat`), writable
 /// without `O_APPEND` and readable: `/proc/self/fd/N` names exactly that inode (a magic link,
-/// not a path anyone can redirect), and the identity is checked all the same. `None` without
-/// `/proc` (a chroot) or without read and write permission: the relay then reads and writes.
+/// not a path anyone can redirect) once `/proc` is proved to be procfs (`fstatfs`: not a
+/// directory planted in a chroot, whose `self/fd/N` could name a device that opening alone
+/// affects), and the identity is checked all the same. `None` without procfs or without read
+/// and write permission: the relay then reads and writes.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn positioned(fd: BorrowedFd<'_>, stat: &rustix::fs::Stat) -> Option<OwnedFd> {
-    use rustix::fs::OFlags;
+    use rustix::fs::{Mode, OFlags};
     use std::os::fd::AsRawFd;
+    let proc = rustix::fs::open("/proc", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    if rustix::fs::fstatfs(&proc).ok()?.f_type != rustix::fs::PROC_SUPER_MAGIC {
+        return None;
+    }
     let flags = OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
-    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let second = rustix::fs::open(path.as_str(), flags, rustix::fs::Mode::empty()).ok()?;
+    let path = format!("self/fd/{}", fd.as_raw_fd());
+    let second = rustix::fs::openat(&proc, path.as_str(), flags, Mode::empty()).ok()?;
     let reopened = rustix::fs::fstat(&second).ok()?;
     ((stat.st_dev, stat.st_ino) == (reopened.st_dev, reopened.st_ino)).then_some(second)
 }
@@ -325,7 +331,8 @@ impl Relay {
         }
         let file = self.outputs[slot].positioned.as_ref()?;
         let (staging_read, staging_write) = self.staging.get_or_insert_with(staging_pipe).as_ref()?;
-        let moved = match splice(&self.pipes[index].read, None, staging_write, None, PIPE_SIZE, SpliceFlags::NONBLOCK) {
+        let moved = match splice(&self.pipes[index].read, None, staging_write, None, READ_CHUNK, SpliceFlags::NONBLOCK)
+        {
             Ok(0) | Err(Errno::AGAIN) => return Some(false),
             Ok(n) => n,
             Err(Errno::INTR) => return Some(true),
@@ -347,11 +354,12 @@ impl Relay {
                 }
             }
         }
-        let mut last = [0u8];
         if let Some(end) = end.filter(|&end| end > 0) {
-            if rustix::io::pread(file, &mut last, end - 1).is_ok() {
-                self.outputs[slot].last_byte = Some(last[0]);
-            }
+            // Not read back (a truncation since, an error): not known to end a line, so the
+            // supervisor's next line of its own starts with a newline.
+            let mut last = [0u8];
+            let read = rustix::io::pread(file, &mut last, end - 1);
+            self.outputs[slot].last_byte = Some(if matches!(read, Ok(1)) { last[0] } else { 0 });
         }
         if failed {
             // A full disk, or a file system that cannot take a splice: reads and writes from
@@ -371,6 +379,14 @@ impl Relay {
                 Err(Errno::INTR) => {}
                 Err(_) => break,
             }
+        }
+        if left > 0 {
+            // Not even read back out (no real error does this): counted and reported as lost,
+            // and the pipe closed with them, so that they never reach another stream's file
+            // (a new one is made at the next splice).
+            let (dropped, error) = self.file_dropped[slot];
+            self.file_dropped[slot] = (dropped + left as u64, error);
+            self.staging = None;
         }
         Some(true)
     }
@@ -490,8 +506,17 @@ impl Relay {
 
     /// Log rotation: reopens `--stdout`/`--stderr` by path (the same checks as at start) and
     /// makes them the supervisor's descriptors 1 and 2 again.
+    /// Whatever happens, what descriptors 1 and 2 are is taken again at the end: after a
+    /// reopen that failed half-way, descriptor 1 may be a new file already, and nothing may
+    /// go on being spliced into the old one.
     pub(crate) fn reopen(&mut self) -> Result<(), String> {
         self.drain();
+        let reopened = self.reopen_files();
+        self.outputs = self.outputs();
+        reopened
+    }
+
+    fn reopen_files(&self) -> Result<(), String> {
         let open = |path: &PathBuf| {
             daemonic::open_output(path, self.service_user.as_ref())
                 .map_err(|e| format!("cannot reopen {}: {}", path.display(), os_message(&e)))
@@ -507,7 +532,6 @@ impl Relay {
             let fd = open(path)?;
             rustix::stdio::dup2_stderr(&fd).map_err(|e| format!("dup2: {e}"))?;
         }
-        self.outputs = self.outputs();
         Ok(())
     }
 
