@@ -283,11 +283,19 @@ impl Relay {
             } else {
                 PIPE_READ_CHUNK
             };
+            // The bound per pipe per wake-up, in bytes, for splices too (which move up to the
+            // whole pipe at a time).
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            let mut budget = DRAIN_CHUNKS * chunk;
             for _ in 0..DRAIN_CHUNKS {
                 #[cfg(any(target_os = "linux", target_os = "android"))]
                 match self.splice(index, &mut buffer) {
-                    Some(true) => continue,
-                    Some(false) => break,
+                    Some(0) => break,
+                    Some(moved) if moved >= budget => break,
+                    Some(moved) => {
+                        budget -= moved;
+                        continue;
+                    }
                     None => {}
                 }
                 // Into the buffer's spare capacity, never zeroed: its pages become resident
@@ -307,8 +315,8 @@ impl Relay {
 
     /// Linux: moves what waits on pipe `index` into its log file without copying it through
     /// the supervisor, when the pipe goes to a regular file of the service's own and nowhere
-    /// else (no syslog), and no loss is waiting to be reported. `Some(more)`: moved (`more`:
-    /// the pipe may hold more); `None`: read and write instead.
+    /// else (no syslog), and no loss is waiting to be reported. `Some(bytes)`: moved that many
+    /// (0: the pipe is empty); `None`: read and write instead.
     ///
     /// Two splices: PROGRAM's pipe into the supervisor's own (`staging`: references to the
     /// pipe's pages, no copy), then that pipe into the file at its end. Not one splice straight
@@ -321,7 +329,7 @@ impl Relay {
     /// be (and counted as lost if it fails again), so nothing is left behind in it; that file
     /// is then read and written into until the next reopen.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    fn splice(&mut self, index: usize, buffer: &mut Vec<u8>) -> Option<bool> {
+    fn splice(&mut self, index: usize, buffer: &mut Vec<u8>) -> Option<usize> {
         use rustix::pipe::{splice, SpliceFlags};
         let stream = self.pipes[index].stream;
         let slot = usize::from(stream == Stream::Err);
@@ -331,12 +339,16 @@ impl Relay {
         }
         let file = self.outputs[slot].positioned.as_ref()?;
         let (staging_read, staging_write) = self.staging.get_or_insert_with(staging_pipe).as_ref()?;
-        let moved = match splice(&self.pipes[index].read, None, staging_write, None, READ_CHUNK, SpliceFlags::NONBLOCK)
-        {
-            Ok(0) | Err(Errno::AGAIN) => return Some(false),
-            Ok(n) => n,
-            Err(Errno::INTR) => return Some(true),
-            Err(_) => return None,
+        // All the pipe holds, at most (`drain` bounds the bytes per wake-up): against half of
+        // it at a time, 1 GiB of lines took 0.51 s against 0.70 s (medians of 5, alternating;
+        // a second batch on a noisier machine could not tell them apart).
+        let moved = loop {
+            match splice(&self.pipes[index].read, None, staging_write, None, PIPE_SIZE, SpliceFlags::NONBLOCK) {
+                Ok(0) | Err(Errno::AGAIN) => return Some(0),
+                Ok(n) => break n,
+                Err(Errno::INTR) => {}
+                Err(_) => return None,
+            }
         };
         let (mut left, mut end, mut failed) = (moved, None, false);
         while left > 0 {
@@ -388,7 +400,7 @@ impl Relay {
             self.file_dropped[slot] = (dropped + left as u64, error);
             self.staging = None;
         }
-        Some(true)
+        Some(moved)
     }
 
     fn write(&mut self, index: usize, bytes: &[u8]) {
