@@ -428,6 +428,33 @@ fn program_environment_nice_value_and_umask() {
     reap(supervisor);
 }
 
+/// PROGRAM's process starts on the supervisor's CPU (the supervisor pins itself for the
+/// `clone`, on Linux), and both end with the caller's CPU affinity, after a restart too.
+#[test]
+fn program_and_supervisor_keep_the_callers_cpu_affinity() {
+    let s = Service::new();
+    let caller = proc_status(std::process::id(), "Cpus_allowed_list");
+    let script = s.script("restarts", "echo started >> \"$(dirname \"$0\")/runs\"; sleep 600");
+    let (status, out) = s.start(&["--restart", "always", "--restart-delay", "0"], &[&script]);
+    let supervisor = started_pid(&(status, out));
+    let _stop = StopOnDrop(supervisor);
+    let runs = || std::fs::read_to_string(s.path("runs")).unwrap_or_default().lines().count();
+    for round in 1..=2 {
+        wait_until("PROGRAM's start", || runs() == round);
+        let program = program_of(supervisor);
+        assert_eq!(proc_status(program, "Cpus_allowed_list"), caller, "PROGRAM, start {round}");
+        assert_eq!(proc_status(supervisor, "Cpus_allowed_list"), caller, "the supervisor, start {round}");
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(program as i32).unwrap(),
+            rustix::process::Signal::TERM,
+        )
+        .unwrap();
+    }
+    wait_until("the third start", || runs() == 3);
+    assert!(s.stop().0.success());
+    reap(supervisor);
+}
+
 /// `daemonic signal HUP` reaches PROGRAM through its supervisor and the service keeps running;
 /// against a stopped service it says so with LSB's 7. `status` usage errors are LSB's 4.
 #[test]

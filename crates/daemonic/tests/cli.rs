@@ -447,6 +447,41 @@ fn a_log_that_refuses_a_splice_still_gets_every_byte() {
     assert!(own.contains("exited with status 0") && !own.contains("lost"), "log: {content:?}");
 }
 
+/// The supervisor starts PROGRAM in its own memory (`CLONE_VM|CLONE_VFORK`, Linux) only while
+/// PROGRAM's process stays the supervisor's user: with `--user` it forks, so that no process of
+/// the service user ever shares the supervisor's memory. Seen in the supervisor's `clone`s,
+/// under `strace` (`--foreground`: the supervisor makes no other process).
+#[cfg(target_os = "linux")]
+#[test]
+fn program_shares_the_supervisors_memory_only_as_the_supervisors_user() {
+    let strace = Command::new("strace").arg("-V").output();
+    if !strace.is_ok_and(|out| out.status.success()) || !rustix::process::geteuid().is_root() {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "program_shares_the_supervisors_memory_only_as_…: SKIPPED, needs strace and root"
+        );
+        return;
+    }
+    let t = Test::new();
+    for user in [None, Some("nobody")] {
+        let trace = t.path("clone.trace");
+        let mut command = Command::new("strace");
+        command.args(["-f", "-qq", "-o", trace.to_str().unwrap(), "-e", "trace=clone,clone3,fork,vfork", "--"]);
+        command.args([DAEMONIC, "start", "--foreground", "--pidfile", t.pidfile().to_str().unwrap()]);
+        if let Some(user) = user {
+            command.args(["--user", user]);
+        }
+        let out = command.args(["--", "true"]).stdin(std::process::Stdio::null()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let trace = std::fs::read_to_string(&trace).unwrap();
+        let clones: Vec<&str> = trace.lines().filter(|l| l.contains("clone") && !l.contains("resumed")).collect();
+        assert_eq!(clones.len(), 1, "{trace}");
+        let shares = clones[0].contains("CLONE_VM") && clones[0].contains("CLONE_VFORK");
+        assert_eq!(shares, user.is_none(), "--user {user:?}: {}", clones[0]);
+    }
+}
+
 fn wait_for(mut condition: impl FnMut() -> bool, log: &Path) {
     let start = Instant::now();
     while !condition() {

@@ -201,14 +201,30 @@ pub(crate) enum Step {
     Setting,
     /// The `execve` itself (or, in the supervisor, what comes before the `fork`).
     Exec,
+    /// Linux: giving back the CPU affinity that PROGRAM's process was started with on the
+    /// supervisor's CPU (`program.rs`, `vfork`).
+    Affinity,
 }
 
 impl Step {
     fn from_byte(byte: u8) -> Option<Step> {
         use Step::*;
-        [ProcessGroup, Stdio, Signals, Chroot, Chdir, Nice, KeepFd, SwitchUser, TieToSupervisor, Setting, Exec]
-            .into_iter()
-            .find(|step| *step as u8 == byte)
+        [
+            ProcessGroup,
+            Stdio,
+            Signals,
+            Chroot,
+            Chdir,
+            Nice,
+            KeepFd,
+            SwitchUser,
+            TieToSupervisor,
+            Setting,
+            Exec,
+            Affinity,
+        ]
+        .into_iter()
+        .find(|step| *step as u8 == byte)
     }
 }
 
@@ -235,24 +251,69 @@ impl From<io::Error> for SpawnError {
     }
 }
 
-/// PROGRAM's process, forked, its `exec` not yet known to have succeeded: the caller can do
-/// its own work meanwhile (the supervisor writes its state record while PROGRAM's process
-/// execs), then [`wait_exec`](Forked::wait_exec).
+/// PROGRAM's process, started, its `exec` perhaps not yet known to have succeeded: the caller
+/// can do its own work meanwhile, then [`wait_exec`](Forked::wait_exec).
 pub(crate) struct Forked {
     pid: rustix::process::Pid,
-    /// The read end of the exec-status pipe: end of file once `execve` succeeded, a record of
-    /// the failed step before that.
-    report: OwnedFd,
+    report: Report,
 }
 
-/// Forks PROGRAM's process: in its own process group, its standard output and error on
+/// How PROGRAM's process tells the supervisor the step that failed before `exec`.
+enum Report {
+    /// Linux: the child shared the supervisor's memory until its `exec` or `_exit`, and the
+    /// supervisor waited for that: the record of the failed step, if any, is already here.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Known(Option<[u8; RECORD]>),
+    /// After `fork`: the read end of the exec-status pipe: end of file once `execve`
+    /// succeeded, a record of the failed step before that.
+    Pipe(OwnedFd),
+}
+
+/// The failure record: the step, its detail byte, the errno (little-endian).
+const RECORD: usize = 6;
+
+fn record((step, detail, error): (Step, u8, io::Error)) -> [u8; RECORD] {
+    let errno = error.raw_os_error().unwrap_or(libc::EIO);
+    let mut record = [0u8; RECORD];
+    record[0] = step as u8;
+    record[1] = detail;
+    record[2..].copy_from_slice(&errno.to_le_bytes());
+    record
+}
+
+/// Starts PROGRAM's process: in its own process group, its standard output and error on
 /// `stdio` (else the supervisor's), SIGPIPE back to its default, then `setup` (the
-/// supervisor's steps: chroot, nice, privileges, …), then [`Program::exec`]. Returns once it
-/// is forked; [`Forked::wait_exec`] says whether the `exec` succeeded.
+/// supervisor's steps: chroot, nice, privileges, …), then [`Program::exec`].
+/// [`Forked::wait_exec`] says whether the `exec` succeeded.
+///
+/// On Linux, unless `setup` changes credentials, the process is made as `posix_spawn` makes it
+/// (`clone` with `CLONE_VM | CLONE_VFORK`, on a stack of its own): no copy of the
+/// supervisor's page tables and no copy-on-write faults afterwards, the supervisor suspended
+/// until the `exec` (or the child's exit), which is then known when this returns. Elsewhere,
+/// and when `setup` makes the process another user's (`changes_credentials`), `fork` and an
+/// exec-status pipe: a process that shares the supervisor's memory must never belong to
+/// another user, who could reach that memory through it (`ptrace`, `/proc/PID/mem`) wherever
+/// `fs.suid_dumpable` is 1 (the credential change then leaves it dumpable; no
+/// `PR_SET_DUMPABLE` afterwards can close the instant before).
 pub(crate) fn spawn(
     program: &mut Program,
     stdio: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
+    changes_credentials: bool,
     mut setup: impl FnMut() -> Result<(), (Step, u8, io::Error)>,
+) -> Result<Forked, SpawnError> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if !changes_credentials {
+        return vfork::spawn(program, stdio, &mut setup);
+    }
+    let _ = changes_credentials;
+    fork_spawn(program, stdio, &mut setup)
+}
+
+/// [`spawn`] with `fork`, the outcome on a close-on-exec pipe.
+fn fork_spawn(
+    program: &mut Program,
+    stdio: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
+    setup: &mut impl FnMut() -> Result<(), (Step, u8, io::Error)>,
 ) -> Result<Forked, SpawnError> {
     let (report_read, report_write) = rustix::pipe::pipe()?;
     for fd in [&report_read, &report_write] {
@@ -268,13 +329,8 @@ pub(crate) fn spawn(
         return Err(io::Error::last_os_error().into());
     }
     if pid == 0 {
-        let Err((step, detail, error)) = in_child(program, stdio, &mut setup);
-        let errno = error.raw_os_error().unwrap_or(libc::EIO);
-        let mut record = [0u8; 6];
-        record[0] = step as u8;
-        record[1] = detail;
-        record[2..].copy_from_slice(&errno.to_le_bytes());
-        let _ = rustix::io::write(&report_write, &record);
+        let Err(failed) = in_child(program, stdio, setup);
+        let _ = rustix::io::write(&report_write, &record(failed));
         // SAFETY: `_exit` in the forked child: no destructors, no flush of the supervisor's
         // buffers.
         unsafe { libc::_exit(127) };
@@ -284,7 +340,178 @@ pub(crate) fn spawn(
     // Also here, so that the group exists before the supervisor may signal it, whichever of
     // the two runs first (EACCES once the child has exec'd: then it did it itself).
     let _ = rustix::process::setpgid(Some(child), Some(child));
-    Ok(Forked { pid: child, report: report_read })
+    Ok(Forked { pid: child, report: Report::Pipe(report_read) })
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod vfork {
+    use super::*;
+
+    /// The child's stack: the steps before `exec` use a few KiB (no allocation, paths on the
+    /// stack up to 256 bytes); a guard page below it.
+    const STACK: usize = 256 * 1024;
+
+    /// A stack mapped for the child, unmapped on drop.
+    struct Stack {
+        base: *mut libc::c_void,
+        len: usize,
+    }
+
+    impl Stack {
+        fn new() -> io::Result<Stack> {
+            // SAFETY: `sysconf` reads a constant of the system.
+            let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+            let len = STACK + page;
+            // SAFETY: an anonymous private mapping at an address of the kernel's choosing
+            // touches no existing memory.
+            let base = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if base == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            let stack = Stack { base, len };
+            // The guard page: an overflow faults instead of writing below the mapping.
+            // SAFETY: the lowest page of the mapping made above, which nothing uses yet.
+            if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(stack)
+        }
+
+        /// The top of the stack (it grows down), 16-byte aligned as `clone` needs.
+        fn top(&self) -> *mut libc::c_void {
+            // SAFETY: one past the end of the mapping, which `clone` takes as the initial
+            // stack pointer; the length is a multiple of the page size.
+            unsafe { self.base.cast::<u8>().add(self.len).cast() }
+        }
+    }
+
+    impl Drop for Stack {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made in `new`; the child that ran on it has exec'd or
+            // exited (CLONE_VFORK), so nothing uses it.
+            unsafe { libc::munmap(self.base, self.len) };
+        }
+    }
+
+    /// What the child gets: everything it uses, prepared before `clone`; it writes `failed`.
+    struct Shared<'a, 'b, F> {
+        program: &'a mut Program,
+        stdio: Option<(BorrowedFd<'b>, BorrowedFd<'b>)>,
+        setup: &'a mut F,
+        /// The affinity to give back, when the supervisor pinned itself for the `clone`.
+        affinity: Option<libc::cpu_set_t>,
+        failed: Option<[u8; RECORD]>,
+    }
+
+    /// The child's entry point, on its own stack, in the supervisor's memory.
+    extern "C" fn child<F: FnMut() -> Result<(), (Step, u8, io::Error)>>(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `arg` is the `Shared` of `spawn` below, alive and untouched by the
+        // supervisor until this process has exec'd or exited (CLONE_VFORK).
+        let shared = unsafe { &mut *arg.cast::<Shared<'_, '_, F>>() };
+        let Err(failed) = restore_affinity(shared.affinity.as_ref())
+            .map_err(|e| (Step::Affinity, 0, e))
+            .and_then(|()| in_child(shared.program, shared.stdio, shared.setup));
+        shared.failed = Some(record(failed));
+        // SAFETY: `_exit`, as after `fork`: no destructors, no flush of the supervisor's
+        // buffers (which are this process's memory too).
+        unsafe { libc::_exit(127) }
+    }
+
+    /// Pins the supervisor to the CPU it runs on, for the `clone`; returns the affinity to give
+    /// back (to itself and in the child), or `None` when it did not pin (one CPU already, or
+    /// an error: then the `clone` goes ahead unpinned).
+    ///
+    /// Why: the kernel places a new process on the idlest CPU, not knowing that its parent is
+    /// about to wait for it (CLONE_VFORK); on a virtual machine, waking an idle CPU takes from
+    /// tens of microseconds to milliseconds, so the child could wait that long while the
+    /// supervisor's own CPU, free the moment it waits, sits idle. The child inherits the
+    /// pinned affinity, so it runs where its parent ran, and gives the affinity back as its
+    /// first step (`Step::Affinity` if that fails: PROGRAM never runs pinned).
+    fn pin() -> Option<libc::cpu_set_t> {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: an all-zero `cpu_set_t` is the empty set.
+        let mut original: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `original` is a `cpu_set_t` of `size` bytes, written by the call. A machine
+        // with more CPUs than it holds answers EINVAL: then no pinning.
+        if unsafe { libc::sched_getaffinity(0, size, &mut original) } != 0 {
+            return None;
+        }
+        // SAFETY: no arguments; glibc reads the CPU from the vDSO or rseq area.
+        let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).ok().filter(|&cpu| cpu < 8 * size)?;
+        // SAFETY: as above.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `cpu` is within the set (checked above); these only read and write its bits.
+        let single = unsafe {
+            libc::CPU_SET(cpu, &mut one);
+            !libc::CPU_ISSET(cpu, &original) || libc::CPU_COUNT(&original) <= 1
+        };
+        if single {
+            return None;
+        }
+        // SAFETY: `one` is a `cpu_set_t` of `size` bytes, read by the call.
+        if unsafe { libc::sched_setaffinity(0, size, &one) } != 0 {
+            return None;
+        }
+        Some(original)
+    }
+
+    /// `sched_setaffinity(0, affinity)`, if there is one to give back. Async-signal-safe.
+    fn restore_affinity(affinity: Option<&libc::cpu_set_t>) -> io::Result<()> {
+        let Some(affinity) = affinity else { return Ok(()) };
+        // SAFETY: `affinity` is a `cpu_set_t`, read by the call.
+        if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), affinity) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    pub(super) fn spawn<F: FnMut() -> Result<(), (Step, u8, io::Error)>>(
+        program: &mut Program,
+        stdio: Option<(BorrowedFd<'_>, BorrowedFd<'_>)>,
+        setup: &mut F,
+    ) -> Result<Forked, SpawnError> {
+        let stack = Stack::new()?;
+        let affinity = pin();
+        let mut shared = Shared { program, stdio, setup, affinity, failed: None };
+        // SAFETY: `child` runs on `stack` (mapped above, alive until after this returns) with
+        // `shared`, in this process's memory (CLONE_VM) while this thread waits (CLONE_VFORK)
+        // until it has exec'd or exited; the supervisor is single-threaded, so no other
+        // thread runs meanwhile. What it runs is what ran after `fork`: async-signal-safe
+        // system calls on data prepared before, no allocation, no unwinding (`in_child`
+        // returns its error). A signal handler of the supervisor's that runs in the child
+        // (its own copy of the dispositions: no CLONE_SIGHAND) sees another pid, restores the
+        // default and re-raises (`signals.rs`; glibc's `raise` asks the kernel for the tid,
+        // for the sake of exactly this case). The child's errno is the supervisor's, read
+        // below only when `clone` failed, when no child ran. The child changes no
+        // credentials (`spawn`: then `fork`).
+        let pid = unsafe {
+            libc::clone(
+                child::<F>,
+                stack.top(),
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                (&mut shared as *mut Shared<'_, '_, F>).cast(),
+            )
+        };
+        let error = (pid < 0).then(io::Error::last_os_error);
+        // The supervisor's own affinity back. It cannot fail but for a CPU taken offline or
+        // out of the cpuset meanwhile, where the kernel has then moved it anyway.
+        let _ = restore_affinity(affinity.as_ref());
+        if let Some(error) = error {
+            return Err(error.into());
+        }
+        drop(stack);
+        let child = rustix::process::Pid::from_raw(pid).ok_or_else(|| io::Error::other("clone returned no pid"))?;
+        Ok(Forked { pid: child, report: Report::Known(shared.failed) })
+    }
 }
 
 impl Forked {
@@ -295,36 +522,16 @@ impl Forked {
 
     /// Waits for the `exec`: the pid once it succeeded; else the step that failed and why, the
     /// process reaped.
-    ///
-    /// Not `std::process::Command`: when reading its exec-status pipe fails for a passing
-    /// reason, std waits for the child forever (it is PROGRAM by then); here a read error is
-    /// retried, and after a second of failures the child is taken as started (an `exec` that
-    /// failed shows as its exit status 127, reaped and logged as any exit).
     pub(crate) fn wait_exec(self) -> Result<rustix::process::Pid, SpawnError> {
-        let Forked { pid: child, report: report_read } = self;
-        let mut record = [0u8; 6];
-        let mut len = 0;
-        let mut failures = 0;
-        loop {
-            match rustix::io::read(&report_read, &mut record[len..]) {
-                Ok(0) => break,
-                Ok(n) => {
-                    len += n;
-                    if len == record.len() {
-                        break;
-                    }
-                }
-                Err(rustix::io::Errno::INTR) => {}
-                Err(_) if failures < 100 => {
-                    failures += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                Err(_) => return Ok(child),
-            }
-        }
-        if len < record.len() {
-            return Ok(child); // end of file: `execve` closed the pipe
-        }
+        let child = self.pid;
+        let record = match self.report {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Report::Known(failed) => failed,
+            Report::Pipe(report) => read_report(&report),
+        };
+        let Some(record) = record else {
+            return Ok(child);
+        };
         // The child failed and exits: reap it, so that its pid cannot be reused while we hold it.
         while let Err(rustix::io::Errno::INTR) =
             rustix::process::waitpid(Some(child), rustix::process::WaitOptions::empty())
@@ -333,6 +540,36 @@ impl Forked {
         let errno = i32::from_le_bytes(record[2..].try_into().unwrap_or_default());
         Err(SpawnError { step, detail: record[1], error: io::Error::from_raw_os_error(errno) })
     }
+}
+
+/// Reads the exec-status pipe: `None` at end of file (`execve` closed it), else the record.
+///
+/// Not `std::process::Command`: when reading its exec-status pipe fails for a passing reason,
+/// std waits for the child forever (it is PROGRAM by then); here a read error is retried, and
+/// after a second of failures the child is taken as started (an `exec` that failed shows as
+/// its exit status 127, reaped and logged as any exit).
+fn read_report(report: &OwnedFd) -> Option<[u8; RECORD]> {
+    let mut record = [0u8; RECORD];
+    let mut len = 0;
+    let mut failures = 0;
+    loop {
+        match rustix::io::read(report, &mut record[len..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                len += n;
+                if len == record.len() {
+                    return Some(record);
+                }
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) if failures < 100 => {
+                failures += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(_) => break,
+        }
+    }
+    None // end of file: `execve` closed the pipe
 }
 
 /// The child's steps; returns only on failure.

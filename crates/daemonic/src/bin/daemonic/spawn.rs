@@ -68,16 +68,20 @@ impl SpawnError {
             }
             Step::Setting => format!("{}: {error}", args.settings.describe(setting_from_byte(self.detail))),
             Step::Exec => format!("cannot execute {}: {error}", args.program.to_string_lossy()),
+            Step::Affinity => {
+                format!("cannot give {} the supervisor's CPU affinity: {error}", args.program.to_string_lossy())
+            }
         }
     }
 }
 
-/// Forks and executes PROGRAM (`program::spawn`): in its own process group, with no
+/// Starts and executes PROGRAM (`program::spawn`): in its own process group, with no
 /// descriptor of ours (everything the supervisor holds is close-on-exec; only stdio and
 /// `--keep-fd` ones are inherited), as the service user (`credentials`), dying with the
 /// `supervisor`; `extra` variables join its environment, `stdio` (its standard output and
-/// error) replaces the supervisor's. Returns once PROGRAM's process is forked:
-/// [`Forked::wait_exec`] says whether its `exec` succeeded, or names the step that failed.
+/// error) replaces the supervisor's. Returns once PROGRAM's process is started (on Linux once
+/// it has exec'd or failed: `program::spawn`): [`Forked::wait_exec`] says whether its `exec`
+/// succeeded, or names the step that failed.
 pub(crate) fn spawn(
     args: &StartArgs,
     extra: &[(OsString, OsString)],
@@ -93,7 +97,8 @@ pub(crate) fn spawn(
     let chdir = args.chdir.clone().unwrap_or_else(|| "/".into());
     let settings = &args.settings;
     let oom_text = settings.oom_text();
-    // Runs in PROGRAM's process between fork and exec: system calls only (chroot, chdir,
+    // Runs in PROGRAM's process between fork (Linux: `clone` with CLONE_VM, in the
+    // supervisor's memory) and exec: system calls only (chroot, chdir,
     // setpriority, setrlimit, ioprio_set, prctl, the oom_score_adj write, fcntl,
     // setgroups/setgid/setuid, getppid). rustix passes the two paths through a stack buffer (it
     // allocates only for paths of 256 bytes or more, which is safe here too: nothing else runs
@@ -120,7 +125,9 @@ pub(crate) fn spawn(
         sys::die_with_supervisor(supervisor).map_err(at(Step::TieToSupervisor))?;
         settings.apply_before_exec().map_err(setting_failed)
     };
-    crate::program::spawn(&mut program, stdio, setup)
+    // A process that becomes the service user gets memory of its own (`fork`): never the
+    // supervisor's (see `program::spawn`).
+    crate::program::spawn(&mut program, stdio, credentials.is_some(), setup)
 }
 
 /// PROGRAM, its arguments and its environment: the caller's (none with `--clear-env`), then

@@ -206,8 +206,8 @@ impl Supervisor<'_> {
         let mut restarts = Restarts::new(self.args.restart, self.args.restart_limit, self.args.restart_delay);
         loop {
             let started = Instant::now();
-            // The state record names PROGRAM while its process execs (off the start's path: the
-            // launcher waits for the exec); an exec that fails rewrites it below, or before
+            // The state record names PROGRAM before readiness (on Linux its `exec` is known by
+            // now; elsewhere this overlaps it); an exec that fails rewrites it below, or before
             // readiness removes it with the PID file.
             let spawned = self.spawn().and_then(|forked| {
                 self.state.program = Some(forked.pid().as_raw_nonzero().get() as u32);
