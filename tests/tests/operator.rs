@@ -435,8 +435,9 @@ fn listen_fds_are_what_sd_listen_fds_expects() {
         "activated.sh",
         &format!(
             // Descriptor 7 is looked at first, before a command substitution's pipe could
-            // take that number in the shell.
-            "seven=; if [ -e /proc/$$/fd/7 ]; then seven=seven-open; fi\n\
+            // take that number in the shell: open, it must not be the caller's 7 (b) but may
+            // be the PID file's read-only descriptor, which `--no-supervise` passes on.
+            "seven=; if [ -e /proc/$$/fd/7 ]; then seven=\"seven:$(readlink /proc/$$/fd/7)\"; fi\n\
              echo \"$LISTEN_PID $$ $LISTEN_FDS $LISTEN_FDNAMES $(readlink /proc/$$/fd/3) $(readlink /proc/$$/fd/4) \
              $seven\" > {}\nexec sleep 600",
             seen.display()
@@ -461,7 +462,9 @@ fn listen_fds_are_what_sd_listen_fds_expects() {
         let words: Vec<&str> = seen.split_whitespace().collect();
         assert_eq!(words[0], program.to_string(), "LISTEN_PID is PROGRAM's own pid: {seen}");
         assert_eq!(words[1], program.to_string(), "{seen}");
-        assert_eq!(&words[2..], ["2", "web:unknown", b.to_str().unwrap(), a.to_str().unwrap()], "{seen}");
+        assert_eq!(&words[2..6], ["2", "web:unknown", b.to_str().unwrap(), a.to_str().unwrap()], "{seen}");
+        let lock = format!("seven:{pidfile}");
+        assert!(words[6..].is_empty() || (!supervise && words[6..] == [lock.as_str()]), "{seen}");
         let (status, out) = s.cli(&["stop", "--pidfile", &pidfile]);
         assert!(status.success(), "{out}");
         let _ = reap(pid);

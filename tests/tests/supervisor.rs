@@ -533,6 +533,16 @@ fn install_into(root: &std::path::Path, binary: &str) {
     }
 }
 
+/// A directory to chroot into, `jail` in the service's directory, with `sleep` installed (its
+/// path returned beside the jail's) and a directory `/inside-the-jail` that exists only there.
+fn jail(s: &Service) -> (PathBuf, PathBuf) {
+    let root = s.path("jail");
+    std::fs::create_dir_all(root.join("inside-the-jail")).unwrap();
+    let sleep = std::fs::canonicalize("/bin/sleep").unwrap();
+    install_into(&root, sleep.to_str().unwrap());
+    (root, sleep)
+}
+
 /// `--chroot`: PROGRAM runs inside the directory (`/proc/PID/root`), `--chdir` inside it; the
 /// supervisor stays outside and removes the PID file as usual.
 #[test]
@@ -542,11 +552,7 @@ fn chroot_runs_the_program_inside() {
         return;
     }
     let s = Service::new();
-    let root = s.path("jail");
-    // A directory that exists only inside the jail: the supervisor must not change to it.
-    std::fs::create_dir_all(root.join("inside-the-jail")).unwrap();
-    let sleep = std::fs::canonicalize("/bin/sleep").unwrap();
-    install_into(&root, sleep.to_str().unwrap());
+    let (root, sleep) = jail(&s);
     // A --chdir that does not exist inside the jail is a clear error, before anything starts.
     let missing = s.start(&["--chroot", root.to_str().unwrap(), "--chdir", "/nowhere"], &["sleep", "600"]);
     assert_eq!(missing.0.code(), Some(1), "{}", missing.1);
@@ -564,6 +570,84 @@ fn chroot_runs_the_program_inside() {
     assert!(s.stop().0.success());
     reap(supervisor);
     assert!(!s.pidfile().exists());
+}
+
+/// `--no-supervise --chroot`: the daemon hands its lock to a read-only descriptor outside the
+/// new root (where the PID file's directory and `/proc` are), then changes root, changes to
+/// `--chdir` inside it, drops privileges and becomes PROGRAM, which holds the lock. (It
+/// could never start before: the hand-over ran inside the new root.)
+#[test]
+fn chroot_without_a_supervisor_hands_the_lock_over_first() {
+    if !is_root() {
+        eprintln!("needs root (chroot); skipped");
+        return;
+    }
+    let s = Service::new();
+    let (root, sleep) = jail(&s);
+    let pidfile = s.pidfile();
+    let mut command = Command::new(CLI);
+    command.args(["start", "--no-supervise", "--pidfile", pidfile.to_str().unwrap(), "--user", "nobody"]);
+    command.args(["--chroot", root.to_str().unwrap(), "--chdir", "/inside-the-jail", "--"]);
+    command.args([sleep.to_str().unwrap(), "600"]);
+    let program = started_pid(&run_joined(command));
+    let _stop = StopOnDrop(program);
+    assert_eq!(std::fs::read_link(format!("/proc/{program}/root")).unwrap(), root);
+    assert_eq!(std::fs::read_link(format!("/proc/{program}/cwd")).unwrap(), root.join("inside-the-jail"));
+    assert_eq!(proc_status(program, "Uid").split_whitespace().collect::<Vec<_>>(), ["65534"; 4]);
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), format!("{program}\n"));
+    // PROGRAM holds the lock, on a read-only descriptor of the PID file: its only one beside
+    // its standard streams.
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    assert!(locks.lines().any(|l| l.contains("FLOCK") && l.split_whitespace().nth(4) == Some(&program.to_string())));
+    let fds = open_fds(program);
+    assert_eq!(fds.len(), 4, "{fds:?}");
+    let (held, target) = fds.iter().find(|(fd, _)| **fd > 2).unwrap();
+    assert_eq!(target, pidfile.to_str().unwrap());
+    let flags = std::fs::read_to_string(format!("/proc/{program}/fdinfo/{held}")).unwrap();
+    let flags = flags.lines().find_map(|l| l.strip_prefix("flags:")).unwrap().trim().to_owned();
+    assert_eq!(u32::from_str_radix(&flags, 8).unwrap() & 0o3, 0, "read-only ({flags})");
+    assert!(s.stop().0.success());
+    reap(program);
+    assert!(!pidfile.exists());
+}
+
+/// A `/proc` that is not procfs (here a tmpfs mounted over it in a mount namespace, with FIFOs
+/// planted as `self/fd/N`) is refused before anything in it is opened: `start --no-supervise`
+/// reopens the PID file through `/proc/self/fd` and hung there, opening a FIFO, with the PID
+/// file left behind.
+#[test]
+fn a_proc_that_is_not_procfs_is_refused_not_opened() {
+    if !is_root() {
+        eprintln!("needs root (a mount namespace); skipped");
+        return;
+    }
+    let s = Service::new();
+    let pidfile = s.pidfile();
+    let script = format!(
+        "mount -t tmpfs none /proc && mkdir -p /proc/self/fd /proc/self/task/1 && \
+         for i in $(seq 3 20); do mkfifo /proc/self/fd/$i; done && \
+         exec {CLI} start --no-supervise --pidfile {} -- sleep 600",
+        pidfile.display()
+    );
+    /// Kills what the test left (the daemon hanging in its `open`, before the fix) even when
+    /// an assertion fails.
+    struct KillMentioning(String);
+    impl Drop for KillMentioning {
+        fn drop(&mut self) {
+            for pid in processes_mentioning(&self.0) {
+                if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+            }
+        }
+    }
+    let _leftovers = KillMentioning(pidfile.to_str().unwrap().to_owned());
+    let mut command = Command::new("timeout");
+    command.args(["--kill-after=1", "10", "unshare", "--mount", "sh", "-c", &script]);
+    let (status, said) = run_joined(command);
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(said.contains("read-only descriptor: open: /proc is not procfs"), "{said}");
+    assert!(!pidfile.exists());
 }
 
 /// `--syslog`: one datagram per line of PROGRAM's output (stdout and stderr), with the tag,

@@ -131,22 +131,14 @@ impl Output {
 }
 
 /// A new open file description of the regular file `fd` is (whose `fstat` is `stat`), writable
-/// without `O_APPEND` and readable: `/proc/self/fd/N` names exactly that inode (a magic link,
-/// not a path anyone can redirect) once `/proc` is proved to be procfs (`fstatfs`: not a
-/// directory planted in a chroot, whose `self/fd/N` could name a device that opening alone
-/// affects), and the identity is checked all the same. `None` without procfs or without read
-/// and write permission: the relay then reads and writes.
+/// without `O_APPEND` and readable, through procfs ([`reopen`](crate::descriptors::reopen)),
+/// the identity checked. `None` without procfs or without read and write permission: the relay
+/// then reads and writes.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn positioned(fd: BorrowedFd<'_>, stat: &rustix::fs::Stat) -> Option<OwnedFd> {
-    use rustix::fs::{Mode, OFlags};
-    use std::os::fd::AsRawFd;
-    let proc = rustix::fs::open("/proc", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-    if rustix::fs::fstatfs(&proc).ok()?.f_type != rustix::fs::PROC_SUPER_MAGIC {
-        return None;
-    }
+    use rustix::fs::OFlags;
     let flags = OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
-    let path = format!("self/fd/{}", fd.as_raw_fd());
-    let second = rustix::fs::openat(&proc, path.as_str(), flags, Mode::empty()).ok()?;
+    let second = crate::descriptors::reopen(fd, flags).ok()?;
     let reopened = rustix::fs::fstat(&second).ok()?;
     ((stat.st_dev, stat.st_ino) == (reopened.st_dev, reopened.st_ino)).then_some(second)
 }

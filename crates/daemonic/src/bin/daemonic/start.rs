@@ -8,6 +8,7 @@ use daemonic::{Daemon, DaemonError, DaemonGuard};
 use rustix::fs::{FlockOperation, OFlags};
 
 use crate::descriptors::clear_cloexec;
+use crate::program::{SpawnError, Step};
 use crate::report::{chain, errno_message, esay, inform, os_message};
 use crate::spawn::{program, set_nice};
 use crate::start_options::{StartArgs, USAGE};
@@ -83,9 +84,9 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
     if let Some(pidfile) = &args.pidfile {
         daemon = daemon.pidfile(pidfile);
     }
-    // Under a supervised --chroot, --chdir is a directory inside the new root: PROGRAM changes
-    // to it there (supervise.rs); the supervisor itself stays in `/`.
-    if let Some(dir) = args.chdir.as_ref().filter(|_| !(args.supervise && args.chroot.is_some())) {
+    // Under --chroot, --chdir is a directory inside the new root: PROGRAM changes to it there
+    // (supervise.rs; without a supervisor `enter_root`); the supervisor itself stays in `/`.
+    if let Some(dir) = args.chdir.as_ref().filter(|_| args.chroot.is_none()) {
         daemon = daemon.working_dir(dir);
     } else if args.foreground && args.chroot.is_none() {
         // Under a service manager, a run script or a container, the working directory is the
@@ -106,13 +107,6 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
         }
     });
     daemon = daemon.umask(mask);
-    if !args.supervise {
-        // Without a supervisor the daemon itself is PROGRAM: chroot it (the PID file stays
-        // locked through its descriptor, opened before). With one, only PROGRAM is chrooted.
-        if let Some(root) = &args.chroot {
-            daemon = daemon.chroot(root);
-        }
-    }
     // Opened by `daemonize` (append mode, never following a symlink), after it checked the
     // descriptors named by --keep-fd/--notify-fd: a file opened here first could take the
     // number of one the caller does not have open. Never truncated there: the file may be a
@@ -130,8 +124,11 @@ pub(crate) fn run(args: &StartArgs) -> Result<ExitCode, Failure> {
     if let Some(group) = &args.group {
         daemon = daemon.group(group.clone());
     }
-    if args.supervise {
-        // The supervisor stays root: see `Daemon::keep_privileges`.
+    if args.supervise || args.chroot.is_some() {
+        // The supervisor stays root: see `Daemon::keep_privileges`. Without a supervisor the
+        // daemon itself is PROGRAM, and under --chroot it hands its lock over outside the new
+        // root (where the PID file's directory and /proc are), then changes root and drops
+        // privileges itself (`enter_root`); otherwise the library drops them.
         daemon = daemon.keep_privileges();
     }
     if let Some(fd) = args.notify_fd {
@@ -177,7 +174,7 @@ pub(crate) fn fail(guard: DaemonGuard, message: String) -> Failure {
 fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
     let prepared = (|| {
         if let Some(pidfile) = guard.pidfile() {
-            let read_only = read_only_lock(pidfile.as_fd(), pidfile.path())?;
+            let read_only = read_only_lock(pidfile)?;
             // Deliberately leaked: it must stay open (and locked) through `exec`.
             std::mem::forget(read_only);
         }
@@ -186,6 +183,9 @@ fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
             // kept it) or fcntl reports EBADF.
             let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
             clear_cloexec(borrowed).map_err(|e| format!("--keep-fd {fd}: {}", os_message(&e)))?;
+        }
+        if let Some(root) = &args.chroot {
+            enter_root(root, args, guard.credentials())?;
         }
         Ok::<(), String>(())
     })();
@@ -217,31 +217,52 @@ fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
     Failure::Error(error)
 }
 
+/// `--no-supervise --chroot`: the daemon, about to become PROGRAM, changes root to `root` and
+/// directory to `--chdir` inside it, then drops privileges (`--user`, `--group`): after the
+/// lock's hand-over, which needs the PID file's directory and `/proc` outside the new root.
+/// The PID file's descriptors stay open (the read-only one for PROGRAM, the others close on
+/// `exec`).
+fn enter_root(root: &Path, args: &StartArgs, credentials: Option<&daemonic::Credentials>) -> Result<(), String> {
+    let at = |step: Step| move |error: std::io::Error| SpawnError { step, detail: 0, error }.describe(args);
+    rustix::process::chroot(root).map_err(|e| at(Step::Chroot)(e.into()))?;
+    rustix::process::chdir(args.chdir.as_deref().unwrap_or(Path::new("/"))).map_err(|e| at(Step::Chdir)(e.into()))?;
+    if let Some(credentials) = credentials {
+        credentials.apply().map_err(at(Step::SwitchUser))?;
+    }
+    Ok(())
+}
+
 /// A second, read-only open file description of the locked PID file, holding its lock in
 /// place of the read-write one, for a program that must not be able to write the file.
 ///
-/// Reopened through `/proc/self/fd` on Linux (the same inode, no lookup of the PID file's
-/// path); elsewhere by path, and refused unless it is the same inode. `flock` cannot move a
+/// Reopened through procfs on Linux ([`reopen`](crate::descriptors::reopen): the same inode,
+/// no lookup of the PID file's name); elsewhere by name in the PID file's directory (its
+/// descriptor), and refused unless it is the same inode. Under `--chroot` this runs before the
+/// change of root (`enter_root`), where the directory and `/proc` are. `flock` cannot move a
 /// lock between descriptions, so the read-write one is unlocked first; in that instant another
 /// `start` may take the lock, and then this one fails (one instance runs, as it must). The
 /// protocol, proven by the model (`crates/pidfile/model`, configuration `WITH_HANDOFF`):
 /// empty the file (it must not name us while we do not hold it), unlock, lock the read-only
 /// description, check that the path still names the inode (another start may have taken the
 /// file over and removed it meanwhile), and only then write our pid again.
-fn read_only_lock(read_write: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, String> {
+fn read_only_lock(pidfile: &pidfile::PidFile) -> Result<OwnedFd, String> {
+    let (read_write, path) = (pidfile.as_fd(), pidfile.path());
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
     let fail = |what: &str, e: rustix::io::Errno| {
         format!("cannot hand the lock of {} to a read-only descriptor: {what}: {}", path.display(), errno_message(e))
     };
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let read_only = {
-        use std::os::fd::AsRawFd as _;
-        rustix::fs::open(format!("/proc/self/fd/{}", read_write.as_raw_fd()), flags, rustix::fs::Mode::empty())
-            .map_err(|e| fail("open", e))?
-    };
+    let read_only = crate::descriptors::reopen(read_write, flags).map_err(|e| {
+        format!("cannot hand the lock of {} to a read-only descriptor: open: {}", path.display(), os_message(&e))
+    })?;
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let read_only = rustix::fs::open(path, flags | OFlags::NOFOLLOW | OFlags::NONBLOCK, rustix::fs::Mode::empty())
-        .map_err(|e| fail("open", e))?;
+    let read_only = match pidfile.parent_dir() {
+        Some(dir) => {
+            rustix::fs::openat(dir, dir.name(), flags | OFlags::NOFOLLOW | OFlags::NONBLOCK, rustix::fs::Mode::empty())
+        }
+        None => rustix::fs::open(path, flags | OFlags::NOFOLLOW | OFlags::NONBLOCK, rustix::fs::Mode::empty()),
+    }
+    .map_err(|e| fail("open", e))?;
     let (ours, reopened) = (
         rustix::fs::fstat(read_write).map_err(|e| fail("fstat", e))?,
         rustix::fs::fstat(&read_only).map_err(|e| fail("fstat", e))?,
@@ -258,7 +279,13 @@ fn read_only_lock(read_write: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, St
         Err(rustix::io::Errno::WOULDBLOCK) => return Err(lost()),
         Err(e) => return Err(fail("lock", e)),
     }
-    match rustix::fs::lstat(path) {
+    // The name, looked up in the directory the PID file was created in (its descriptor), not
+    // by a second walk of the path.
+    let named = match pidfile.parent_dir() {
+        Some(dir) => rustix::fs::statat(dir, dir.name(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW),
+        None => rustix::fs::lstat(path),
+    };
+    match named {
         Ok(named) if (named.st_dev, named.st_ino) == (ours.st_dev, ours.st_ino) => {}
         Ok(_) | Err(rustix::io::Errno::NOENT) => return Err(lost()),
         Err(e) => return Err(fail("lstat", e)),
