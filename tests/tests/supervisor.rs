@@ -543,8 +543,8 @@ fn jail(s: &Service) -> (PathBuf, PathBuf) {
     (root, sleep)
 }
 
-/// `--chroot`: PROGRAM runs inside the directory (`/proc/PID/root`), `--chdir` inside it; the
-/// supervisor stays outside and removes the PID file as usual.
+/// `--chroot`: PROGRAM runs inside the directory (`/proc/PID/root`), `--chdir` inside it (a
+/// relative one too); the supervisor stays outside and removes the PID file as usual.
 #[test]
 fn chroot_runs_the_program_inside() {
     if !is_root() {
@@ -558,10 +558,13 @@ fn chroot_runs_the_program_inside() {
     assert_eq!(missing.0.code(), Some(1), "{}", missing.1);
     assert!(missing.1.contains("--chdir /nowhere: not a directory inside --chroot"), "{}", missing.1);
     assert!(!s.pidfile().exists());
-    let supervisor = started_pid(&s.start(
-        &["--chroot", root.to_str().unwrap(), "--chdir", "/inside-the-jail"],
-        &[sleep.to_str().unwrap(), "600"],
-    ));
+    // A relative --chdir is taken from the new root: after `chroot` the working directory is
+    // still the old root's, where it would resolve outside the jail.
+    let supervisor =
+        started_pid(&s.start(
+            &["--chroot", root.to_str().unwrap(), "--chdir", "inside-the-jail"],
+            &[sleep.to_str().unwrap(), "600"],
+        ));
     let _stop = StopOnDrop(supervisor);
     let program = program_of(supervisor);
     assert_eq!(std::fs::read_link(format!("/proc/{program}/root")).unwrap(), root);
@@ -587,7 +590,8 @@ fn chroot_without_a_supervisor_hands_the_lock_over_first() {
     let pidfile = s.pidfile();
     let mut command = Command::new(CLI);
     command.args(["start", "--no-supervise", "--pidfile", pidfile.to_str().unwrap(), "--user", "nobody"]);
-    command.args(["--chroot", root.to_str().unwrap(), "--chdir", "/inside-the-jail", "--"]);
+    // Relative: taken from the new root (as in `chroot_runs_the_program_inside`).
+    command.args(["--chroot", root.to_str().unwrap(), "--chdir", "inside-the-jail", "--"]);
     command.args([sleep.to_str().unwrap(), "600"]);
     let program = started_pid(&run_joined(command));
     let _stop = StopOnDrop(program);

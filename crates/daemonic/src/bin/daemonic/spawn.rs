@@ -94,7 +94,7 @@ pub(crate) fn spawn(
     let nice = args.nice;
     // Under --chroot, --chdir is inside the new root.
     let chroot = args.chroot.as_deref();
-    let chdir = args.chdir.clone().unwrap_or_else(|| "/".into());
+    let chdir = inside_root(args.chdir.as_deref());
     let settings = &args.settings;
     let oom_text = settings.oom_text();
     // Runs in PROGRAM's process between fork (Linux: `clone` with CLONE_VM, in the
@@ -157,10 +157,30 @@ pub(crate) fn program(args: &StartArgs, extra: &[(OsString, OsString)]) -> std::
     Ok(Program::new(&args.program, &args.args, vars, path.as_deref())?.with_listen_pid())
 }
 
+/// The directory to change to after `chroot`: `--chdir` taken from the new root (a relative
+/// one too, as start-stop-daemon takes it, and as `start` checked it beforehand), `/` without
+/// one. Never relative: the working directory after `chroot` is still the old root's, so a
+/// relative path would resolve outside the new root and leave PROGRAM there.
+pub(crate) fn inside_root(chdir: Option<&Path>) -> std::path::PathBuf {
+    Path::new("/").join(chdir.unwrap_or(Path::new("/")))
+}
+
 /// `setpriority(PRIO_PROCESS, 0, n)` for `--nice`. Async-signal-safe.
 pub(crate) fn set_nice(nice: Option<i32>) -> std::io::Result<()> {
     if let Some(nice) = nice {
         rustix::process::setpriority_process(None, nice)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chdir_after_chroot_is_taken_from_the_new_root() {
+        assert_eq!(inside_root(Some(Path::new("srv/app"))), Path::new("/srv/app"));
+        assert_eq!(inside_root(Some(Path::new("/srv/app"))), Path::new("/srv/app"));
+        assert_eq!(inside_root(None), Path::new("/"));
+    }
 }
