@@ -102,7 +102,8 @@ pub(crate) fn spawn(
     // setpriority, setrlimit, ioprio_set, prctl, the oom_score_adj write, fcntl,
     // setgroups/setgid/setuid, getppid). rustix passes the two paths through a stack buffer (it
     // allocates only for paths of 256 bytes or more, which is safe here too: nothing else runs
-    // in the child).
+    // in the child, and with CLONE_VM the single-threaded supervisor waits in `clone`, not
+    // inside the allocator, whose state the child then finds whole and leaves whole).
     let setup = || {
         let at = |step: Step| move |e: io::Error| (step, 0, e);
         let setting_failed = |(which, error): (Failed, io::Error)| (Step::Setting, setting_byte(which), error);
