@@ -108,8 +108,7 @@ pub(crate) fn spawn(
         let at = |step: Step| move |e: io::Error| (step, 0, e);
         let setting_failed = |(which, error): (Failed, io::Error)| (Step::Setting, setting_byte(which), error);
         if let Some(root) = chroot {
-            rustix::process::chroot(root).map_err(|e| (Step::Chroot, 0, e.into()))?;
-            rustix::process::chdir(&chdir).map_err(|e| (Step::Chdir, 0, e.into()))?;
+            change_root(root, &chdir).map_err(|(step, e)| (step, 0, e))?;
         }
         set_nice(nice).map_err(at(Step::Nice))?;
         // Before the privilege drop: raising a hard limit, lowering the OOM score and the
@@ -164,6 +163,14 @@ pub(crate) fn program(args: &StartArgs, extra: &[(OsString, OsString)]) -> std::
 /// relative path would resolve outside the new root and leave PROGRAM there.
 pub(crate) fn inside_root(chdir: Option<&Path>) -> std::path::PathBuf {
     Path::new("/").join(chdir.unwrap_or(Path::new("/")))
+}
+
+/// `chroot` to `root`, then `chdir` to `dir` (from [`inside_root`], made before: absolute, so
+/// taken from the new root), for PROGRAM's process, supervised or not; the failed step on
+/// error. Async-signal-safe (paths under 256 bytes pass through a stack buffer).
+pub(crate) fn change_root(root: &Path, dir: &Path) -> Result<(), (Step, io::Error)> {
+    rustix::process::chroot(root).map_err(|e| (Step::Chroot, e.into()))?;
+    rustix::process::chdir(dir).map_err(|e| (Step::Chdir, e.into()))
 }
 
 /// `setpriority(PRIO_PROCESS, 0, n)` for `--nice`. Async-signal-safe.

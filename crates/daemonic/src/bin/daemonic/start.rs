@@ -10,7 +10,7 @@ use rustix::fs::{FlockOperation, OFlags};
 use crate::descriptors::clear_cloexec;
 use crate::program::{SpawnError, Step};
 use crate::report::{chain, errno_message, esay, inform, os_message};
-use crate::spawn::{inside_root, program, set_nice};
+use crate::spawn::{change_root, inside_root, program, set_nice};
 use crate::start_options::{StartArgs, USAGE};
 use crate::supervise;
 use crate::Failure;
@@ -224,8 +224,7 @@ fn exec_unsupervised(mut guard: DaemonGuard, args: &StartArgs) -> Failure {
 /// `exec`).
 fn enter_root(root: &Path, args: &StartArgs, credentials: Option<&daemonic::Credentials>) -> Result<(), String> {
     let at = |step: Step| move |error: std::io::Error| SpawnError { step, detail: 0, error }.describe(args);
-    rustix::process::chroot(root).map_err(|e| at(Step::Chroot)(e.into()))?;
-    rustix::process::chdir(inside_root(args.chdir.as_deref())).map_err(|e| at(Step::Chdir)(e.into()))?;
+    change_root(root, &inside_root(args.chdir.as_deref())).map_err(|(step, e)| at(step)(e))?;
     if let Some(credentials) = credentials {
         credentials.apply().map_err(at(Step::SwitchUser))?;
     }
